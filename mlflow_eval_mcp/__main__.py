@@ -1,0 +1,3 @@
+from mlflow_eval_mcp.cli import main
+
+main()

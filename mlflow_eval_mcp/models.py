@@ -1,0 +1,83 @@
+"""Result models: one per tool, shared by the MCP server (structured content) and the CLI (JSON)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Mode = Literal["offline", "claude"]
+
+
+class TokenUsage(BaseModel):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class TraceSummary(BaseModel):
+    """One trace, compact enough to list fifty of them."""
+
+    trace_id: str
+    state: str = Field(description="OK, ERROR or IN_PROGRESS.")
+    request_time: str = Field(description="When the request arrived, ISO 8601 in UTC.")
+    duration_ms: int | None
+    request_preview: str | None = Field(description="Root span inputs as JSON, truncated.")
+    response_preview: str | None = Field(description="Root span outputs as JSON, truncated.")
+    token_usage: TokenUsage | None
+    span_count: int
+    span_counts_by_type: dict[str, int]
+    error_span_names: list[str] = Field(description="Names of spans whose status is ERROR.")
+    user: str | None
+    session: str | None
+    client_request_id: str | None
+    tags: dict[str, str] = Field(description="Trace tags, without MLflow's internal bookkeeping tags.")
+
+
+class SearchTracesResult(BaseModel):
+    mode: Mode = "offline"
+    tracking_uri: str
+    experiment_id: str
+    experiment_name: str
+    filter_string: str | None
+    order_by: list[str]
+    traces: list[TraceSummary]
+    next_page_token: str | None = Field(
+        description="Pass back as page_token with the same arguments for the next page; null at the end."
+    )
+
+
+class SpanNode(BaseModel):
+    span_id: str
+    name: str
+    span_type: str
+    start_offset_ms: float = Field(description="Start time relative to the trace's first span.")
+    duration_ms: float | None
+    status: str = Field(description="OK, ERROR or UNSET.")
+    status_message: str | None
+    inputs: str | None = Field(description="JSON, truncated to max_chars.")
+    outputs: str | None = Field(description="JSON, truncated to max_chars.")
+    model: str | None = None
+    token_usage: TokenUsage | None = None
+    exception: str | None = Field(default=None, description="Type and message of a recorded exception.")
+    children: list[SpanNode] = Field(default_factory=list)
+
+
+class GetTraceResult(BaseModel):
+    mode: Mode = "offline"
+    tracking_uri: str
+    trace: TraceSummary
+    spans: list[SpanNode] = Field(description="Span tree: root span(s) with nested children, in start order.")
+    truncated_fields: int = Field(description="How many inputs/outputs were cut to max_chars.")
+
+
+class ExperimentSummary(BaseModel):
+    experiment_id: str
+    name: str
+    last_update_time: str | None
+
+
+class ListExperimentsResult(BaseModel):
+    mode: Mode = "offline"
+    tracking_uri: str
+    experiments: list[ExperimentSummary]

@@ -1,0 +1,109 @@
+"""Configuration from the environment (prefix `MLFLOW_EVAL_MCP_`) plus the standard variables
+that MLflow, Databricks and Anthropic users already set."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mlflow_eval_mcp.errors import ConfigurationError
+
+DEFAULT_WORKSPACE = Path.home() / ".mlflow-eval-mcp"
+_DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+_SUPPORTED = "sqlite:///path/to/mlflow.db, postgresql://…, mysql://…, http(s)://host:port, databricks"
+
+
+class Settings(BaseSettings):
+    """Everything the server and CLI need to know before they touch MLflow."""
+
+    model_config = SettingsConfigDict(env_prefix="MLFLOW_EVAL_MCP_", extra="ignore")
+
+    workspace: Path = Field(
+        default=DEFAULT_WORKSPACE,
+        description="Directory for the embedded MLflow store (mlflow.db), its artifacts and suites.",
+    )
+    tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_EVAL_MCP_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+        description="MLflow tracking URI; when unset, an embedded sqlite store in the workspace.",
+    )
+    databricks_host: str | None = Field(default=None, validation_alias="DATABRICKS_HOST")
+    databricks_token: SecretStr | None = Field(default=None, validation_alias="DATABRICKS_TOKEN")
+    databricks_config_profile: str | None = Field(default=None, validation_alias="DATABRICKS_CONFIG_PROFILE")
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="How long to wait for a remote tracking server to answer."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def embedded_store_uri(self) -> str:
+        return f"sqlite:///{self.workspace.expanduser().resolve() / 'mlflow.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.workspace.expanduser().resolve() / "artifacts"
+
+    def resolve_tracking_uri(self, explicit: str | None = None) -> str:
+        """An explicit argument wins, then the environment, then the embedded store."""
+        return explicit or self.tracking_uri or self.embedded_store_uri
+
+    def check(self, explicit_tracking_uri: str | None = None) -> str:
+        """Validate what can be validated offline; returns the tracking URI that will be used."""
+        uri = self.resolve_tracking_uri(explicit_tracking_uri)
+        check_tracking_uri(uri, self)
+        if uri == self.embedded_store_uri:
+            _ensure_writable_dir(self.workspace.expanduser())
+        return uri
+
+
+def check_tracking_uri(uri: str, settings: Settings) -> None:
+    # "databricks" alone is a valid URI that urlparse sees as a path with no scheme.
+    scheme = (urlparse(uri).scheme or uri).split("+")[0]
+    if scheme == "databricks":
+        _check_databricks_auth(uri, settings)
+    elif scheme == "sqlite":
+        if not uri.startswith("sqlite:///"):
+            raise ConfigurationError(f"Tracking URI {uri!r} is not a sqlite file URI; use sqlite:///absolute/path.db")
+        _ensure_writable_dir(Path(uri.removeprefix("sqlite:///")).expanduser().parent)
+    elif scheme in ("http", "https"):
+        if not urlparse(uri).hostname:
+            raise ConfigurationError(f"Tracking URI {uri!r} has no host; use e.g. http://127.0.0.1:5000")
+    elif scheme not in _DB_SCHEMES:
+        raise ConfigurationError(f"Tracking URI {uri!r} is not supported for traces; use one of: {_SUPPORTED}.")
+
+
+def _check_databricks_auth(uri: str, settings: Settings) -> None:
+    # Mirrors databricks-sdk unified auth: explicit host (+ token or other env auth), or a
+    # profile in ~/.databrickscfg (named by the URI, DATABRICKS_CONFIG_PROFILE, or DEFAULT).
+    if settings.databricks_host:
+        return
+    profile = urlparse(uri).netloc or settings.databricks_config_profile or "DEFAULT"
+    config_file = Path.home() / ".databrickscfg"
+    parser = configparser.ConfigParser()
+    parser.read(config_file)
+    if profile == "DEFAULT" and parser.defaults().get("host"):
+        return
+    if parser.has_section(profile) and parser.get(profile, "host", fallback=None):
+        return
+    raise ConfigurationError(
+        f"Tracking URI {uri!r} needs Databricks credentials: set DATABRICKS_HOST and DATABRICKS_TOKEN, "
+        f"or add profile [{profile}] to {config_file} (databricks auth login), "
+        "or set DATABRICKS_CONFIG_PROFILE."
+    )
+
+
+def _ensure_writable_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(
+            f"Cannot create directory {path}: {error.strerror}. Set MLFLOW_EVAL_MCP_WORKSPACE to a writable directory."
+        ) from error
+    if not path.is_dir():
+        raise ConfigurationError(f"{path} is not a directory; set MLFLOW_EVAL_MCP_WORKSPACE elsewhere.")

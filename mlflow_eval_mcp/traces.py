@@ -1,0 +1,250 @@
+"""Reading traces: search with paging, one trace as a span tree, experiments."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mlflow_eval_mcp.errors import (
+    InvalidArgumentError,
+    MlflowEvalError,
+    NotFoundError,
+    TrackingUnavailableError,
+)
+from mlflow_eval_mcp.filters import GRAMMAR, check_filter_string
+from mlflow_eval_mcp.models import (
+    ExperimentSummary,
+    GetTraceResult,
+    ListExperimentsResult,
+    SearchTracesResult,
+    SpanNode,
+    TokenUsage,
+    TraceSummary,
+)
+from mlflow_eval_mcp.page_tokens import decode_page_token, encode_page_token, query_fingerprint
+from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
+
+if TYPE_CHECKING:
+    from mlflow.entities import Span, Trace
+    from mlflow.tracking import MlflowClient
+
+MAX_RESULTS_LIMIT = 500
+DEFAULT_ORDER_BY = ("timestamp_ms DESC",)
+PREVIEW_CHARS = 300
+_ORDER_FIELDS = ("timestamp_ms", "execution_time_ms", "end_time_ms", "status", "name", "run_id", "request_id")
+_ORDER_CLAUSE = re.compile(
+    rf"^(?:(?:attributes|trace)\.)?({'|'.join(_ORDER_FIELDS)})(?:\s+(ASC|DESC))?$", re.IGNORECASE
+)
+_INTERNAL_TAGS = {"mlflow.artifactLocation", "mlflow.trace.spansLocation"}
+
+
+def search_traces(
+    client: MlflowClient,
+    *,
+    experiment_id: str | None = None,
+    experiment_name: str | None = None,
+    filter_string: str | None = None,
+    max_results: int = 50,
+    page_token: str | None = None,
+    order_by: list[str] | None = None,
+) -> SearchTracesResult:
+    """One page of traces from one experiment, newest first unless `order_by` says otherwise."""
+    if not 1 <= max_results <= MAX_RESULTS_LIMIT:
+        raise InvalidArgumentError(
+            f"max_results must be between 1 and {MAX_RESULTS_LIMIT} (got {max_results}); "
+            "use page_token to read further pages."
+        )
+    filter_string = check_filter_string(filter_string)
+    ordering = check_order_by(order_by)
+    experiment = resolve_experiment(client, experiment_id, experiment_name)
+    fingerprint = query_fingerprint(experiment.experiment_id, filter_string, ordering)
+    raw_token = decode_page_token(page_token, fingerprint)
+    page = _call_store(
+        client.search_traces,
+        locations=[experiment.experiment_id],
+        filter_string=filter_string,
+        max_results=max_results,
+        order_by=ordering,
+        page_token=raw_token,
+        include_spans=True,
+    )
+    return SearchTracesResult(
+        tracking_uri=redact_uri(client.tracking_uri),
+        experiment_id=experiment.experiment_id,
+        experiment_name=experiment.name,
+        filter_string=filter_string,
+        order_by=ordering,
+        traces=[summarize_trace(trace) for trace in page],
+        next_page_token=encode_page_token(page.token, fingerprint),
+    )
+
+
+def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int = 2000) -> GetTraceResult:
+    """A trace with its full span tree; span inputs and outputs are truncated to `max_chars`."""
+    from mlflow.exceptions import MlflowException
+
+    trace_id = trace_id.strip()
+    try:
+        trace = client.get_trace(trace_id)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise NotFoundError(
+                f"Trace {trace_id!r} was not found in {redact_uri(client.tracking_uri)}; "
+                "use search_traces to list trace ids."
+            ) from error
+        raise TrackingUnavailableError(f"Could not read trace {trace_id!r}: {error.message}") from error
+    truncator = _Truncator(max_chars)
+    return GetTraceResult(
+        tracking_uri=redact_uri(client.tracking_uri),
+        trace=summarize_trace(trace),
+        spans=_span_tree(trace.data.spans, truncator),
+        truncated_fields=truncator.truncated,
+    )
+
+
+def list_experiments(client: MlflowClient, *, max_results: int = 100) -> ListExperimentsResult:
+    experiments = _call_store(client.search_experiments, max_results=max_results, order_by=["last_update_time DESC"])
+    return ListExperimentsResult(
+        tracking_uri=redact_uri(client.tracking_uri),
+        experiments=[
+            ExperimentSummary(
+                experiment_id=e.experiment_id,
+                name=e.name,
+                last_update_time=_iso(e.last_update_time) if e.last_update_time else None,
+            )
+            for e in experiments
+        ],
+    )
+
+
+def check_order_by(order_by: list[str] | None) -> list[str]:
+    clauses = [clause.strip() for clause in (order_by or DEFAULT_ORDER_BY) if clause.strip()]
+    for clause in clauses:
+        if not _ORDER_CLAUSE.match(clause):
+            raise InvalidArgumentError(
+                f"Cannot order by {clause!r}; use one of {', '.join(_ORDER_FIELDS)} followed by ASC or DESC, "
+                "e.g. 'execution_time_ms DESC'."
+            )
+    return clauses or list(DEFAULT_ORDER_BY)
+
+
+def summarize_trace(trace: Trace) -> TraceSummary:
+    info = trace.info
+    spans = trace.data.spans
+    metadata = info.trace_metadata or {}
+    return TraceSummary(
+        trace_id=info.trace_id,
+        state=str(getattr(info.state, "value", info.state)),
+        request_time=_iso(info.request_time),
+        duration_ms=info.execution_duration,
+        request_preview=_cut(info.request_preview, PREVIEW_CHARS),
+        response_preview=_cut(info.response_preview, PREVIEW_CHARS),
+        token_usage=_token_usage(info.token_usage),
+        span_count=len(spans),
+        span_counts_by_type=dict(Counter(span.span_type or "UNKNOWN" for span in spans)),
+        error_span_names=[span.name for span in spans if _status(span) == "ERROR"],
+        user=metadata.get("mlflow.trace.user"),
+        session=metadata.get("mlflow.trace.session"),
+        client_request_id=info.client_request_id,
+        tags={key: value for key, value in (info.tags or {}).items() if key not in _INTERNAL_TAGS},
+    )
+
+
+class _Truncator:
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.truncated = 0
+
+    def __call__(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        if len(text) <= self.max_chars:
+            return text
+        self.truncated += 1
+        return f"{text[: self.max_chars]}… [truncated: {len(text)} chars]"
+
+
+def _span_tree(spans: list[Span], truncate: _Truncator) -> list[SpanNode]:
+    if not spans:
+        return []
+    origin = min(span.start_time_ns for span in spans)
+    nodes = {span.span_id: _span_node(span, origin, truncate) for span in sorted(spans, key=lambda s: s.start_time_ns)}
+    roots: list[SpanNode] = []
+    for span in sorted(spans, key=lambda s: s.start_time_ns):
+        parent = nodes.get(span.parent_id) if span.parent_id else None
+        (parent.children if parent is not None else roots).append(nodes[span.span_id])
+    return roots
+
+
+def _span_node(span: Span, origin_ns: int, truncate: _Truncator) -> SpanNode:
+    attributes = span.attributes or {}
+    usage = attributes.get("mlflow.chat.tokenUsage")
+    return SpanNode(
+        span_id=span.span_id,
+        name=span.name,
+        span_type=span.span_type or "UNKNOWN",
+        start_offset_ms=(span.start_time_ns - origin_ns) / 1e6,
+        duration_ms=(span.end_time_ns - span.start_time_ns) / 1e6 if span.end_time_ns else None,
+        status=_status(span),
+        status_message=span.status.description or None,
+        inputs=truncate(span.inputs),
+        outputs=truncate(span.outputs),
+        model=attributes.get("mlflow.llm.model") or attributes.get("mlflow.llm.model_name"),
+        token_usage=_token_usage(usage if isinstance(usage, dict) else None),
+        exception=_exception(span),
+    )
+
+
+def _exception(span: Span) -> str | None:
+    for event in span.events or []:
+        if event.name == "exception":
+            attributes = event.attributes or {}
+            return f"{attributes.get('exception.type', 'Exception')}: {attributes.get('exception.message', '')}"
+    return None
+
+
+def _status(span: Span) -> str:
+    code = span.status.status_code
+    return str(getattr(code, "value", code)).removeprefix("STATUS_CODE_")
+
+
+def _token_usage(usage: dict[str, Any] | None) -> TokenUsage | None:
+    if not usage:
+        return None
+    return TokenUsage(
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        total_tokens=usage.get("total_tokens"),
+    )
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + "…"
+
+
+def _call_store(method: Any, **kwargs: Any) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return method(**kwargs)
+    except MlflowException as error:
+        if error.error_code == "INVALID_PARAMETER_VALUE":
+            raise InvalidArgumentError(f"MLflow rejected the search: {error.message}. {GRAMMAR}") from error
+        raise TrackingUnavailableError(f"The MLflow store failed: {error.message}") from error
+    except MlflowEvalError:
+        raise
+    except Exception as error:
+        raise TrackingUnavailableError(
+            f"The MLflow store failed: {type(error).__name__}: {str(error)[:300]}. "
+            "Check that the tracking server is up and MLFLOW_TRACKING_URI is right."
+        ) from error
