@@ -21,7 +21,7 @@ _SUPPORTED = "sqlite:///path/to/mlflow.db, postgresql://…, mysql://…, http(s
 class Settings(BaseSettings):
     """Everything the server and CLI need to know before they touch MLflow."""
 
-    model_config = SettingsConfigDict(env_prefix="MLFLOW_EVAL_MCP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MLFLOW_EVAL_MCP_", extra="ignore", populate_by_name=True)
 
     workspace: Path = Field(
         default=DEFAULT_WORKSPACE,

@@ -1,0 +1,39 @@
+"""Annotated argument types shared by the tools: the schema a model sees, with examples."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from mlflow_eval_mcp.traces import MAX_RESULTS_LIMIT
+
+TrackingUri = Annotated[
+    str | None,
+    Field(
+        description="MLflow tracking URI for this call, e.g. 'http://127.0.0.1:5000', 'databricks' or "
+        "'sqlite:////abs/path/mlflow.db'. Omit to use MLFLOW_TRACKING_URI or the embedded store."
+    ),
+]
+ExperimentId = Annotated[str | None, Field(description="Experiment id, e.g. '1'. Give this or experiment_name.")]
+ExperimentName = Annotated[
+    str | None, Field(description="Experiment name, e.g. 'mlflow-eval-demo'. Give this or experiment_id.")
+]
+FilterString = Annotated[
+    str | None,
+    Field(
+        description="MLflow trace filter, clauses joined by AND, string values in single quotes, e.g. "
+        "\"trace.status = 'ERROR' AND span.type = 'TOOL'\", \"trace.execution_time_ms > 5000\", "
+        "\"tags.env = 'production'\", \"metadata.`mlflow.trace.user` = 'u1'\". Times are epoch milliseconds."
+    ),
+]
+MaxResults = Annotated[
+    int, Field(ge=1, le=MAX_RESULTS_LIMIT, description=f"Traces per page, 1 to {MAX_RESULTS_LIMIT}.")
+]
+PageToken = Annotated[str | None, Field(description="next_page_token from the previous call with the same arguments.")]
+OrderBy = Annotated[
+    list[str] | None,
+    Field(description="e.g. ['execution_time_ms DESC']; fields: timestamp_ms, execution_time_ms, status, name."),
+]
+TraceId = Annotated[str, Field(min_length=1, description="Trace id, e.g. 'tr-8f3c2a…' from search_traces.")]
+MaxChars = Annotated[
+    int, Field(ge=100, le=100_000, description="Longest span input/output kept, in characters; longer ones are cut.")
+]

@@ -1,0 +1,153 @@
+"""Command line: no arguments serves MCP over stdio; subcommands run the same library calls
+headlessly and print JSON (or, for `demo`, a readable report) to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ValidationError
+
+from mlflow_eval_mcp import __version__
+from mlflow_eval_mcp.errors import MlflowEvalError
+from mlflow_eval_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    settings = _load_settings(args)
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    command: Callable[[argparse.Namespace, Settings], None] = args.handler
+    try:
+        command(args, settings)
+    except MlflowEvalError as error:
+        sys.exit(f"Error: {error}")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    # Configuration errors surface here, before the transport opens, as one line.
+    settings.check()
+    from mlflow_eval_mcp.server import create_server
+
+    create_server(settings).run("stdio")
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> None:
+    from mlflow_eval_mcp.demo.runner import render_summary, run_demo
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rseeding traces: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    result = run_demo(
+        settings, n_traces=args.traces, seed=args.seed, tracking_uri=args.tracking_uri, on_progress=progress
+    )
+    print(file=sys.stderr)
+    print(result.model_dump_json(indent=2) if args.json else render_summary(result))
+
+
+def _library_call(
+    run: Callable[[MlflowClient, argparse.Namespace], BaseModel],
+) -> Callable[[argparse.Namespace, Settings], None]:
+    def handler(args: argparse.Namespace, settings: Settings) -> None:
+        from mlflow_eval_mcp.tracking import open_client
+
+        client = open_client(settings.check(args.tracking_uri), settings.connect_timeout_s)
+        print(run(client, args).model_dump_json(indent=2))
+
+    return handler
+
+
+def _search_traces(client: MlflowClient, args: argparse.Namespace) -> BaseModel:
+    from mlflow_eval_mcp.traces import search_traces
+
+    return search_traces(
+        client,
+        experiment_id=args.experiment_id,
+        experiment_name=args.experiment_name,
+        filter_string=args.filter,
+        max_results=args.max_results,
+        page_token=args.page_token,
+        order_by=args.order_by,
+    )
+
+
+def _get_trace(client: MlflowClient, args: argparse.Namespace) -> BaseModel:
+    from mlflow_eval_mcp.traces import get_trace
+
+    return get_trace(client, args.trace_id, max_chars=args.max_chars)
+
+
+def _list_experiments(client: MlflowClient, args: argparse.Namespace) -> BaseModel:
+    from mlflow_eval_mcp.traces import list_experiments
+
+    return list_experiments(client)
+
+
+def _load_settings(args: argparse.Namespace) -> Settings:
+    overrides = {"workspace": args.workspace} if args.workspace else {}
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        sys.exit(f"Error: invalid setting {field} (MLFLOW_EVAL_MCP_{field.upper()}): {first['msg']}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", type=Path, help="workspace directory (default ~/.mlflow-eval-mcp)")
+    common.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else embedded)")
+
+    parser = argparse.ArgumentParser(
+        prog="mlflow-eval-mcp",
+        parents=[common],
+        description="MCP server turning MLflow traces into evaluation suites. No subcommand: serve MCP over stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.set_defaults(handler=_serve)
+    commands = parser.add_subparsers(title="commands")
+
+    commands.add_parser("serve", parents=[common], help="serve MCP over stdio (the default)").set_defaults(
+        handler=_serve
+    )
+
+    demo = commands.add_parser("demo", parents=[common], help="seed the embedded store with sample agent traces")
+    demo.add_argument("--traces", type=_positive_int, default=300, help="how many traces (default 300)")
+    demo.add_argument("--seed", type=int, default=7, help="corpus seed (same seed, same traces)")
+    demo.add_argument("--json", action="store_true", help="print the result as JSON")
+    demo.set_defaults(handler=_demo)
+
+    search = commands.add_parser("search-traces", parents=[common], help="search one experiment's traces (JSON)")
+    search.add_argument("--experiment-id")
+    search.add_argument("--experiment-name")
+    search.add_argument("--filter", help="MLflow filter string, e.g. \"trace.status = 'ERROR'\"")
+    search.add_argument("--max-results", type=_positive_int, default=50)
+    search.add_argument("--page-token")
+    search.add_argument("--order-by", action="append", help="e.g. 'execution_time_ms DESC' (repeatable)")
+    search.set_defaults(handler=_library_call(_search_traces))
+
+    get = commands.add_parser("get-trace", parents=[common], help="one trace's span tree (JSON)")
+    get.add_argument("trace_id")
+    get.add_argument("--max-chars", type=_positive_int, default=2000)
+    get.set_defaults(handler=_library_call(_get_trace))
+
+    commands.add_parser("list-experiments", parents=[common], help="experiments in the store (JSON)").set_defaults(
+        handler=_library_call(_list_experiments)
+    )
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

@@ -1,0 +1,135 @@
+"""The MCP server: `create_server(settings)` registers one table of thin wrappers over the library.
+
+Wrappers only resolve the store, run the blocking library call in a worker thread (so one slow
+call does not stall the others) and turn anticipated library errors into `ToolError`s.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio.to_thread
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel
+
+from mlflow_eval_mcp import __version__, traces
+from mlflow_eval_mcp.args import (
+    ExperimentId,
+    ExperimentName,
+    FilterString,
+    MaxChars,
+    MaxResults,
+    OrderBy,
+    PageToken,
+    TraceId,
+    TrackingUri,
+)
+from mlflow_eval_mcp.errors import MlflowEvalError
+from mlflow_eval_mcp.models import GetTraceResult, ListExperimentsResult, SearchTracesResult
+from mlflow_eval_mcp.settings import Settings
+from mlflow_eval_mcp.tracking import open_client
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+logger = logging.getLogger(__name__)
+Result = TypeVar("Result", bound=BaseModel)
+
+INSTRUCTIONS = """\
+Turns MLflow traces of GenAI agents into evaluation suites. Start with list_experiments, then
+search_traces (filter with trace.status = 'ERROR', span.type = 'TOOL', trace.execution_time_ms > N)
+and get_trace for one trace's span tree. Every result says which mode produced it."""
+
+
+class TraceTools:
+    """The tools that read experiments and traces."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def list_experiments(self, tracking_uri: TrackingUri = None) -> ListExperimentsResult:
+        """List the experiments in the tracking store, most recently updated first."""
+        return await self._with_client(tracking_uri, traces.list_experiments)
+
+    async def search_traces(
+        self,
+        experiment_id: ExperimentId = None,
+        experiment_name: ExperimentName = None,
+        filter_string: FilterString = None,
+        max_results: MaxResults = 50,
+        page_token: PageToken = None,
+        order_by: OrderBy = None,
+        tracking_uri: TrackingUri = None,
+    ) -> SearchTracesResult:
+        """Search one experiment's traces; each result has state, timing, previews, token usage,
+        span counts by type and the names of failed spans. Pages with next_page_token."""
+        return await self._with_client(
+            tracking_uri,
+            lambda client: traces.search_traces(
+                client,
+                experiment_id=experiment_id,
+                experiment_name=experiment_name,
+                filter_string=filter_string,
+                max_results=max_results,
+                page_token=page_token,
+                order_by=order_by,
+            ),
+        )
+
+    async def get_trace(
+        self, trace_id: TraceId, max_chars: MaxChars = 2000, tracking_uri: TrackingUri = None
+    ) -> GetTraceResult:
+        """Get one trace as a span tree: types, timings, status, exceptions, token usage and
+        truncated inputs/outputs of every span."""
+        return await self._with_client(
+            tracking_uri, lambda client: traces.get_trace(client, trace_id, max_chars=max_chars)
+        )
+
+    async def _with_client(self, tracking_uri: str | None, work: Callable[[MlflowClient], Result]) -> Result:
+        def call() -> Result:
+            uri = self.settings.check(tracking_uri)
+            return work(open_client(uri, self.settings.connect_timeout_s))
+
+        try:
+            return await anyio.to_thread.run_sync(call)
+        except MlflowEvalError as error:
+            raise ToolError(str(error)) from error
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    fn: Callable[..., Awaitable[BaseModel]]
+    title: str
+    read_only: bool
+    destructive: bool = False
+
+
+def tool_table(settings: Settings) -> tuple[ToolSpec, ...]:
+    trace_tools = TraceTools(settings)
+    return (
+        ToolSpec(trace_tools.list_experiments, "List experiments", read_only=True),
+        ToolSpec(trace_tools.search_traces, "Search traces", read_only=True),
+        ToolSpec(trace_tools.get_trace, "Get a trace's span tree", read_only=True),
+    )
+
+
+def create_server(settings: Settings) -> MCPServer:
+    server = MCPServer("mlflow-eval-mcp", version=__version__, instructions=INSTRUCTIONS)
+    for spec in tool_table(settings):
+        server.add_tool(
+            spec.fn,
+            title=spec.title,
+            annotations=ToolAnnotations(
+                title=spec.title,
+                read_only_hint=spec.read_only,
+                destructive_hint=spec.destructive,
+                idempotent_hint=spec.read_only,
+                open_world_hint=False,
+            ),
+        )
+    return server

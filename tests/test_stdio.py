@@ -1,0 +1,111 @@
+"""The console script as an MCP client launches it: a subprocess speaking JSON-RPC on stdio."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mlflow.tracking import MlflowClient
+
+from mlflow_eval_mcp.trace_writer import write_traces
+from tests.trace_factory import make_trace
+
+pytestmark = [pytest.mark.anyio, pytest.mark.stdio]
+SCRIPT = str(Path(sys.executable).with_name("mlflow-eval-mcp"))
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"MLFLOW_EVAL_MCP_WORKSPACE": str(tmp_path / "workspace"), "PATH": os.environ["PATH"], **extra}
+
+
+async def test_console_script_serves_tools_over_stdio(store_uri, tmp_path):
+    experiment_id = MlflowClient(tracking_uri=store_uri).create_experiment("orders")
+    write_traces(store_uri, experiment_id, [make_trace(i) for i in range(3)])
+    params = StdioServerParameters(command=SCRIPT, env=_env(tmp_path, MLFLOW_TRACKING_URI=store_uri))
+    async with Client(params) as client:
+        tools = [tool.name for tool in (await client.list_tools()).tools]
+        result = await client.call_tool("search_traces", {"experiment_name": "orders"})
+    assert "search_traces" in tools
+    assert len(result.structured_content["traces"]) == 3
+
+
+def test_stdout_carries_only_json_rpc(store_uri, tmp_path):
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_experiments", "arguments": {}}},
+    ]
+    process = subprocess.Popen(
+        [SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(tmp_path, MLFLOW_TRACKING_URI=store_uri),
+    )
+    watchdog = threading.Timer(120, process.kill)  # a hung server fails the test instead of hanging it
+    watchdog.start()
+    try:
+        for request in requests:
+            process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
+        messages = []
+        while not messages or messages[-1].get("id") != 2:
+            line = process.stdout.readline()
+            assert line, "the server closed stdout before answering"
+            messages.append(json.loads(line))  # any stray print would fail here
+    finally:
+        watchdog.cancel()
+        process.kill()
+        process.wait()
+    assert [message.get("id") for message in messages] == [1, 2]
+    assert messages[1]["result"]["structuredContent"]["experiments"]
+
+
+def test_configuration_error_is_one_line_before_the_transport_opens(tmp_path):
+    completed = subprocess.run(
+        [SCRIPT],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(tmp_path, MLFLOW_TRACKING_URI="ftp://example.com/store"),
+    )
+    assert completed.returncode != 0
+    assert completed.stdout == ""
+    assert completed.stderr.count("\n") == 1
+    assert completed.stderr.startswith("Error: Tracking URI 'ftp://example.com/store' is not supported")
+
+
+def test_invalid_setting_is_one_line(tmp_path):
+    completed = subprocess.run(
+        [SCRIPT],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(tmp_path, MLFLOW_EVAL_MCP_CONNECT_TIMEOUT_S="soon"),
+    )
+    assert completed.returncode != 0
+    assert completed.stderr.startswith("Error: invalid setting connect_timeout_s (MLFLOW_EVAL_MCP_CONNECT_TIMEOUT_S)")
+    assert completed.stderr.count("\n") == 1
+
+
+def test_server_module_does_not_import_mlflow():
+    # MLflow takes over a second to import; the server must answer initialize without it.
+    code = "import sys, mlflow_eval_mcp.server, mlflow_eval_mcp.cli; print('mlflow' in sys.modules)"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "False"
