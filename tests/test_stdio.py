@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -31,6 +32,20 @@ async def test_console_script_serves_tools_over_stdio(store_uri, tmp_path):
         result = await client.call_tool("search_traces", {"experiment_name": "orders"})
     assert "search_traces" in tools
     assert len(result.structured_content["traces"]) == 3
+
+
+async def test_uvx_from_the_checkout_starts_the_server(tmp_path):
+    # The documented way to run a checkout: uvx builds the wheel and resolves dependencies itself.
+    uvx = shutil.which("uvx") or str(Path(sys.executable).with_name("uvx"))
+    if not Path(uvx).exists():
+        pytest.skip("uv is not installed")
+    root = Path(__file__).resolve().parents[1]
+    env = _env(tmp_path, UV_CACHE_DIR=os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")))
+    env.update({key: value for key, value in os.environ.items() if key.startswith(("UV_", "SSL_", "HTTP", "NO_PROXY"))})
+    params = StdioServerParameters(command=uvx, args=["--from", str(root), "mlflow-eval-mcp"], env=env)
+    async with Client(params, read_timeout_seconds=600) as client:
+        tools = [tool.name for tool in (await client.list_tools()).tools]
+    assert {"search_traces", "get_trace"} <= set(tools)
 
 
 def test_stdout_carries_only_json_rpc(store_uri, tmp_path):
