@@ -22,7 +22,11 @@ REQUESTS = [
         "jsonrpc": "2.0",
         "id": 1,
         "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "0"},
+        },
     },
     {"jsonrpc": "2.0", "method": "notifications/initialized"},
     {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
@@ -61,8 +65,10 @@ def main() -> None:
         results = [one_run(workspace) for _ in range(args.runs)]
     for index, (initialized, listed) in enumerate(results, 1):
         print(f"run {index}: initialize {initialized:.3f} s, tools/list {listed:.3f} s")
-    print(f"median: initialize {statistics.median(r[0] for r in results):.3f} s, "
-          f"initialize + tools/list {statistics.median(r[1] for r in results):.3f} s (target < 1.5 s)")
+    print(
+        f"median: initialize {statistics.median(r[0] for r in results):.3f} s, "
+        f"initialize + tools/list {statistics.median(r[1] for r in results):.3f} s (target < 1.5 s)"
+    )
 
 
 if __name__ == "__main__":

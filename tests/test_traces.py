@@ -13,7 +13,9 @@ from tests.trace_factory import make_trace
 def seeded(store_uri):
     client = MlflowClient(tracking_uri=store_uri)
     experiment_id = client.create_experiment("orders")
-    records = [make_trace(i, tool_error="TimeoutError: order service timed out" if i % 4 == 0 else None) for i in range(12)]
+    records = [
+        make_trace(i, tool_error="TimeoutError: order service timed out" if i % 4 == 0 else None) for i in range(12)
+    ]
     write_traces(store_uri, experiment_id, records)
     return client, experiment_id, records
 

@@ -12,7 +12,9 @@ def make_trace(index: int, *, tool_error: str | None = None, answer: str = "Your
     return TraceRecord(
         trace_id=stable_trace_id(f"test:{index}"),
         spans=[
-            SpanRecord(root, None, "agent", "AGENT", start, start + 900 * MS, {"question": f"where is order {index}?"}, answer),
+            SpanRecord(
+                root, None, "agent", "AGENT", start, start + 900 * MS, {"question": f"where is order {index}?"}, answer
+            ),
             SpanRecord(
                 llm,
                 root,

@@ -1,0 +1,138 @@
+"""`mlflow-eval-mcp demo`: seed a store with the sample agent's traces, then search them."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from mlflow_eval_mcp import traces
+from mlflow_eval_mcp.demo.sample_agent import FAILURE_MODES, generate_corpus
+from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.models import SearchTracesResult
+from mlflow_eval_mcp.settings import DEFAULT_WORKSPACE, Settings
+from mlflow_eval_mcp.trace_writer import TraceRecord, write_traces
+from mlflow_eval_mcp.tracking import get_or_create_experiment, open_client, redact_uri
+
+DEMO_EXPERIMENT = "mlflow-eval-demo"
+DEFAULT_TRACES = 300
+DEFAULT_SEED = 7
+
+
+class DemoResult(BaseModel):
+    tracking_uri: str
+    workspace: str
+    experiment_id: str
+    experiment_name: str
+    traces_requested: int
+    traces_written: int
+    traces_already_present: int
+    traces_lost: int = Field(description="Traces sent to the store that cannot be read back; must be 0.")
+    seconds: float
+    traces_per_second: float
+    planted_failures: dict[str, int] = Field(description="How many traces carry each planted failure mode.")
+    manifest_path: str = Field(description="JSON map of trace id to its planted failure modes (ground truth).")
+    error_traces: SearchTracesResult = Field(description="A sample search: the newest traces in ERROR state.")
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    n_traces: int = DEFAULT_TRACES,
+    seed: int = DEFAULT_SEED,
+    tracking_uri: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """Seed `n_traces` deterministic traces (idempotently: a re-run adds nothing) and search them.
+
+    The embedded workspace store is used unless `tracking_uri` is given: MLFLOW_TRACKING_URI is
+    deliberately ignored so that sample traces never land in a production store by accident.
+    """
+    uri = settings.check(tracking_uri or settings.embedded_store_uri)
+    client = open_client(uri, settings.connect_timeout_s)
+    experiment_name = demo_experiment_name(n_traces, seed)
+    experiment_id = get_or_create_experiment(client, experiment_name, settings.artifacts_dir)
+    planted: dict[str, list[str]] = {}
+
+    def records() -> Iterator[TraceRecord]:
+        for demo_trace in generate_corpus(n_traces, seed=seed):
+            planted[demo_trace.record.trace_id] = sorted(demo_trace.planted)
+            yield demo_trace.record
+
+    started = time.perf_counter()
+    report = write_traces(
+        uri,
+        experiment_id,
+        records(),
+        on_progress=(lambda done: on_progress(done, n_traces)) if on_progress else None,
+    )
+    seconds = time.perf_counter() - started
+    manifest_path = settings.workspace.expanduser().resolve() / "demo" / f"{experiment_name}.planted.json"
+    write_json_atomic(manifest_path, planted)
+    counts = Counter(mode for modes in planted.values() for mode in modes)
+    return DemoResult(
+        tracking_uri=redact_uri(uri),
+        workspace=str(settings.workspace.expanduser().resolve()),
+        experiment_id=experiment_id,
+        experiment_name=experiment_name,
+        traces_requested=report.requested,
+        traces_written=report.written,
+        traces_already_present=report.skipped_existing,
+        traces_lost=len(report.lost),
+        seconds=round(seconds, 2),
+        traces_per_second=round(report.written / seconds, 1) if report.written else 0.0,
+        planted_failures={mode: counts.get(mode, 0) for mode in FAILURE_MODES},
+        manifest_path=str(manifest_path),
+        error_traces=traces.search_traces(
+            client, experiment_id=experiment_id, filter_string="trace.status = 'ERROR'", max_results=5
+        ),
+    )
+
+
+def server_command() -> str:
+    """How to start this very installation; `uvx mlflow-eval-mcp` needs the package on PyPI."""
+    script = Path(sys.executable).with_name("mlflow-eval-mcp")
+    return str(script) if script.exists() else "uvx mlflow-eval-mcp"
+
+
+def demo_experiment_name(n_traces: int, seed: int) -> str:
+    """Each corpus gets its own experiment: a corpus is planned as a whole, so a 2,000-trace corpus
+    is not the 300-trace one plus more, and mixing them would confuse every analysis."""
+    if (n_traces, seed) == (DEFAULT_TRACES, DEFAULT_SEED):
+        return DEMO_EXPERIMENT
+    return f"{DEMO_EXPERIMENT}-{n_traces}-seed{seed}"
+
+
+def render_summary(result: DemoResult) -> str:
+    """The human-readable report the CLI prints."""
+    lines = [
+        f"Seeded experiment {result.experiment_name!r} (id {result.experiment_id}) in {result.tracking_uri}",
+        f"  traces written: {result.traces_written}, already present: {result.traces_already_present}, "
+        f"lost: {result.traces_lost}  ({result.seconds:.1f} s, {result.traces_per_second:.0f} traces/s)",
+        "  planted failure modes: " + ", ".join(f"{mode} {count}" for mode, count in result.planted_failures.items()),
+        f"  ground truth: {result.manifest_path}",
+        "",
+        f"Search: trace.status = 'ERROR' -> {len(result.error_traces.traces)} shown"
+        + (", more available" if result.error_traces.next_page_token else ""),
+    ]
+    for trace in result.error_traces.traces:
+        failed = ", ".join(trace.error_span_names) or "-"
+        lines.append(f"  {trace.trace_id}  {trace.request_time}  {trace.duration_ms} ms  failed spans: {failed}")
+    workspace = Path(result.workspace)
+    env = "" if workspace == DEFAULT_WORKSPACE.resolve() else f"--env MLFLOW_EVAL_MCP_WORKSPACE={workspace} "
+    lines += [
+        "",
+        "Next steps:",
+        "  Add the server to Claude Code (it reads this workspace's store):",
+        f"    claude mcp add --transport stdio {env}mlflow-eval -- {server_command()}",
+        f'  Then ask: "Search the {result.experiment_name} experiment for failing traces and explain one."',
+        "  Or from the shell:",
+        f"    mlflow-eval-mcp search-traces --workspace {workspace} --experiment-name {result.experiment_name} "
+        "--filter \"span.type = 'TOOL' AND span.status = 'ERROR'\"",
+        f"  Browse in the MLflow UI: mlflow ui --backend-store-uri {result.tracking_uri}",
+    ]
+    return "\n".join(lines)
