@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -44,6 +44,19 @@ class SpanRecord:
 
 
 @dataclass(frozen=True)
+class AssessmentRecord:
+    """An expectation (ground truth) or feedback (a judgement) attached to the whole trace."""
+
+    name: str
+    value: Any
+    kind: Literal["expectation", "feedback"] = "expectation"
+    source_type: Literal["HUMAN", "LLM_JUDGE", "CODE"] = "HUMAN"
+    source_id: str = "import"
+    rationale: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TraceRecord:
     """One finished trace; `spans[0]` is the root span."""
 
@@ -52,6 +65,12 @@ class TraceRecord:
     tags: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     client_request_id: str | None = None
+    assessments: list[AssessmentRecord] = field(default_factory=list)
+
+
+class FailedWrite(BaseModel):
+    trace_id: str
+    error: str
 
 
 class WriteReport(BaseModel):
@@ -61,6 +80,7 @@ class WriteReport(BaseModel):
     requested: int
     written: int
     skipped_existing: int
+    failed: list[FailedWrite]
     lost: list[str]
 
 
@@ -88,17 +108,18 @@ def write_traces(
     client = MlflowClient(tracking_uri=tracking_uri)
     store = client._tracking_client.store
     existing = existing_trace_ids(client, experiment_id)
-    requested = written = skipped = 0
+    requested = skipped = 0
     sent: list[str] = []
+    failed: list[FailedWrite] = []
     for batch in _batches(records, batch_size):
         requested += len(batch)
         fresh = [record for record in batch if record.trace_id not in existing]
         skipped += len(batch) - len(fresh)
-        if fresh:
-            _write_batch(store, experiment_id, fresh)
-            existing.update(record.trace_id for record in fresh)
-            sent.extend(record.trace_id for record in fresh)
-            written += len(fresh)
+        failed += _write_isolating_failures(client, store, experiment_id, fresh)
+        failed_ids = {failure.trace_id for failure in failed}
+        written_now = [record.trace_id for record in fresh if record.trace_id not in failed_ids]
+        existing.update(written_now)
+        sent.extend(written_now)
         if on_progress is not None:
             on_progress(requested)
     stored = existing_trace_ids(client, experiment_id)
@@ -108,8 +129,9 @@ def write_traces(
     return WriteReport(
         experiment_id=experiment_id,
         requested=requested,
-        written=written - len(lost),
+        written=len(sent) - len(lost),
         skipped_existing=skipped,
+        failed=failed,
         lost=lost,
     )
 
@@ -137,6 +159,35 @@ def _batches(records: Iterable[TraceRecord], size: int) -> Iterator[list[TraceRe
             batch = []
     if batch:
         yield batch
+
+
+def _write_isolating_failures(
+    client: Any, store: Any, experiment_id: str, records: list[TraceRecord]
+) -> list[FailedWrite]:
+    """Write a batch; if it fails, remove what it wrote and retry record by record, so one bad
+    record costs only itself and no trace is left without its spans."""
+    if not records:
+        return []
+    try:
+        _write_batch(store, experiment_id, records)
+        return []
+    except Exception as error:  # any store failure: isolate it below
+        logger.warning("batch of %d traces failed (%s); retrying one by one", len(records), error)
+        _delete(client, experiment_id, [record.trace_id for record in records])
+    failed: list[FailedWrite] = []
+    for record in records:
+        try:
+            _write_batch(store, experiment_id, [record])
+        except Exception as error:
+            _delete(client, experiment_id, [record.trace_id])
+            failed.append(FailedWrite(trace_id=record.trace_id, error=f"{type(error).__name__}: {error}"[:500]))
+    return failed
+
+
+def _delete(client: Any, experiment_id: str, trace_ids: list[str]) -> None:
+    present = [trace_id for trace_id in trace_ids if trace_id in existing_trace_ids(client, experiment_id)]
+    if present:
+        client.delete_traces(experiment_id=experiment_id, trace_ids=present)
 
 
 def _write_batch(store: Any, experiment_id: str, records: list[TraceRecord]) -> None:
@@ -167,7 +218,23 @@ def _trace_info(experiment_id: str, record: TraceRecord) -> Any:
         client_request_id=record.client_request_id,
         trace_metadata=metadata,
         tags=tags,
+        assessments=[_assessment(record.trace_id, assessment) for assessment in record.assessments],
     )
+
+
+def _assessment(trace_id: str, record: AssessmentRecord) -> Any:
+    from mlflow.entities import AssessmentSource, Expectation, Feedback
+
+    source = AssessmentSource(source_type=record.source_type, source_id=record.source_id)
+    kind = Expectation if record.kind == "expectation" else Feedback
+    assessment = kind(
+        name=record.name, value=record.value, source=source, trace_id=trace_id, metadata=record.metadata or None
+    )
+    if record.rationale and isinstance(assessment, Feedback):
+        assessment.rationale = record.rationale
+    # The store keys assessments by id; a stable id keeps re-imports idempotent.
+    assessment.assessment_id = "a-" + uuid.uuid5(_TRACE_ID_NAMESPACE, f"{trace_id}:{record.kind}:{record.name}").hex
+    return assessment
 
 
 def _token_usage(spans: list[SpanRecord]) -> dict[str, int]:

@@ -1,6 +1,15 @@
+import dataclasses
+
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id, write_traces
+from mlflow_eval_mcp.trace_writer import (
+    AssessmentRecord,
+    SpanRecord,
+    TraceRecord,
+    span_id_for,
+    stable_trace_id,
+    write_traces,
+)
 from tests.trace_factory import BASE_NS, make_trace
 
 
@@ -55,3 +64,45 @@ def test_large_batches_lose_nothing(store_uri):
     )
     assert (report.requested, report.written, report.lost) == (450, 450, [])
     assert progress == [100, 200, 300, 400, 450]
+
+
+def test_a_failing_record_costs_only_itself_and_leaves_no_partial_trace(store_uri):
+    experiment_id = _experiment(store_uri)
+    good_before, good_after = make_trace(1), make_trace(3)
+    broken = make_trace(2)
+    root = dataclasses.replace(broken.spans[0], start_ns=None)  # fails after the batch began writing
+    broken = dataclasses.replace(broken, spans=[root, *broken.spans[1:]])
+    report = write_traces(store_uri, experiment_id, [good_before, broken, good_after])
+    assert report.written == 2
+    assert [failure.trace_id for failure in report.failed] == [broken.trace_id]
+    client = MlflowClient(tracking_uri=store_uri)
+    stored = client.search_traces(locations=[experiment_id])
+    assert sorted(trace.info.trace_id for trace in stored) == sorted([good_before.trace_id, good_after.trace_id])
+    assert all(len(trace.data.spans) == 3 for trace in stored)
+
+
+def test_assessments_are_stored_and_filterable(store_uri):
+    experiment_id = _experiment(store_uri)
+    record = dataclasses.replace(
+        make_trace(1),
+        assessments=[
+            AssessmentRecord("expected_response", "It shipped on Monday."),
+            AssessmentRecord("correct", False, kind="feedback", source_type="CODE", rationale="wrong day"),
+        ],
+    )
+    write_traces(store_uri, experiment_id, [record])
+    client = MlflowClient(tracking_uri=store_uri)
+    assessments = {a.name: a for a in client.get_trace(record.trace_id).info.assessments}
+    assert assessments["expected_response"].value == "It shipped on Monday."
+    assert assessments["expected_response"].source.source_type == "HUMAN"
+    assert (assessments["correct"].value, assessments["correct"].rationale) == (False, "wrong day")
+    found = client.search_traces(locations=[experiment_id], filter_string="feedback.correct = 'false'")
+    assert [trace.info.trace_id for trace in found] == [record.trace_id]
+
+
+def test_rewriting_assessed_traces_adds_no_duplicate_assessments(store_uri):
+    experiment_id = _experiment(store_uri)
+    record = dataclasses.replace(make_trace(1), assessments=[AssessmentRecord("expected_response", "x")])
+    write_traces(store_uri, experiment_id, [record])
+    write_traces(store_uri, experiment_id, [record])
+    assert len(MlflowClient(tracking_uri=store_uri).get_trace(record.trace_id).info.assessments) == 1

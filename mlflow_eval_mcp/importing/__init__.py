@@ -1,0 +1,1 @@
+"""Importing agent logs and traces from other tools into MLflow traces."""

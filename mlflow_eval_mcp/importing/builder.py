@@ -1,0 +1,210 @@
+"""Building a `TraceRecord` from another tool's spans, events or messages.
+
+Format parsers add spans in the source's order, with times when the source has them. When any
+span lacks a time, the whole trace gets synthetic, monotonic times (1 ms steps, parents spanning
+their children) and is tagged as such, so nobody mistakes them for measured latency.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mlflow_eval_mcp.trace_writer import AssessmentRecord, SpanRecord, TraceRecord, span_id_for
+
+SYNTHETIC_TIME_TAG = "mlflow_eval_mcp.synthetic_timestamps"
+TOKEN_USAGE = "mlflow.chat.tokenUsage"
+MODEL = "mlflow.llm.model"
+_MS = 1_000_000
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+@dataclass
+class _PendingSpan:
+    span_id: str
+    parent_id: str | None
+    name: str
+    span_type: str
+    start_ns: int | None
+    end_ns: int | None
+    inputs: Any
+    outputs: Any
+    attributes: dict[str, Any]
+    error: str | None
+    exception_type: str | None
+    children: list[str] = field(default_factory=list)
+
+
+class TraceBuilder:
+    """Collects spans for one trace; `build()` checks the tree and fills in missing times."""
+
+    def __init__(self, trace_id: str, synthetic_start_ns: int) -> None:
+        self.trace_id = trace_id
+        self.synthetic_start_ns = synthetic_start_ns
+        self._spans: dict[str, _PendingSpan] = {}
+
+    def add_span(
+        self,
+        name: str,
+        span_type: str,
+        *,
+        parent_id: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        inputs: Any = None,
+        outputs: Any = None,
+        attributes: dict[str, Any] | None = None,
+        error: str | None = None,
+        exception_type: str | None = None,
+    ) -> str:
+        """Add a span and return its id. The first span added without a parent is the root;
+        later parentless spans are attached to the root."""
+        span_id = span_id_for(len(self._spans))
+        if parent_id is None and self._spans:
+            parent_id = next(iter(self._spans))
+        if parent_id is not None and parent_id not in self._spans:
+            raise ValueError(f"span {name!r} names an unknown parent {parent_id}")
+        self._spans[span_id] = _PendingSpan(
+            span_id,
+            parent_id,
+            name or "unnamed",
+            span_type,
+            start_ns,
+            end_ns if end_ns is not None and start_ns is not None and end_ns >= start_ns else None,
+            inputs,
+            outputs,
+            dict(attributes or {}),
+            error,
+            exception_type,
+        )
+        if parent_id is not None:
+            self._spans[parent_id].children.append(span_id)
+        return span_id
+
+    def set_outputs(self, span_id: str, outputs: Any) -> None:
+        self._spans[span_id].outputs = outputs
+
+    def set_error(self, span_id: str, error: str, exception_type: str | None = None) -> None:
+        self._spans[span_id].error = error
+        self._spans[span_id].exception_type = exception_type
+
+    @property
+    def root_id(self) -> str | None:
+        return next(iter(self._spans), None)
+
+    def build(
+        self,
+        *,
+        tags: dict[str, str] | None = None,
+        metadata: dict[str, str] | None = None,
+        client_request_id: str | None = None,
+        assessments: list[AssessmentRecord] | None = None,
+    ) -> TraceRecord:
+        if not self._spans:
+            raise ValueError("a trace needs at least one span")
+        tags = dict(tags or {})
+        if any(span.start_ns is None for span in self._spans.values()):
+            self._synthesize_times()
+            tags[SYNTHETIC_TIME_TAG] = "true"
+        else:
+            self._close_open_spans()
+        return TraceRecord(
+            trace_id=self.trace_id,
+            spans=[
+                SpanRecord(
+                    span.span_id,
+                    span.parent_id,
+                    span.name,
+                    span.span_type,
+                    span.start_ns,  # type: ignore[arg-type]
+                    span.end_ns,  # type: ignore[arg-type]
+                    span.inputs,
+                    span.outputs,
+                    span.attributes,
+                    span.error,
+                    span.exception_type,
+                )
+                for span in self._spans.values()
+            ],
+            tags=tags,
+            metadata=dict(metadata or {}),
+            client_request_id=client_request_id,
+            assessments=list(assessments or []),
+        )
+
+    def _synthesize_times(self) -> None:
+        clock = self.synthetic_start_ns
+
+        def visit(span: _PendingSpan) -> None:
+            nonlocal clock
+            span.start_ns = clock
+            clock += _MS
+            for child_id in span.children:
+                visit(self._spans[child_id])
+            span.end_ns = clock
+            clock += _MS
+
+        visit(next(iter(self._spans.values())))
+
+    def _close_open_spans(self) -> None:
+        # A span without an end (still running when exported) ends with its last child, or at once.
+        for span in reversed(self._spans.values()):
+            child_ends = [self._spans[c].end_ns or 0 for c in span.children]
+            latest = max([span.start_ns or 0, *child_ends])
+            if span.end_ns is None or span.end_ns < latest:
+                span.end_ns = latest
+
+
+def parse_time_ns(value: Any) -> int | None:
+    """Nanoseconds since the epoch from an ISO 8601 string or an epoch number in s, ms, us or ns."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        magnitude = abs(value)
+        scale = 10**9 if magnitude < 1e11 else 10**6 if magnitude < 1e14 else 10**3 if magnitude < 1e17 else 1
+        return value * scale if isinstance(value, int) else round(value * scale)
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.isdigit():
+            return parse_time_ns(int(text))
+        return _parse_iso_ns(text)
+    return None
+
+
+def _parse_iso_ns(text: str) -> int | None:
+    fraction = _FRACTION.search(text)
+    nanos = int((fraction.group(1) + "000000000")[:9]) if fraction else 0
+    base = _FRACTION.sub("", text, count=1).replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(base)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1_000_000_000 + nanos
+
+
+def token_usage(input_tokens: Any, output_tokens: Any, total_tokens: Any = None) -> dict[str, int] | None:
+    """The `mlflow.chat.tokenUsage` attribute value, or None when the source has no counts."""
+    counts = {
+        "input_tokens": _count(input_tokens),
+        "output_tokens": _count(output_tokens),
+        "total_tokens": _count(total_tokens),
+    }
+    if counts["input_tokens"] is None and counts["output_tokens"] is None and counts["total_tokens"] is None:
+        return None
+    if counts["total_tokens"] is None:
+        counts["total_tokens"] = (counts["input_tokens"] or 0) + (counts["output_tokens"] or 0)
+    return {key: value or 0 for key, value in counts.items()}
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
