@@ -1,6 +1,6 @@
 """Time from process start to the answers to `initialize` and `tools/list` over stdio.
 
-Usage: python benchmarks/startup.py [--runs 5]
+Usage (from the repository root): python -m benchmarks.startup [--runs 5]
 Prints one line per run and the median. Target: under 1.5 s on the project machine.
 """
 

@@ -1,6 +1,6 @@
 """Annotated argument types shared by the tools: the schema a model sees, with examples."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -36,4 +36,25 @@ OrderBy = Annotated[
 TraceId = Annotated[str, Field(min_length=1, description="Trace id, e.g. 'tr-8f3c2a…' from search_traces.")]
 MaxChars = Annotated[
     int, Field(ge=100, le=100_000, description="Longest span input/output kept, in characters; longer ones are cut.")
+]
+ImportPath = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="Absolute path of a file (.json, .jsonl) or a directory of them on the server's machine.",
+    ),
+]
+TargetExperiment = Annotated[
+    str, Field(min_length=1, description="Experiment to import into; created if missing, e.g. 'prod-agent-import'.")
+]
+ImportFormat = Annotated[
+    Literal["auto", "mlflow", "langfuse", "otlp", "inspect_ai", "who_and_when", "chat"],
+    Field(
+        description="Source format; 'auto' detects it per file. mlflow: Trace.to_dict/to_json exports; "
+        "langfuse: trace + observations exports; otlp: OTLP/JSON spans (OpenInference, GenAI semconv); "
+        "inspect_ai: Inspect eval logs; who_and_when: Who&When failure runs; chat: OpenAI-style transcripts."
+    ),
+]
+MaxRecordMb = Annotated[
+    int, Field(ge=1, le=1024, description="Records larger than this many MiB are skipped with a reason.")
 ]

@@ -61,12 +61,12 @@ def _library_call(
         from mlflow_eval_mcp.tracking import open_client
 
         client = open_client(settings.check(args.tracking_uri), settings.connect_timeout_s)
-        print(run(client, args).model_dump_json(indent=2))
+        print(run(client, args, settings).model_dump_json(indent=2))
 
     return handler
 
 
-def _search_traces(client: MlflowClient, args: argparse.Namespace) -> BaseModel:
+def _search_traces(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.traces import search_traces
 
     return search_traces(
@@ -80,13 +80,32 @@ def _search_traces(client: MlflowClient, args: argparse.Namespace) -> BaseModel:
     )
 
 
-def _get_trace(client: MlflowClient, args: argparse.Namespace) -> BaseModel:
+def _import_traces(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.importing.importer import import_traces
+
+    def progress(done: int) -> None:
+        print(f"\rconverted: {done} traces", end="", file=sys.stderr, flush=True)
+
+    result = import_traces(
+        client,
+        args.path,
+        experiment_name=args.experiment,
+        artifacts_dir=settings.artifacts_dir,
+        format_name=args.format,
+        max_record_bytes=args.max_record_mb * 1024 * 1024,
+        on_progress=progress,
+    )
+    print(file=sys.stderr)
+    return result
+
+
+def _get_trace(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.traces import get_trace
 
     return get_trace(client, args.trace_id, max_chars=args.max_chars)
 
 
-def _list_experiments(client: MlflowClient, args: argparse.Namespace) -> BaseModel:
+def _list_experiments(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.traces import list_experiments
 
     return list_experiments(client)
@@ -134,6 +153,20 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--page-token")
     search.add_argument("--order-by", action="append", help="e.g. 'execution_time_ms DESC' (repeatable)")
     search.set_defaults(handler=_library_call(_search_traces))
+
+    importer = commands.add_parser(
+        "import", parents=[common], help="import traces or logs from other tools into an experiment (JSON)"
+    )
+    importer.add_argument("path", help="a .json/.jsonl file or a directory of them")
+    importer.add_argument("--experiment", required=True, help="experiment to import into (created if missing)")
+    importer.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "mlflow", "langfuse", "otlp", "inspect_ai", "who_and_when", "chat"],
+        help="source format (default: detect per file)",
+    )
+    importer.add_argument("--max-record-mb", type=_positive_int, default=32, help="skip larger records")
+    importer.set_defaults(handler=_library_call(_import_traces))
 
     get = commands.add_parser("get-trace", parents=[common], help="one trace's span tree (JSON)")
     get.add_argument("trace_id")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Mode = Literal["offline", "claude"]
+LISTED_SKIPS = 50
 
 
 class TokenUsage(BaseModel):
@@ -81,3 +82,35 @@ class ListExperimentsResult(BaseModel):
     mode: Mode = "offline"
     tracking_uri: str
     experiments: list[ExperimentSummary]
+
+
+class FailedWrite(BaseModel):
+    trace_id: str
+    error: str
+
+
+class SkippedRecord(BaseModel):
+    ref: str = Field(description="Where in the source, e.g. 'runs.jsonl line 12'.")
+    reason: str
+
+
+class FileImport(BaseModel):
+    file: str
+    format: str | None = Field(description="The detected or given format; null if the file was skipped.")
+
+
+class ImportResult(BaseModel):
+    mode: Mode = "offline"
+    tracking_uri: str
+    experiment_id: str
+    experiment_name: str
+    files: list[FileImport]
+    imported: int = Field(description="Traces written by this import.")
+    already_present: int = Field(description="Traces this source already produced in an earlier import.")
+    skipped: int = Field(description="Source records (or whole files) not imported; see skipped_examples.")
+    skipped_examples: list[SkippedRecord] = Field(description=f"The first {LISTED_SKIPS} skips with reasons.")
+    skipped_by_reason: dict[str, int] = Field(description="Skip counts by the reason's first words.")
+    failed: list[FailedWrite] = Field(description="Converted traces the store refused; nothing partial is kept.")
+    lost: int = Field(description="Traces written but not readable afterwards; 0 unless the store misbehaved.")
+    seconds: float
+    traces_per_second: float

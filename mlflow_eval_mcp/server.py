@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+import anyio.from_thread
 import anyio.to_thread
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel
@@ -22,15 +23,19 @@ from mlflow_eval_mcp.args import (
     ExperimentId,
     ExperimentName,
     FilterString,
+    ImportFormat,
+    ImportPath,
     MaxChars,
+    MaxRecordMb,
     MaxResults,
     OrderBy,
     PageToken,
+    TargetExperiment,
     TraceId,
     TrackingUri,
 )
 from mlflow_eval_mcp.errors import MlflowEvalError
-from mlflow_eval_mcp.models import GetTraceResult, ListExperimentsResult, SearchTracesResult
+from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.tracking import open_client
 
@@ -90,6 +95,36 @@ class TraceTools:
             tracking_uri, lambda client: traces.get_trace(client, trace_id, max_chars=max_chars)
         )
 
+    async def import_traces(
+        self,
+        path: ImportPath,
+        experiment_name: TargetExperiment,
+        ctx: Context,
+        format: ImportFormat = "auto",
+        max_record_mb: MaxRecordMb = 32,
+        tracking_uri: TrackingUri = None,
+    ) -> ImportResult:
+        """Import agent logs or traces from other tools (MLflow exports, Langfuse, OTLP/OpenInference,
+        Inspect AI, Who&When, OpenAI-style chat transcripts) into an MLflow experiment. Re-importing
+        the same file adds nothing; bad records are skipped with reasons."""
+        from mlflow_eval_mcp.importing.importer import import_traces
+
+        def progress(done: int) -> None:
+            anyio.from_thread.run(ctx.report_progress, done, None, f"{done} traces converted")
+
+        return await self._with_client(
+            tracking_uri,
+            lambda client: import_traces(
+                client,
+                path,
+                experiment_name=experiment_name,
+                artifacts_dir=self.settings.artifacts_dir,
+                format_name=format,
+                max_record_bytes=max_record_mb * 1024 * 1024,
+                on_progress=progress,
+            ),
+        )
+
     async def _with_client(self, tracking_uri: str | None, work: Callable[[MlflowClient], Result]) -> Result:
         def call() -> Result:
             uri = self.settings.check(tracking_uri)
@@ -107,6 +142,7 @@ class ToolSpec:
     title: str
     read_only: bool
     destructive: bool = False
+    idempotent: bool = True
 
 
 def tool_table(settings: Settings) -> tuple[ToolSpec, ...]:
@@ -115,6 +151,7 @@ def tool_table(settings: Settings) -> tuple[ToolSpec, ...]:
         ToolSpec(trace_tools.list_experiments, "List experiments", read_only=True),
         ToolSpec(trace_tools.search_traces, "Search traces", read_only=True),
         ToolSpec(trace_tools.get_trace, "Get a trace's span tree", read_only=True),
+        ToolSpec(trace_tools.import_traces, "Import traces from other tools", read_only=False),
     )
 
 
@@ -128,7 +165,7 @@ def create_server(settings: Settings) -> MCPServer:
                 title=spec.title,
                 read_only_hint=spec.read_only,
                 destructive_hint=spec.destructive,
-                idempotent_hint=spec.read_only,
+                idempotent_hint=spec.idempotent,
                 open_world_hint=False,
             ),
         )

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from mlflow_eval_mcp.models import FailedWrite
+
 logger = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 1000
@@ -66,11 +68,6 @@ class TraceRecord:
     metadata: dict[str, str] = field(default_factory=dict)
     client_request_id: str | None = None
     assessments: list[AssessmentRecord] = field(default_factory=list)
-
-
-class FailedWrite(BaseModel):
-    trace_id: str
-    error: str
 
 
 class WriteReport(BaseModel):

@@ -31,10 +31,11 @@ def _error_text(result) -> str:
 async def test_tools_are_listed_with_annotations_and_output_schemas(settings):
     async with Client(create_server(settings)) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == {"list_experiments", "search_traces", "get_trace"}
-    for tool in tools.values():
-        assert tool.annotations.read_only_hint is True
+    assert set(tools) == {"list_experiments", "search_traces", "get_trace", "import_traces"}
+    for name, tool in tools.items():
+        assert tool.annotations.read_only_hint is (name != "import_traces")
         assert tool.annotations.destructive_hint is False
+        assert tool.annotations.idempotent_hint is True
         assert tool.output_schema is not None
     assert tools["search_traces"].input_schema["properties"]["max_results"]["maximum"] == 500
 
