@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     # Configuration errors surface here, before the transport opens, as one line.
-    settings.check()
+    settings.check(create_store=True)
     from mlflow_eval_mcp.server import create_server
 
     create_server(settings).run("stdio")
@@ -55,12 +55,12 @@ def _demo(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _library_call(
-    run: Callable[[MlflowClient, argparse.Namespace], BaseModel],
+    run: Callable[[MlflowClient, argparse.Namespace, Settings], BaseModel], *, create_store: bool = False
 ) -> Callable[[argparse.Namespace, Settings], None]:
     def handler(args: argparse.Namespace, settings: Settings) -> None:
         from mlflow_eval_mcp.tracking import open_client
 
-        client = open_client(settings.check(args.tracking_uri), settings.connect_timeout_s)
+        client = open_client(settings.check(create_store=create_store), settings.connect_timeout_s)
         print(run(client, args, settings).model_dump_json(indent=2))
 
     return handler
@@ -112,7 +112,10 @@ def _list_experiments(client: MlflowClient, args: argparse.Namespace, settings: 
 
 
 def _load_settings(args: argparse.Namespace) -> Settings:
-    overrides = {"workspace": args.workspace} if args.workspace else {}
+    # --tracking-uri becomes the settings' URI, so the server's tools use it too.
+    overrides = {
+        key: value for key, value in (("workspace", args.workspace), ("tracking_uri", args.tracking_uri)) if value
+    }
     try:
         return Settings(**overrides)
     except ValidationError as error:
@@ -122,17 +125,16 @@ def _load_settings(args: argparse.Namespace) -> Settings:
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--workspace", type=Path, help="workspace directory (default ~/.mlflow-eval-mcp)")
-    common.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else embedded)")
-
     parser = argparse.ArgumentParser(
         prog="mlflow-eval-mcp",
-        parents=[common],
+        parents=[_common_options(argparse.SUPPRESS)],
         description="MCP server turning MLflow traces into evaluation suites. No subcommand: serve MCP over stdio.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.set_defaults(handler=_serve)
+    parser.set_defaults(handler=_serve, workspace=None, tracking_uri=None)
+    # Subcommands take the same options; SUPPRESS keeps an option given before the subcommand
+    # from being overwritten by the subcommand's default.
+    common = _common_options(argparse.SUPPRESS)
     commands = parser.add_subparsers(title="commands")
 
     commands.add_parser("serve", parents=[common], help="serve MCP over stdio (the default)").set_defaults(
@@ -166,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         help="source format (default: detect per file)",
     )
     importer.add_argument("--max-record-mb", type=_positive_int, default=32, help="skip larger records")
-    importer.set_defaults(handler=_library_call(_import_traces))
+    importer.set_defaults(handler=_library_call(_import_traces, create_store=True))
 
     get = commands.add_parser("get-trace", parents=[common], help="one trace's span tree (JSON)")
     get.add_argument("trace_id")
@@ -177,6 +179,17 @@ def _parser() -> argparse.ArgumentParser:
         handler=_library_call(_list_experiments)
     )
     return parser
+
+
+def _common_options(default: object) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--workspace", type=Path, default=default, help="workspace directory (default ~/.mlflow-eval-mcp)"
+    )
+    common.add_argument(
+        "--tracking-uri", default=default, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else embedded)"
+    )
+    return common
 
 
 def _positive_int(text: str) -> int:

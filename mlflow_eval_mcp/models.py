@@ -26,13 +26,16 @@ class TraceSummary(BaseModel):
     request_preview: str | None = Field(description="Root span inputs as JSON, truncated.")
     response_preview: str | None = Field(description="Root span outputs as JSON, truncated.")
     token_usage: TokenUsage | None
-    span_count: int
+    span_count: int | None = Field(description="Null when the spans could not be loaded (see spans_note).")
     span_counts_by_type: dict[str, int]
     error_span_names: list[str] = Field(description="Names of spans whose status is ERROR.")
     user: str | None
     session: str | None
     client_request_id: str | None
     tags: dict[str, str] = Field(description="Trace tags, without MLflow's internal bookkeeping tags.")
+    spans_note: str | None = Field(
+        default=None, description="Why span details are missing, e.g. a trace still in progress."
+    )
 
 
 class SearchTracesResult(BaseModel):
@@ -50,6 +53,8 @@ class SearchTracesResult(BaseModel):
 
 class SpanNode(BaseModel):
     span_id: str
+    parent_id: str | None = Field(description="Null for a root span.")
+    depth: int = Field(description="0 for a root span, 1 for its children, and so on.")
     name: str
     span_type: str
     start_offset_ms: float = Field(description="Start time relative to the trace's first span.")
@@ -61,14 +66,16 @@ class SpanNode(BaseModel):
     model: str | None = None
     token_usage: TokenUsage | None = None
     exception: str | None = Field(default=None, description="Type and message of a recorded exception.")
-    children: list[SpanNode] = Field(default_factory=list)
 
 
 class GetTraceResult(BaseModel):
     mode: Mode = "offline"
     tracking_uri: str
     trace: TraceSummary
-    spans: list[SpanNode] = Field(description="Span tree: root span(s) with nested children, in start order.")
+    spans: list[SpanNode] = Field(
+        description="The span tree in depth-first order (each span followed by its children, in start order); "
+        "parent_id and depth give the nesting."
+    )
     truncated_fields: int = Field(description="How many inputs/outputs were cut to max_chars.")
 
 

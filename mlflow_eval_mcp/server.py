@@ -114,7 +114,8 @@ class TraceTools:
 
         return await self._with_client(
             tracking_uri,
-            lambda client: import_traces(
+            create_store=True,
+            work=lambda client: import_traces(
                 client,
                 path,
                 experiment_name=experiment_name,
@@ -125,9 +126,11 @@ class TraceTools:
             ),
         )
 
-    async def _with_client(self, tracking_uri: str | None, work: Callable[[MlflowClient], Result]) -> Result:
+    async def _with_client(
+        self, tracking_uri: str | None, work: Callable[[MlflowClient], Result], *, create_store: bool = False
+    ) -> Result:
         def call() -> Result:
-            uri = self.settings.check(tracking_uri)
+            uri = self.settings.check(tracking_uri, create_store=create_store)
             return work(open_client(uri, self.settings.connect_timeout_s))
 
         try:

@@ -53,16 +53,21 @@ class Settings(BaseSettings):
         """An explicit argument wins, then the environment, then the embedded store."""
         return explicit or self.tracking_uri or self.embedded_store_uri
 
-    def check(self, explicit_tracking_uri: str | None = None) -> str:
-        """Validate what can be validated offline; returns the tracking URI that will be used."""
+    def check(self, explicit_tracking_uri: str | None = None, *, create_store: bool = False) -> str:
+        """Validate what can be validated offline; returns the tracking URI that will be used.
+
+        A sqlite store other than the workspace's must already exist unless `create_store`:
+        a mistyped path should be an error, not a new empty store that a search finds empty.
+        """
         uri = self.resolve_tracking_uri(explicit_tracking_uri)
-        check_tracking_uri(uri, self)
-        if uri == self.embedded_store_uri:
+        embedded = uri == self.embedded_store_uri
+        check_tracking_uri(uri, self, create_store=create_store or embedded)
+        if embedded:
             _ensure_writable_dir(self.workspace.expanduser())
         return uri
 
 
-def check_tracking_uri(uri: str, settings: Settings) -> None:
+def check_tracking_uri(uri: str, settings: Settings, *, create_store: bool = True) -> None:
     # "databricks" alone is a valid URI that urlparse sees as a path with no scheme.
     scheme = (urlparse(uri).scheme or uri).split("+")[0]
     if scheme == "databricks":
@@ -70,7 +75,13 @@ def check_tracking_uri(uri: str, settings: Settings) -> None:
     elif scheme == "sqlite":
         if not uri.startswith("sqlite:///"):
             raise ConfigurationError(f"Tracking URI {uri!r} is not a sqlite file URI; use sqlite:///absolute/path.db")
-        _ensure_writable_dir(Path(uri.removeprefix("sqlite:///")).expanduser().parent)
+        database = Path(uri.removeprefix("sqlite:///")).expanduser()
+        if not create_store and not database.is_file():
+            raise ConfigurationError(
+                f"No MLflow database at {database}; check the path in the tracking URI "
+                "(importing traces or `mlflow-eval-mcp demo --tracking-uri …` creates one)."
+            )
+        _ensure_writable_dir(database.parent)
     elif scheme in ("http", "https"):
         if not urlparse(uri).hostname:
             raise ConfigurationError(f"Tracking URI {uri!r} has no host; use e.g. http://127.0.0.1:5000")

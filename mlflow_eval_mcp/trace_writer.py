@@ -23,6 +23,8 @@ from mlflow_eval_mcp.models import FailedWrite
 logger = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 1000
+_SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
+_TOKEN_USAGE = "mlflow.chat.tokenUsage"
 _TRACE_ID_NAMESPACE = uuid.UUID("6f1d2c1e-8a0b-4f5e-9d51-2f4b8f0c7a11")
 
 
@@ -104,7 +106,7 @@ def write_traces(
 
     client = MlflowClient(tracking_uri=tracking_uri)
     store = client._tracking_client.store
-    existing = existing_trace_ids(client, experiment_id)
+    existing, partial = stored_trace_ids(client, experiment_id)
     requested = skipped = 0
     sent: list[str] = []
     failed: list[FailedWrite] = []
@@ -112,6 +114,8 @@ def write_traces(
         requested += len(batch)
         fresh = [record for record in batch if record.trace_id not in existing]
         skipped += len(batch) - len(fresh)
+        # A trace row without spans is what an interrupted earlier write leaves: replace it.
+        _delete(client, experiment_id, [record.trace_id for record in fresh if record.trace_id in partial])
         failed += _write_isolating_failures(client, store, experiment_id, fresh)
         failed_ids = {failure.trace_id for failure in failed}
         written_now = [record.trace_id for record in fresh if record.trace_id not in failed_ids]
@@ -119,7 +123,7 @@ def write_traces(
         sent.extend(written_now)
         if on_progress is not None:
             on_progress(requested)
-    stored = existing_trace_ids(client, experiment_id)
+    stored, _ = stored_trace_ids(client, experiment_id)
     lost = [trace_id for trace_id in sent if trace_id not in stored]
     if lost:
         logger.error("%d of %d traces were not stored", len(lost), len(sent))
@@ -133,18 +137,22 @@ def write_traces(
     )
 
 
-def existing_trace_ids(client: Any, experiment_id: str) -> set[str]:
-    """All trace ids in an experiment (spans are not loaded, so this is cheap)."""
-    ids: set[str] = set()
+def stored_trace_ids(client: Any, experiment_id: str) -> tuple[set[str], set[str]]:
+    """(complete, partial) trace ids in an experiment: a trace is complete once the store has
+    its spans, which MLflow marks with a tag. Spans are not loaded, so this is cheap."""
+    complete: set[str] = set()
+    partial: set[str] = set()
     page_token = None
     while True:
         page = client.search_traces(
             locations=[experiment_id], max_results=1000, page_token=page_token, include_spans=False
         )
-        ids.update(trace.info.trace_id for trace in page)
+        for trace in page:
+            has_spans = trace.info.tags.get(_SPANS_LOCATION_TAG) == "TRACKING_STORE"
+            (complete if has_spans else partial).add(trace.info.trace_id)
         page_token = page.token
         if not page_token:
-            return ids
+            return complete, partial
 
 
 def _batches(records: Iterable[TraceRecord], size: int) -> Iterator[list[TraceRecord]]:
@@ -182,9 +190,11 @@ def _write_isolating_failures(
 
 
 def _delete(client: Any, experiment_id: str, trace_ids: list[str]) -> None:
-    present = [trace_id for trace_id in trace_ids if trace_id in existing_trace_ids(client, experiment_id)]
-    if present:
-        client.delete_traces(experiment_id=experiment_id, trace_ids=present)
+    if trace_ids:
+        complete, partial = stored_trace_ids(client, experiment_id)
+        present = [trace_id for trace_id in trace_ids if trace_id in complete | partial]
+        if present:
+            client.delete_traces(experiment_id=experiment_id, trace_ids=present)
 
 
 def _write_batch(store: Any, experiment_id: str, records: list[TraceRecord]) -> None:
@@ -237,12 +247,24 @@ def _assessment(trace_id: str, record: AssessmentRecord) -> Any:
 def _token_usage(spans: list[SpanRecord]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for span in spans:
-        usage = span.attributes.get("mlflow.chat.tokenUsage")
-        if isinstance(usage, dict):
-            for key in ("input_tokens", "output_tokens", "total_tokens"):
-                if isinstance(usage.get(key), int):
-                    totals[key] = totals.get(key, 0) + usage[key]
+        for key, count in _normalized_usage(span.attributes.get(_TOKEN_USAGE)).items():
+            totals[key] = totals.get(key, 0) + count
     return totals
+
+
+def _normalized_usage(usage: Any) -> dict[str, int]:
+    """Whole-number token counts only: MLflow's store adds them up and fails on "7" or None."""
+    if not isinstance(usage, dict):
+        return {}
+    counts: dict[str, int] = {}
+    for key, value in usage.items():
+        if isinstance(value, bool):
+            continue
+        try:
+            counts[key] = int(float(value))
+        except (TypeError, ValueError):
+            continue
+    return counts
 
 
 def _preview(value: Any) -> str | None:
@@ -256,6 +278,8 @@ def _span(trace_id: str, span: SpanRecord) -> Any:
     from mlflow.entities import Span
 
     attributes = {key: json.dumps(value, default=str) for key, value in span.attributes.items()}
+    if _TOKEN_USAGE in span.attributes:
+        attributes[_TOKEN_USAGE] = json.dumps(_normalized_usage(span.attributes[_TOKEN_USAGE]))
     attributes.update(
         {
             "mlflow.traceRequestId": json.dumps(trace_id),

@@ -25,7 +25,7 @@ from mlflow_eval_mcp.models import (
     TraceSummary,
 )
 from mlflow_eval_mcp.page_tokens import decode_page_token, encode_page_token, query_fingerprint
-from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
+from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment, scrub
 
 if TYPE_CHECKING:
     from mlflow.entities import Span, Trace
@@ -34,9 +34,11 @@ if TYPE_CHECKING:
 MAX_RESULTS_LIMIT = 500
 DEFAULT_ORDER_BY = ("timestamp_ms DESC",)
 PREVIEW_CHARS = 300
-_ORDER_FIELDS = ("timestamp_ms", "execution_time_ms", "end_time_ms", "status", "name", "run_id", "request_id")
+# end_time_ms is documented by MLflow but crashes its sqlite store (3.17), so it is not offered.
+_ORDER_FIELDS = ("timestamp_ms", "timestamp", "execution_time_ms", "status", "name", "run_id", "request_id")
 _ORDER_CLAUSE = re.compile(
-    rf"^(?:(?:attributes|trace)\.)?({'|'.join(_ORDER_FIELDS)})(?:\s+(ASC|DESC))?$", re.IGNORECASE
+    rf"^(?:(?:(?:attributes|trace)\.)?`?(?:{'|'.join(_ORDER_FIELDS)})`?|tags\.(?:`[^`]+`|[\w.]+))(?:\s+(?:ASC|DESC))?$",
+    re.IGNORECASE,
 )
 _INTERNAL_TAGS = {"mlflow.artifactLocation", "mlflow.trace.spansLocation"}
 
@@ -62,6 +64,9 @@ def search_traces(
     experiment = resolve_experiment(client, experiment_id, experiment_name)
     fingerprint = query_fingerprint(experiment.experiment_id, filter_string, ordering)
     raw_token = decode_page_token(page_token, fingerprint)
+    # Spans are loaded separately: with include_spans=True MLflow silently leaves out traces
+    # whose spans it cannot load (in progress, or stored where this machine cannot read) and
+    # pulls extra pages to make up the count, which breaks paging.
     page = _call_store(
         client.search_traces,
         locations=[experiment.experiment_id],
@@ -69,17 +74,25 @@ def search_traces(
         max_results=max_results,
         order_by=ordering,
         page_token=raw_token,
-        include_spans=True,
+        include_spans=False,
     )
+    with_spans = _load_spans(client, [trace.info.trace_id for trace in page])
     return SearchTracesResult(
         tracking_uri=redact_uri(client.tracking_uri),
         experiment_id=experiment.experiment_id,
         experiment_name=experiment.name,
         filter_string=filter_string,
         order_by=ordering,
-        traces=[summarize_trace(trace) for trace in page],
+        traces=[summarize_trace(with_spans.get(trace.info.trace_id, trace)) for trace in page],
         next_page_token=encode_page_token(page.token, fingerprint),
     )
+
+
+def _load_spans(client: MlflowClient, trace_ids: list[str]) -> dict[str, Trace]:
+    if not trace_ids:
+        return {}
+    loaded = _call_store(client._tracing_client.batch_get_traces, trace_ids=trace_ids)
+    return {trace.info.trace_id: trace for trace in loaded if trace.data.spans}
 
 
 def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int = 2000) -> GetTraceResult:
@@ -95,7 +108,7 @@ def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int = 2000) -> 
                 f"Trace {trace_id!r} was not found in {redact_uri(client.tracking_uri)}; "
                 "use search_traces to list trace ids."
             ) from error
-        raise TrackingUnavailableError(f"Could not read trace {trace_id!r}: {error.message}") from error
+        raise TrackingUnavailableError(f"Could not read trace {trace_id!r}: {scrub(error.message)}") from error
     truncator = _Truncator(max_chars)
     return GetTraceResult(
         tracking_uri=redact_uri(client.tracking_uri),
@@ -125,8 +138,8 @@ def check_order_by(order_by: list[str] | None) -> list[str]:
     for clause in clauses:
         if not _ORDER_CLAUSE.match(clause):
             raise InvalidArgumentError(
-                f"Cannot order by {clause!r}; use one of {', '.join(_ORDER_FIELDS)} followed by ASC or DESC, "
-                "e.g. 'execution_time_ms DESC'."
+                f"Cannot order by {clause!r}; use one of {', '.join(_ORDER_FIELDS)} or tags.<key>, "
+                "followed by ASC or DESC, e.g. 'execution_time_ms DESC'."
             )
     return clauses or list(DEFAULT_ORDER_BY)
 
@@ -135,22 +148,30 @@ def summarize_trace(trace: Trace) -> TraceSummary:
     info = trace.info
     spans = trace.data.spans
     metadata = info.trace_metadata or {}
+    state = str(getattr(info.state, "value", info.state))
     return TraceSummary(
         trace_id=info.trace_id,
-        state=str(getattr(info.state, "value", info.state)),
+        state=state,
         request_time=_iso(info.request_time),
         duration_ms=info.execution_duration,
         request_preview=_cut(info.request_preview, PREVIEW_CHARS),
         response_preview=_cut(info.response_preview, PREVIEW_CHARS),
         token_usage=_token_usage(info.token_usage),
-        span_count=len(spans),
+        span_count=len(spans) if spans else None,
         span_counts_by_type=dict(Counter(span.span_type or "UNKNOWN" for span in spans)),
         error_span_names=[span.name for span in spans if _status(span) == "ERROR"],
         user=metadata.get("mlflow.trace.user"),
         session=metadata.get("mlflow.trace.session"),
         client_request_id=info.client_request_id,
         tags={key: value for key, value in (info.tags or {}).items() if key not in _INTERNAL_TAGS},
+        spans_note=None if spans else _no_spans_note(state),
     )
+
+
+def _no_spans_note(state: str) -> str:
+    if state == "IN_PROGRESS":
+        return "The trace is still in progress; its spans are not stored yet."
+    return "The spans of this trace could not be loaded from the store."
 
 
 class _Truncator:
@@ -161,7 +182,7 @@ class _Truncator:
     def __call__(self, value: Any) -> str | None:
         if value is None:
             return None
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        text = _clean(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str))
         if len(text) <= self.max_chars:
             return text
         self.truncated += 1
@@ -169,31 +190,42 @@ class _Truncator:
 
 
 def _span_tree(spans: list[Span], truncate: _Truncator) -> list[SpanNode]:
+    """Depth-first, children in start order; a span whose parent is missing is shown as a root.
+    Flat (parent_id and depth) rather than nested, so that no trace is too deep to serialise."""
     if not spans:
         return []
     origin = min(span.start_time_ns for span in spans)
-    nodes = {span.span_id: _span_node(span, origin, truncate) for span in sorted(spans, key=lambda s: s.start_time_ns)}
-    roots: list[SpanNode] = []
-    for span in sorted(spans, key=lambda s: s.start_time_ns):
-        parent = nodes.get(span.parent_id) if span.parent_id else None
-        (parent.children if parent is not None else roots).append(nodes[span.span_id])
-    return roots
+    ordered = sorted(spans, key=lambda span: span.start_time_ns)
+    known = {span.span_id for span in ordered}
+    children: dict[str | None, list[Span]] = {}
+    for span in ordered:
+        children.setdefault(span.parent_id if span.parent_id in known else None, []).append(span)
+    nodes: list[SpanNode] = []
+    stack = [(root, 0) for root in reversed(children.get(None, []))]
+    while stack:
+        span, depth = stack.pop()
+        nodes.append(_span_node(span, depth, origin, truncate))
+        stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
+    return nodes
 
 
-def _span_node(span: Span, origin_ns: int, truncate: _Truncator) -> SpanNode:
+def _span_node(span: Span, depth: int, origin_ns: int, truncate: _Truncator) -> SpanNode:
     attributes = span.attributes or {}
     usage = attributes.get("mlflow.chat.tokenUsage")
+    model = attributes.get("mlflow.llm.model") or attributes.get("mlflow.llm.model_name")
     return SpanNode(
         span_id=span.span_id,
-        name=span.name,
+        parent_id=span.parent_id,
+        depth=depth,
+        name=_clean(span.name),
         span_type=span.span_type or "UNKNOWN",
         start_offset_ms=(span.start_time_ns - origin_ns) / 1e6,
         duration_ms=(span.end_time_ns - span.start_time_ns) / 1e6 if span.end_time_ns else None,
         status=_status(span),
-        status_message=span.status.description or None,
+        status_message=_clean(span.status.description) or None,
         inputs=truncate(span.inputs),
         outputs=truncate(span.outputs),
-        model=attributes.get("mlflow.llm.model") or attributes.get("mlflow.llm.model_name"),
+        model=_clean(str(model)) if model else None,
         token_usage=_token_usage(usage if isinstance(usage, dict) else None),
         exception=_exception(span),
     )
@@ -203,7 +235,7 @@ def _exception(span: Span) -> str | None:
     for event in span.events or []:
         if event.name == "exception":
             attributes = event.attributes or {}
-            return f"{attributes.get('exception.type', 'Exception')}: {attributes.get('exception.message', '')}"
+            return _clean(f"{attributes.get('exception.type', 'Exception')}: {attributes.get('exception.message', '')}")
     return None
 
 
@@ -216,10 +248,25 @@ def _token_usage(usage: dict[str, Any] | None) -> TokenUsage | None:
     if not usage:
         return None
     return TokenUsage(
-        input_tokens=usage.get("input_tokens"),
-        output_tokens=usage.get("output_tokens"),
-        total_tokens=usage.get("total_tokens"),
+        input_tokens=_count(usage.get("input_tokens")),
+        output_tokens=_count(usage.get("output_tokens")),
+        total_tokens=_count(usage.get("total_tokens")),
     )
+
+
+def _count(value: Any) -> int | None:
+    # Sources write counts as ints, floats or numeric strings; anything else is unknown.
+    try:
+        return int(float(value)) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _clean(text: str | None) -> str:
+    """Text that is safe to serialise: lone surrogates from broken sources become U+FFFD."""
+    if not text:
+        return text or ""
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
 
 
 def _iso(epoch_ms: int) -> str:
@@ -227,24 +274,34 @@ def _iso(epoch_ms: int) -> str:
 
 
 def _cut(text: str | None, limit: int) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[:limit] + "…"
+    if text is None:
+        return None
+    text = _clean(text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _call_store(method: Any, **kwargs: Any) -> Any:
+    import requests
     from mlflow.exceptions import MlflowException
 
     try:
         return method(**kwargs)
     except MlflowException as error:
+        message = scrub(error.message)
         if error.error_code == "INVALID_PARAMETER_VALUE":
-            raise InvalidArgumentError(f"MLflow rejected the search: {error.message}. {GRAMMAR}") from error
-        raise TrackingUnavailableError(f"The MLflow store failed: {error.message}") from error
+            raise InvalidArgumentError(f"MLflow rejected the search: {message}. {GRAMMAR}") from error
+        raise TrackingUnavailableError(f"The MLflow tracking store failed: {message}") from error
+    except requests.RequestException as error:
+        raise TrackingUnavailableError(
+            f"The MLflow tracking server did not answer ({type(error).__name__}: {scrub(str(error))[:300]}). "
+            "Check that it is up and that MLFLOW_TRACKING_URI points at it."
+        ) from error
     except MlflowEvalError:
         raise
     except Exception as error:
-        raise TrackingUnavailableError(
-            f"The MLflow store failed: {type(error).__name__}: {str(error)[:300]}. "
-            "Check that the tracking server is up and MLFLOW_TRACKING_URI is right."
+        # Not an outage: MLflow itself failed on these arguments (seen with some filter and
+        # ordering combinations on sqlite). Say so rather than blame the server.
+        raise MlflowEvalError(
+            f"MLflow failed on this request ({type(error).__name__}: {scrub(str(error))[:300]}). "
+            "Try a simpler filter_string or order_by."
         ) from error

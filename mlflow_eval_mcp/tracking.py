@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from functools import cache
 from pathlib import Path
@@ -47,7 +48,7 @@ def open_client(tracking_uri: str, connect_timeout_s: float = 5.0) -> MlflowClie
         client.search_experiments(max_results=1)  # opens the store (runs sqlite migrations once)
     except Exception as error:
         raise TrackingUnavailableError(
-            f"Cannot open the MLflow store at {redact_uri(tracking_uri)}: {_first_line(error)}. "
+            f"Cannot open the MLflow store at {redact_uri(tracking_uri)}: {scrub(_first_line(error))}. "
             "Check MLFLOW_TRACKING_URI (or the tracking_uri argument)."
         ) from error
     with _clients_lock:
@@ -93,6 +94,14 @@ def get_or_create_experiment(client: MlflowClient, name: str, artifacts_dir: Pat
     return client.create_experiment(name, artifact_location=location)
 
 
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/@\s]+@")
+
+
+def scrub(text: str) -> str:
+    """`text` with credentials removed from any URL in it (MLflow errors quote request URLs)."""
+    return _USERINFO.sub(r"\g<scheme>", text)
+
+
 def redact_uri(uri: str) -> str:
     """The URI without credentials, safe to put in messages and logs."""
     parsed = urlparse(uri)
@@ -133,9 +142,10 @@ def _probe_server(tracking_uri: str, timeout_s: float) -> None:
 
 @cache
 def _bound_mlflow_http_retries() -> None:
-    # MLflow retries failed HTTP calls with backoff for minutes by default; an interactive tool
-    # should fail within seconds. Users who set these variables keep their values.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    # MLflow retries failed HTTP calls with backoff (7 attempts, 120 s each by default): a server
+    # that answers its health check and then stalls would hold a tool call for many minutes.
+    # One attempt of at most 30 s instead. Users who set these variables keep their values.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 

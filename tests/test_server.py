@@ -77,12 +77,10 @@ async def test_get_trace_returns_the_tree(settings, store_uri):
     trace_id = make_trace(3).trace_id
     async with Client(create_server(settings)) as client:
         result = await client.call_tool("get_trace", {"trace_id": trace_id})
-    root = result.structured_content["spans"][0]
-    assert root["name"] == "agent"
-    assert {child["name"]: child["status"] for child in root["children"]} == {
-        "lookup_order": "ERROR",
-        "generate_answer": "OK",
-    }
+    root, *children = result.structured_content["spans"]
+    assert (root["name"], root["depth"], root["parent_id"]) == ("agent", 0, None)
+    assert {child["name"]: child["status"] for child in children} == {"lookup_order": "ERROR", "generate_answer": "OK"}
+    assert {(child["depth"], child["parent_id"]) for child in children} == {(1, root["span_id"])}
 
 
 async def test_list_experiments(settings, store_uri):

@@ -90,10 +90,12 @@ def test_filter_mlflow_rejects_is_reported_with_the_grammar(seeded):
 def test_get_trace_returns_the_span_tree(seeded):
     client, _, records = seeded
     detail = get_trace(client, records[0].trace_id, max_chars=200)
-    (root,) = detail.spans
-    assert root.name == "agent" and root.span_type == "AGENT"
-    assert [child.name for child in root.children] == ["lookup_order", "generate_answer"]
-    tool, llm = root.children
+    root, tool, llm = detail.spans
+    assert (root.name, root.span_type, root.depth, root.parent_id) == ("agent", "AGENT", 0, None)
+    assert [(span.name, span.depth, span.parent_id) for span in (tool, llm)] == [
+        ("lookup_order", 1, root.span_id),
+        ("generate_answer", 1, root.span_id),
+    ]
     assert tool.status == "ERROR"
     assert tool.exception == "TimeoutError: order service timed out"
     assert tool.start_offset_ms == pytest.approx(10.0)

@@ -52,7 +52,7 @@ def run_demo(
     The embedded workspace store is used unless `tracking_uri` is given: MLFLOW_TRACKING_URI is
     deliberately ignored so that sample traces never land in a production store by accident.
     """
-    uri = settings.check(tracking_uri or settings.embedded_store_uri)
+    uri = settings.check(tracking_uri or settings.embedded_store_uri, create_store=True)
     client = open_client(uri, settings.connect_timeout_s)
     experiment_name = demo_experiment_name(n_traces, seed)
     experiment_id = get_or_create_experiment(client, experiment_name, settings.artifacts_dir)

@@ -1,0 +1,70 @@
+"""The headless CLI: the same library calls, JSON on stdout, one-line errors."""
+
+import json
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from mlflow_eval_mcp.cli import _parser, main
+from mlflow_eval_mcp.trace_writer import write_traces
+from tests.trace_factory import make_trace
+
+
+def _seeded(store_uri: str) -> str:
+    experiment_id = MlflowClient(tracking_uri=store_uri).create_experiment("orders")
+    write_traces(store_uri, experiment_id, [make_trace(i) for i in range(3)])
+    return experiment_id
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--workspace", "/w", "--tracking-uri", "sqlite:////s.db", "list-experiments"],
+        ["list-experiments", "--workspace", "/w", "--tracking-uri", "sqlite:////s.db"],
+    ],
+)
+def test_common_options_work_before_or_after_the_command(argv):
+    args = _parser().parse_args(argv)
+    assert (str(args.workspace), args.tracking_uri) == ("/w", "sqlite:////s.db")
+
+
+def test_tracking_uri_reaches_the_server_command():
+    args = _parser().parse_args(["--tracking-uri", "http://127.0.0.1:5000", "serve"])
+    assert args.tracking_uri == "http://127.0.0.1:5000"
+
+
+def test_search_traces_prints_json(store_uri, capsys):
+    _seeded(store_uri)
+    main(["search-traces", "--tracking-uri", store_uri, "--experiment-name", "orders", "--max-results", "2"])
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["traces"]) == 2 and result["next_page_token"]
+
+
+def test_get_trace_prints_json(store_uri, capsys):
+    _seeded(store_uri)
+    main(["--tracking-uri", store_uri, "get-trace", make_trace(1).trace_id, "--max-chars", "100"])
+    root, *children = json.loads(capsys.readouterr().out)["spans"]
+    assert (root["name"], len(children)) == ("agent", 2)
+
+
+def test_import_prints_the_summary(store_uri, tmp_path, capsys):
+    source = tmp_path / "chats.jsonl"
+    source.write_text(
+        json.dumps(
+            {"id": "c1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+        )
+        + "\nnot json\n"
+    )
+    main(["import", str(source), "--experiment", "imported", "--tracking-uri", store_uri])
+    result = json.loads(capsys.readouterr().out)
+    assert (result["imported"], result["skipped"]) == (1, 1)
+    assert result["files"] == [{"file": str(source), "format": "chat"}]
+
+
+def test_errors_are_one_line_and_exit_non_zero(store_uri):
+    _seeded(store_uri)
+    with pytest.raises(SystemExit) as exited:
+        main(["search-traces", "--tracking-uri", store_uri, "--experiment-name", "nope"])
+    message = str(exited.value.code)
+    assert message.startswith("Error: No experiment with name 'nope'")
+    assert "\n" not in message
