@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.importing.builder import MODEL, TOKEN_USAGE
+from mlflow_eval_mcp.importing.builder import MODEL, SYNTHETIC_ROOT, TOKEN_USAGE
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
-from mlflow_eval_mcp.importing.langfuse import FORMAT, SYNTHETIC_ROOT
+from mlflow_eval_mcp.importing.langfuse import FORMAT
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records
 from mlflow_eval_mcp.trace_writer import WriteReport, write_traces
 from tests.realdata import DATA_DIR, realdata

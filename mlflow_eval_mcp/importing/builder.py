@@ -7,6 +7,10 @@ their children) and is tagged as such, so nobody mistakes them for measured late
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +19,8 @@ from typing import Any
 from mlflow_eval_mcp.trace_writer import AssessmentRecord, SpanRecord, TraceRecord, span_id_for
 
 SYNTHETIC_TIME_TAG = "mlflow_eval_mcp.synthetic_timestamps"
+SYNTHETIC_ROOT = "mlflow_eval_mcp.synthetic_root"
+"""Span attribute on a root span the importer added to hold a source's several top-level spans."""
 TOKEN_USAGE = "mlflow.chat.tokenUsage"
 MODEL = "mlflow.llm.model"
 _MS = 1_000_000
@@ -208,3 +214,43 @@ def _count(value: Any) -> int | None:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return None
+
+
+def decode_json_text(value: Any) -> Any:
+    """A value stored as JSON text, decoded (repeatedly: Langfuse double-encodes some trace inputs);
+    other text is kept. Bare JSON scalars stay text: a tool that answered "42" or "null" answered in
+    words, and turning that into a number or None would change what it said."""
+    while isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+        if not isinstance(decoded, str | dict | list):
+            return value
+        value = decoded
+    return value
+
+
+def content_id(value: Any) -> str:
+    """An id for a source record that has none: its content, so re-imports stay idempotent."""
+    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def decode_id_hex(value: Any, size: int) -> str | None:
+    """A `size`-byte trace or span id as lowercase hex, from hex (optionally "0x"-prefixed: OTLP/JSON,
+    MLflow V2) or base64 of the bytes (protobuf JSON, MLflow V3); None if it is neither."""
+    if not isinstance(value, str) or not value:
+        return None
+    hex_text = value.removeprefix("0x")
+    if len(hex_text) == 2 * size:
+        try:
+            bytes.fromhex(hex_text)
+            return hex_text.lower()
+        except ValueError:
+            pass
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == size else None

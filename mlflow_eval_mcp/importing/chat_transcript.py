@@ -8,13 +8,12 @@ assistant message, and one TOOL span per tool call holding the tool's reply as i
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow_eval_mcp.importing.builder import MODEL, TOKEN_USAGE, TraceBuilder, parse_time_ns, token_usage
+from mlflow_eval_mcp.importing.builder import MODEL, TOKEN_USAGE, TraceBuilder, content_id, parse_time_ns, token_usage
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.trace_writer import TraceRecord
@@ -119,9 +118,7 @@ def _source_id(header: dict[str, Any], value: Any) -> str:
     record_id = header.get("id", header.get("conversation_id"))
     if record_id not in (None, ""):
         return str(record_id)
-    # No id in the source: the content identifies the conversation, so re-imports are idempotent.
-    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return content_id(value)
 
 
 def _trace_fields(header: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:

@@ -30,6 +30,10 @@ class TraceFormat:
     """True if a record (a parsed JSON value) is in this format."""
     parse: Callable[[SourceRecord, ParseContext], Iterator[ImportedTrace | Skipped]]
     """One source record can hold several traces (a log of samples) or none."""
+    whole_file: bool = False
+    """When True, `parse` receives one record per file whose value is the list of all the file's
+    record values: for formats where one trace can be spread over several records (OTLP exports
+    written batch by batch)."""
 
 
 class ParseContext:

@@ -96,10 +96,11 @@ def _plan(file: Path, forced: TraceFormat | None, max_record_bytes: int) -> _Fil
 
 
 def _detect(sample: list[SourceRecord]) -> TraceFormat | None:
-    for trace_format in FORMATS:
-        if sample and all(_safe_detect(trace_format, record) for record in sample):
-            return trace_format
-    return None
+    """The format most of the sampled records are in (registry order breaks ties), so that one
+    malformed early record does not hide the format of the rest: it is skipped with its reason."""
+    scores = [(sum(_safe_detect(f, record) for record in sample), -index, f) for index, f in enumerate(FORMATS)]
+    best_score, _, best = max(scores, key=lambda score: score[:2])
+    return best if best_score else None
 
 
 def _safe_detect(trace_format: TraceFormat, record: SourceRecord) -> bool:
@@ -117,7 +118,7 @@ def _converted(plans: list[_FilePlan], experiment_id: str, skips: list[Skipped])
             skips.append(Skipped(plan.file.name, "no supported format recognised: " + describe(plan.file, plan.sample)))
             continue
         context = ParseContext(experiment_id, plan.format.name, synthetic_start_ns)
-        for record in plan.records:
+        for record in _whole_file(plan, skips) if plan.format.whole_file else plan.records:
             if isinstance(record, Skipped):
                 skips.append(record)
                 continue
@@ -126,6 +127,16 @@ def _converted(plans: list[_FilePlan], experiment_id: str, skips: list[Skipped])
                     skips.append(item)
                 else:
                     yield _with_source_tags(item, plan)
+
+
+def _whole_file(plan: _FilePlan, skips: list[Skipped]) -> list[SourceRecord]:
+    values = []
+    for record in plan.records:
+        if isinstance(record, Skipped):
+            skips.append(record)
+        else:
+            values.append(record.value)
+    return [SourceRecord(plan.file.name, values, plan.file)] if values else []
 
 
 def _parse(trace_format: TraceFormat, record: SourceRecord, context: ParseContext) -> list[ImportedTrace | Skipped]:

@@ -7,17 +7,23 @@ its own fields. Observations become spans by `parentObservationId`; scores becom
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from mlflow_eval_mcp.importing.builder import MODEL, TOKEN_USAGE, TraceBuilder, parse_time_ns, token_usage
+from mlflow_eval_mcp.importing.builder import (
+    MODEL,
+    SYNTHETIC_ROOT,
+    TOKEN_USAGE,
+    TraceBuilder,
+    decode_json_text,
+    parse_time_ns,
+    token_usage,
+)
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.trace_writer import AssessmentRecord, TraceRecord
 
-SYNTHETIC_ROOT = "mlflow_eval_mcp.synthetic_root"
 # SPAN and EVENT only say that some work happened. UNKNOWN claims nothing more (it is MLflow's
 # default type, and what MLflow's own Langfuse translator uses for SPAN); CHAIN would claim a
 # composition of steps, which the tool calls and graph nodes that frameworks log as SPAN are not.
@@ -46,21 +52,6 @@ _SCORE_SOURCES = {"EVAL": "LLM_JUDGE", "ANNOTATION": "HUMAN", "API": "CODE"}
 
 class _Malformed(Exception):
     """A record that cannot become a trace; the message says why."""
-
-
-def decode_json_text(value: Any) -> Any:
-    """A value stored as JSON text, decoded (repeatedly: Langfuse double-encodes some trace inputs);
-    other text is kept. Bare JSON scalars stay text: a tool that answered "42" or "null" answered in
-    words, and turning that into a number or None would change what it said."""
-    while isinstance(value, str):
-        try:
-            decoded = json.loads(value)
-        except ValueError:
-            return value
-        if not isinstance(decoded, str | dict | list):
-            return value
-        value = decoded
-    return value
 
 
 def _detect(value: Any) -> bool:

@@ -7,15 +7,13 @@ redacted; then the span tree is rebuilt from time containment, and the trace say
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mlflow_eval_mcp.importing.builder import content_id, decode_id_hex
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.trace_writer import AssessmentRecord, TraceRecord
@@ -112,9 +110,7 @@ def _source_id(info: dict[str, Any], trace: dict[str, Any]) -> str:
     trace_id = info.get("trace_id") or info.get("request_id")
     if isinstance(trace_id, str) and _REAL_TRACE_ID.fullmatch(trace_id):
         return trace_id
-    # Redacted or missing ids: the content identifies the trace, so re-imports stay idempotent.
-    canonical = json.dumps(trace, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return content_id(trace)  # redacted or missing ids
 
 
 def _build(context: ParseContext, source_id: str, info: dict[str, Any], spans: list[_ExportedSpan]) -> TraceRecord:
@@ -251,19 +247,8 @@ def _exception_event(events: Any) -> tuple[str, str] | None:
 
 def _id_bytes(value: Any) -> bytes | None:
     """A span id as raw bytes: V2 writes "0x" + hex, 3.5.0 bare hex, later V3 base64."""
-    if not isinstance(value, str) or not value:
-        return None
-    hex_text = value.removeprefix("0x")
-    if len(hex_text) == 16:
-        try:
-            return bytes.fromhex(hex_text)
-        except ValueError:
-            pass
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw if len(raw) == 8 else None
+    hex_id = decode_id_hex(value, 8)
+    return bytes.fromhex(hex_id) if hex_id else None
 
 
 # --- structure -------------------------------------------------------------------------------

@@ -8,17 +8,22 @@ inputs, outputs, token usage and models come from OpenInference or OTel GenAI at
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_eval_mcp.importing.builder import MODEL, TOKEN_USAGE, TraceBuilder, token_usage
+from mlflow_eval_mcp.importing.builder import (
+    MODEL,
+    SYNTHETIC_ROOT,
+    TOKEN_USAGE,
+    TraceBuilder,
+    decode_id_hex,
+    decode_json_text,
+    token_usage,
+)
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
-from mlflow_eval_mcp.importing.langfuse import SYNTHETIC_ROOT, decode_json_text
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.trace_writer import TraceRecord
 
@@ -86,12 +91,27 @@ class _Trace:
 
 
 def _detect(value: Any) -> bool:
+    return _is_export(value) or _is_bare_span(value)
+
+
+def _is_export(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(_get(value, "resourceSpans"), list)
 
 
+def _is_bare_span(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _get(value, "traceId") is not None
+        and _get(value, "spanId") is not None
+        and _get(value, "startTimeUnixNano") is not None
+    )
+
+
 def _parse(record: SourceRecord, context: ParseContext) -> Iterator[ImportedTrace | Skipped]:
-    if not _detect(record.value):
-        yield Skipped(record.ref, "not an OTLP export: no resourceSpans list")
+    # The importer hands over the whole file at once (whole_file=True): exporters write one line
+    # per batch, and one trace's spans can be spread over several batches.
+    if not any(_detect(document) for document in _documents(record)):
+        yield Skipped(record.ref, "not an OTLP export: no resourceSpans list and no spans")
         return
     try:
         traces, skipped = _group_by_trace(record)
@@ -116,11 +136,23 @@ def _get(mapping: dict[str, Any], camel: str) -> Any:
     return mapping.get(_CAMEL.sub("_", camel).lower())
 
 
+def _documents(record: SourceRecord) -> list[Any]:
+    return record.value if isinstance(record.value, list) else [record.value]
+
+
 def _group_by_trace(record: SourceRecord) -> tuple[dict[str, _Trace], list[Skipped]]:
     traces: dict[str, _Trace] = defaultdict(_Trace)
     skipped: list[Skipped] = []
-    for index, (raw, scope, resource) in enumerate(_raw_spans(record.value)):
-        trace_id = _hex_id(_get(raw, "traceId"), _TRACE_ID_BYTES)
+    spans: list[tuple[dict[str, Any], str | None, dict[str, Any]]] = []
+    for number, document in enumerate(_documents(record)):
+        if _is_export(document):
+            spans.extend(_raw_spans(document))
+        elif _is_bare_span(document):
+            spans.append((document, None, {}))
+        else:
+            skipped.append(Skipped(f"{record.ref} record {number}", "neither an OTLP export nor an OTLP span"))
+    for index, (raw, scope, resource) in enumerate(spans):
+        trace_id = decode_id_hex(_get(raw, "traceId"), _TRACE_ID_BYTES)
         if trace_id is None:
             skipped.append(Skipped(f"{record.ref} span {index}", "the span has no valid traceId"))
             continue
@@ -152,11 +184,11 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _span(raw: dict[str, Any], scope: str | None, resource: dict[str, Any]) -> _Span:
-    span_id = _hex_id(_get(raw, "spanId"), _SPAN_ID_BYTES)
+    span_id = decode_id_hex(_get(raw, "spanId"), _SPAN_ID_BYTES)
     if span_id is None:
         raise _Malformed("the span has no valid spanId")
     raw_parent = _get(raw, "parentSpanId")
-    parent_id = _hex_id(raw_parent, _SPAN_ID_BYTES) if raw_parent else None
+    parent_id = decode_id_hex(raw_parent, _SPAN_ID_BYTES) if raw_parent else None
     if raw_parent and parent_id is None:
         raise _Malformed(f"span {span_id} has an unreadable parentSpanId {raw_parent!r}")
     status = _dict(raw.get("status"))
@@ -178,23 +210,6 @@ def _span(raw: dict[str, Any], scope: str | None, resource: dict[str, Any]) -> _
         )
     except (TypeError, ValueError) as error:
         raise _Malformed(f"span {span_id} has an unreadable field ({error})") from error
-
-
-def _hex_id(value: Any, size: int) -> str | None:
-    """An id as lowercase hex: OTLP/JSON writes hex, protobuf's JSON writes base64 of the bytes."""
-    if not isinstance(value, str) or not value:
-        return None
-    if len(value) == 2 * size:
-        try:
-            bytes.fromhex(value)
-            return value.lower()
-        except ValueError:
-            pass
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw.hex() if len(raw) == size else None
 
 
 def _nanos(value: Any) -> int | None:
@@ -419,4 +434,5 @@ FORMAT = TraceFormat(
     description='OpenTelemetry OTLP JSON trace exports: {"resourceSpans": [{"scopeSpans": [{"spans": [...]}]}]}',
     detect=_detect,
     parse=_parse,
+    whole_file=True,
 )
