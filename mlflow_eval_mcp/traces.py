@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +31,7 @@ from mlflow_eval_mcp.page_tokens import decode_page_token, encode_page_token, qu
 from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment, scrub
 
 if TYPE_CHECKING:
-    from mlflow.entities import Span, Trace
+    from mlflow.entities import Span, Trace, TraceInfo
     from mlflow.tracking import MlflowClient
 
 MAX_RESULTS_LIMIT = 500
@@ -76,7 +79,8 @@ def search_traces(
         page_token=raw_token,
         include_spans=False,
     )
-    with_spans = _load_spans(client, [trace.info.trace_id for trace in page])
+    with _span_loader() as executor:
+        with_spans = _load_spans(client, [trace.info for trace in page], executor)
     return SearchTracesResult(
         tracking_uri=redact_uri(client.tracking_uri),
         experiment_id=experiment.experiment_id,
@@ -88,11 +92,65 @@ def search_traces(
     )
 
 
-def _load_spans(client: MlflowClient, trace_ids: list[str]) -> dict[str, Trace]:
-    if not trace_ids:
+def iter_trace_pages(
+    client: MlflowClient,
+    experiment_id: str,
+    *,
+    filter_string: str | None = None,
+    max_traces: int,
+    page_size: int = 200,
+) -> Iterator[list[Trace]]:
+    """Pages of complete traces, newest first, until `max_traces`: one page in memory at a time
+    (plus the next, read ahead while the caller works on this one). A trace whose spans cannot be
+    loaded comes with its info and no spans, rather than not at all."""
+    filter_string = check_filter_string(filter_string)
+
+    def fetch(page_token: str | None, count: int, executor: ThreadPoolExecutor) -> tuple[list[Trace], str | None]:
+        page = _call_store(
+            client.search_traces,
+            locations=[experiment_id],
+            filter_string=filter_string,
+            max_results=count,
+            order_by=list(DEFAULT_ORDER_BY),
+            page_token=page_token,
+            include_spans=False,
+        )
+        with_spans = _load_spans(client, [trace.info for trace in page], executor)
+        return [with_spans.get(trace.info.trace_id, trace) for trace in page], page.token
+
+    with _span_loader() as executor, ThreadPoolExecutor(max_workers=1, thread_name_prefix="MlflowEvalPages") as ahead:
+        remaining = max_traces
+        pending = ahead.submit(fetch, None, min(page_size, remaining), executor)
+        while pending is not None:
+            traces, page_token = pending.result()
+            remaining -= len(traces)
+            more = bool(page_token and traces and remaining > 0)
+            pending = ahead.submit(fetch, page_token, min(page_size, remaining), executor) if more else None
+            yield traces
+
+
+@contextmanager
+def _span_loader() -> Iterator[ThreadPoolExecutor]:
+    from mlflow.environment_variables import MLFLOW_SEARCH_TRACES_MAX_THREADS
+
+    with ThreadPoolExecutor(
+        max_workers=MLFLOW_SEARCH_TRACES_MAX_THREADS.get(), thread_name_prefix="MlflowEvalSpans"
+    ) as pool:
+        yield pool
+
+
+def _load_spans(client: MlflowClient, infos: list[TraceInfo], executor: ThreadPoolExecutor) -> dict[str, Trace]:
+    """Spans for traces already found, by what MLflow's own search does with include_spans=True.
+    `batch_get_traces` would first read every trace's info again, one lazy query per tag table
+    (more than half the cost of loading a page), to learn what the search already told us."""
+    if not infos:
         return {}
-    loaded = _call_store(client._tracing_client.batch_get_traces, trace_ids=trace_ids)
-    return {trace.info.trace_id: trace for trace in loaded if trace.data.spans}
+    tracing = client._tracing_client
+
+    def load() -> list[Trace]:
+        return tracing._load_traces_by_location(tracing._group_trace_infos_by_location(infos), executor)
+
+    return {trace.info.trace_id: trace for trace in _call_store(load) if trace.data.spans}
 
 
 def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int = 2000) -> GetTraceResult:
