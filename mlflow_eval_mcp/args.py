@@ -58,3 +58,10 @@ ImportFormat = Annotated[
 MaxRecordMb = Annotated[
     int, Field(ge=1, le=1024, description="Records larger than this many MiB are skipped with a reason.")
 ]
+MaxTraces = Annotated[int, Field(ge=1, le=50_000, description="Newest traces to analyse, 1 to 50,000 (default 500).")]
+SuiteDir = Annotated[
+    str | None,
+    Field(
+        description="Suite directory to write state/analysis.json into (created if missing), e.g. '/abs/suites/prod'."
+    ),
+]

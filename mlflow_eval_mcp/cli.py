@@ -99,6 +99,25 @@ def _import_traces(client: MlflowClient, args: argparse.Namespace, settings: Set
     return result
 
 
+def _analyze_traces(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.analysis.engine import analyze_traces
+
+    def progress(done: int, total: int) -> None:
+        print(f"\ranalysed: {done}/{total} traces", end="", file=sys.stderr, flush=True)
+
+    result = analyze_traces(
+        client,
+        experiment_id=args.experiment_id,
+        experiment_name=args.experiment_name,
+        filter_string=args.filter,
+        max_traces=args.max_traces,
+        suite_dir=args.suite_dir,
+        on_progress=progress,
+    )
+    print(file=sys.stderr)
+    return result
+
+
 def _get_trace(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.traces import get_trace
 
@@ -169,6 +188,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("--max-record-mb", type=_positive_int, default=32, help="skip larger records")
     importer.set_defaults(handler=_library_call(_import_traces, create_store=True))
+
+    analyze = commands.add_parser(
+        "analyze", parents=[common], help="analyse an experiment's traces for failures, offline (JSON)"
+    )
+    analyze.add_argument("--experiment-id")
+    analyze.add_argument("--experiment-name")
+    analyze.add_argument("--filter", help="MLflow filter string restricting the traces analysed")
+    analyze.add_argument("--max-traces", type=_positive_int, default=500, help="newest traces to analyse (max 50,000)")
+    analyze.add_argument("--suite-dir", type=Path, help="also write state/analysis.json into this suite directory")
+    analyze.set_defaults(handler=_library_call(_analyze_traces))
 
     get = commands.add_parser("get-trace", parents=[common], help="one trace's span tree (JSON)")
     get.add_argument("trace_id")

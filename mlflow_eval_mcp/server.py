@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio.from_thread
@@ -19,6 +20,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
 from mlflow_eval_mcp import __version__, traces
+from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.args import (
     ExperimentId,
     ExperimentName,
@@ -28,8 +30,10 @@ from mlflow_eval_mcp.args import (
     MaxChars,
     MaxRecordMb,
     MaxResults,
+    MaxTraces,
     OrderBy,
     PageToken,
+    SuiteDir,
     TargetExperiment,
     TraceId,
     TrackingUri,
@@ -48,7 +52,9 @@ Result = TypeVar("Result", bound=BaseModel)
 INSTRUCTIONS = """\
 Turns MLflow traces of GenAI agents into evaluation suites. Start with list_experiments, then
 search_traces (filter with trace.status = 'ERROR', span.type = 'TOOL', trace.execution_time_ms > N)
-and get_trace for one trace's span tree. Every result says which mode produced it."""
+and get_trace for one trace's span tree; analyze_traces finds what goes wrong across an
+experiment (findings with every affected trace id and the scorer that would catch it). Every result
+says which mode produced it."""
 
 
 class TraceTools:
@@ -126,6 +132,37 @@ class TraceTools:
             ),
         )
 
+    async def analyze_traces(
+        self,
+        ctx: Context,
+        experiment_id: ExperimentId = None,
+        experiment_name: ExperimentName = None,
+        filter_string: FilterString = None,
+        max_traces: MaxTraces = 500,
+        suite_dir: SuiteDir = None,
+        tracking_uri: TrackingUri = None,
+    ) -> TraceAnalysis:
+        """Analyse an experiment's traces offline, without an LLM: latency, tokens, tools, structure,
+        outputs, error and request clusters, and findings (each with every affected trace id and the
+        scorer that would catch it), plus scorer and dataset recommendations."""
+        from mlflow_eval_mcp.analysis.engine import analyze_traces
+
+        def progress(done: int, total: int) -> None:
+            anyio.from_thread.run(ctx.report_progress, done, total, f"{done} traces analysed")
+
+        return await self._with_client(
+            tracking_uri,
+            lambda client: analyze_traces(
+                client,
+                experiment_id=experiment_id,
+                experiment_name=experiment_name,
+                filter_string=filter_string,
+                max_traces=max_traces,
+                suite_dir=Path(suite_dir) if suite_dir else None,
+                on_progress=progress,
+            ),
+        )
+
     async def _with_client(
         self, tracking_uri: str | None, work: Callable[[MlflowClient], Result], *, create_store: bool = False
     ) -> Result:
@@ -155,6 +192,7 @@ def tool_table(settings: Settings) -> tuple[ToolSpec, ...]:
         ToolSpec(trace_tools.search_traces, "Search traces", read_only=True),
         ToolSpec(trace_tools.get_trace, "Get a trace's span tree", read_only=True),
         ToolSpec(trace_tools.import_traces, "Import traces from other tools", read_only=False),
+        ToolSpec(trace_tools.analyze_traces, "Analyse traces for failures", read_only=True),
     )
 
 

@@ -68,3 +68,12 @@ def test_errors_are_one_line_and_exit_non_zero(store_uri):
     message = str(exited.value.code)
     assert message.startswith("Error: No experiment with name 'nope'")
     assert "\n" not in message
+
+
+def test_analyze_prints_the_analysis_and_writes_it_to_the_suite(store_uri, tmp_path, capsys):
+    _seeded(store_uri)
+    suite = tmp_path / "suite"
+    main(["analyze", "--tracking-uri", store_uri, "--experiment-name", "orders", "--suite-dir", str(suite)])
+    result = json.loads(capsys.readouterr().out)
+    assert result["overview"]["traces_analyzed"] == 3
+    assert json.loads((suite / "state" / "analysis.json").read_text())["overview"] == result["overview"]

@@ -1,0 +1,1 @@
+"""The deterministic trace analysis engine: what is going wrong, found without an LLM."""

@@ -1,0 +1,294 @@
+"""One pass over the traces: every statistic the analysis needs, accumulated trace by trace.
+
+Only small per-trace facts are kept (numbers, ids, short texts), never the traces themselves,
+so memory grows slowly with the number of traces and pages can be dropped as soon as they
+are read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mlflow_eval_mcp.analysis import signals
+from mlflow_eval_mcp.analysis.span_view import SpanView
+from mlflow_eval_mcp.importing.builder import SYNTHETIC_TIME_TAG
+
+if TYPE_CHECKING:
+    from mlflow.entities import Span, Trace
+
+MAX_NAMES = 300
+"""Distinct span names tracked one by one; beyond that they are pooled, so that generated names
+(one per request) cannot grow memory without bound."""
+OTHER_NAMES = "(other names)"
+REQUEST_CHARS = 500
+EVIDENCE_CHARS = 160
+LLM_TYPES = ("CHAT_MODEL", "LLM")
+
+
+@dataclass
+class ToolTally:
+    calls: int = 0
+    traces: set[str] = field(default_factory=set)
+    exceptions: int = 0
+    error_outputs: int = 0
+    repeated: int = 0
+    durations_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Flagged:
+    """Traces showing one signal, with a few excerpts as evidence."""
+
+    trace_ids: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    by_name: Counter[str] = field(default_factory=Counter)
+
+    def add(self, trace_id: str, evidence: str | None = None, name: str | None = None) -> None:
+        if not self.trace_ids or self.trace_ids[-1] != trace_id:
+            self.trace_ids.append(trace_id)
+        if evidence and len(self.evidence) < 5:
+            self.evidence.append(_excerpt(evidence))
+        if name:
+            self.by_name[name] += 1
+
+
+@dataclass
+class TraceCollector:
+    traces: int = 0
+    states: Counter[str] = field(default_factory=Counter)
+    first_ms: int | None = None
+    last_ms: int | None = None
+    users: set[str] = field(default_factory=set)
+    sessions: set[str] = field(default_factory=set)
+    without_spans: int = 0
+    synthetic_times: int = 0
+    with_expectations: int = 0
+    expectation_names: Counter[str] = field(default_factory=Counter)
+    trace_ms: list[tuple[float, str]] = field(default_factory=list)
+    span_ms_by_type: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    span_ms_by_name: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
+    span_type_of_name: dict[str, str] = field(default_factory=dict)
+    time_by_name_per_trace: dict[str, dict[str, float]] = field(default_factory=dict)
+    input_tokens: list[tuple[float, str]] = field(default_factory=list)
+    output_tokens: list[float] = field(default_factory=list)
+    by_model: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    tools: dict[str, ToolTally] = field(default_factory=lambda: defaultdict(ToolTally))
+    root_names: Counter[str] = field(default_factory=Counter)
+    patterns: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    subagents: Counter[str] = field(default_factory=Counter)
+    subagent_calls: list[tuple[float, str]] = field(default_factory=list)
+    tool_sets: Counter[frozenset[str]] = field(default_factory=Counter)
+    span_types: Counter[str] = field(default_factory=Counter)
+    max_fanout: int = 0
+    formats: Counter[str] = field(default_factory=Counter)
+    pii_kinds: Counter[str] = field(default_factory=Counter)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str, str, str]] = field(default_factory=list)
+    trace_errors: Flagged = field(default_factory=Flagged)
+    tool_exceptions: Flagged = field(default_factory=Flagged)
+    tool_error_outputs: Flagged = field(default_factory=Flagged)
+    repeated_calls: Flagged = field(default_factory=Flagged)
+    empty: Flagged = field(default_factory=Flagged)
+    refusals: Flagged = field(default_factory=Flagged)
+    truncated: Flagged = field(default_factory=Flagged)
+    pii: Flagged = field(default_factory=Flagged)
+
+    def add(self, trace: Trace) -> None:
+        info = trace.info
+        trace_id = info.trace_id
+        self.traces += 1
+        state = str(getattr(info.state, "value", info.state))
+        self.states[state] += 1
+        self._add_time(info.request_time)
+        metadata = info.trace_metadata or {}
+        if user := metadata.get("mlflow.trace.user"):
+            self.users.add(user)
+        if session := metadata.get("mlflow.trace.session"):
+            self.sessions.add(session)
+        self._add_expectations(info)
+        # Imported traces whose source had no times carry made-up ones: no latency from them.
+        timed = (info.tags or {}).get(SYNTHETIC_TIME_TAG) != "true"
+        self.synthetic_times += not timed
+        if timed and info.execution_duration is not None:
+            self.trace_ms.append((float(info.execution_duration), trace_id))
+        self._add_tokens(info.token_usage, trace_id)
+        spans = trace.data.spans
+        if not spans:
+            self.without_spans += 1
+            if state == "ERROR":
+                self.trace_errors.add(trace_id, info.response_preview or "trace failed (no spans stored)")
+            return
+        TraceWalk(self, trace_id, state, spans, timed=timed).run()
+
+    def _add_time(self, request_ms: int | None) -> None:
+        if request_ms is None:
+            return
+        self.first_ms = request_ms if self.first_ms is None else min(self.first_ms, request_ms)
+        self.last_ms = request_ms if self.last_ms is None else max(self.last_ms, request_ms)
+
+    def _add_expectations(self, info: Any) -> None:
+        names = {a.name for a in (info.assessments or []) if getattr(a, "expectation", None) is not None}
+        if names:
+            self.with_expectations += 1
+            self.expectation_names.update(names)
+
+    def _add_tokens(self, usage: dict[str, Any] | None, trace_id: str) -> None:
+        if not usage:
+            return
+        if isinstance(usage.get("input_tokens"), int | float):
+            self.input_tokens.append((float(usage["input_tokens"]), trace_id))
+        if isinstance(usage.get("output_tokens"), int | float):
+            self.output_tokens.append(float(usage["output_tokens"]))
+
+    def span_name_key(self, name: str, span_type: str) -> str:
+        if name in self.span_ms_by_name or len(self.span_ms_by_name) < MAX_NAMES:
+            self.span_type_of_name.setdefault(name, span_type)
+            return name
+        return OTHER_NAMES
+
+    def iso(self, epoch_ms: int | None) -> str | None:
+        return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat() if epoch_ms is not None else None
+
+
+class TraceWalk:
+    """The per-trace part of the pass: spans, tools, outputs and errors of one trace."""
+
+    def __init__(self, collector: TraceCollector, trace_id: str, state: str, spans: list[Span], *, timed: bool) -> None:
+        self.c = collector
+        self.timed = timed
+        self.trace_id = trace_id
+        self.state = state
+        self.spans = sorted((SpanView.of(span) for span in spans), key=lambda span: span.start_ns or 0)
+        ids = {span.span_id for span in self.spans}
+        self.roots = [span for span in self.spans if span.parent_id not in ids]
+        self.root = self.roots[0]
+        self.children: dict[str | None, list[SpanView]] = defaultdict(list)
+        for span in self.spans:
+            self.children[span.parent_id if span.parent_id in ids else None].append(span)
+
+    def run(self) -> None:
+        time_by_name: Counter[str] = Counter()
+        for span in self.spans:
+            self._add_span(span, time_by_name)
+        self.c.time_by_name_per_trace[self.trace_id] = dict(time_by_name.most_common(5))
+        self._add_structure()
+        self._add_tools()
+        self._add_root_output()
+        self._add_request()
+        if self.state == "ERROR":
+            self.c.trace_errors.add(self.trace_id, self.root.status_text or "trace failed", self.root.name)
+
+    def _add_span(self, span: SpanView, time_by_name: Counter[str]) -> None:
+        span_type = span.span_type
+        self.c.span_types[span_type] += 1
+        duration = span.duration_ms if self.timed else None
+        name = self.c.span_name_key(span.name, span_type)
+        if duration is not None:
+            self.c.span_ms_by_type[span_type].append(duration)
+            self.c.span_ms_by_name[name].append((duration, self.trace_id))
+            if span is not self.root:
+                time_by_name[name] += duration
+        self.c.max_fanout = max(self.c.max_fanout, len(self.children.get(span.span_id, ())))
+        if span_type in LLM_TYPES:
+            self._add_model_call(span)
+        if span.status == "ERROR" and span_type != "TOOL":
+            message = signals.error_message(span.status_text, span.outputs, span.exception)
+            if message:
+                self.c.errors.append((self.trace_id, span.name, signals.error_signature(message), message))
+
+    def _add_model_call(self, span: SpanView) -> None:
+        model = span.attribute("mlflow.llm.model") or span.name
+        usage = span.attribute("mlflow.chat.tokenUsage")
+        tally = self.c.by_model[str(model)[:100]]
+        tally["calls"] += 1
+        if isinstance(usage, dict):
+            for key in ("input_tokens", "output_tokens"):
+                if isinstance(usage.get(key), int | float):
+                    tally[key] += int(usage[key])
+
+    def _add_structure(self) -> None:
+        self.c.root_names[self.root.name] += 1
+        self.c.patterns[_collapse(child.name for child in self.children.get(self.root.span_id, []))] += 1
+        agents = [s for s in self.spans if s.span_type == "AGENT" and s is not self.root]
+        self.c.subagents.update({span.name for span in agents})
+        self.c.subagent_calls.append((float(len(agents)), self.trace_id))
+
+    def _add_tools(self) -> None:
+        tool_spans = [span for span in self.spans if span.span_type == "TOOL"]
+        if tool_spans:
+            self.c.tool_sets[frozenset(span.name for span in tool_spans)] += 1
+        seen: Counter[str] = Counter()
+        for span in tool_spans:
+            tally = self.c.tools[span.name]
+            tally.calls += 1
+            tally.traces.add(self.trace_id)
+            if self.timed and (duration := span.duration_ms) is not None:
+                tally.durations_ms.append(duration)
+            signature = signals.calls_signature(span.name, span.inputs)
+            seen[signature] += 1
+            if seen[signature] > 1:
+                tally.repeated += 1
+                self.c.repeated_calls.add(self.trace_id, f"{span.name} called again with the same inputs", span.name)
+            self._add_tool_outcome(span, tally)
+
+    def _add_tool_outcome(self, span: SpanView, tally: ToolTally) -> None:
+        outcome = signals.tool_outcome(span.status, span.outputs)
+        if outcome == "ok":
+            return
+        message = signals.error_message(span.status_text, span.outputs, span.exception) or outcome
+        if outcome == "exception":
+            tally.exceptions += 1
+            self.c.tool_exceptions.add(self.trace_id, f"{span.name}: {message}", span.name)
+        else:
+            tally.error_outputs += 1
+            self.c.tool_error_outputs.add(self.trace_id, f"{span.name} returned: {message}", span.name)
+        self.c.errors.append((self.trace_id, span.name, signals.error_signature(message), message))
+
+    def _add_root_output(self) -> None:
+        outputs = self.root.outputs
+        if outputs is None:
+            self.c.formats["non_text"] += 1
+            return
+        text = signals.text_of(outputs)
+        self.c.formats[signals.output_format(outputs)] += 1
+        if signals.is_empty(outputs):
+            self.c.empty.add(self.trace_id, f"{self.root.name} returned {str(outputs)[:40]!r}")
+            return
+        if signals.is_refusal(text):
+            self.c.refusals.add(self.trace_id, text)
+        if signals.is_truncated(text, self._finish_reason()):
+            self.c.truncated.add(self.trace_id, f"…{(text or '')[-EVIDENCE_CHARS:]}")
+        kinds = signals.pii_kinds(outputs)
+        if kinds:
+            self.c.pii_kinds.update(kinds)
+            self.c.pii.add(self.trace_id, f"{', '.join(sorted(kinds))} in the response")
+
+    def _finish_reason(self) -> str | None:
+        calls = [span for span in self.spans if span.span_type in LLM_TYPES]
+        if not calls:
+            return None
+        last = max(calls, key=lambda span: span.end_ns or span.start_ns or 0)
+        return signals.finish_reason(last.outputs)
+
+    def _add_request(self) -> None:
+        text = signals.request_text(self.root.inputs)
+        if text and text.strip():
+            self.c.requests.append((self.trace_id, text[:REQUEST_CHARS]))
+
+
+def _collapse(names: Any) -> tuple[str, ...]:
+    """Child names in order with immediate repeats collapsed, so that 'retry 3 times' does not
+    create a new pattern per retry count."""
+    collapsed: list[str] = []
+    for name in names:
+        if not collapsed or collapsed[-1] != name:
+            collapsed.append(name)
+    return tuple(collapsed[:12])
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"

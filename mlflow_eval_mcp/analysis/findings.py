@@ -1,0 +1,175 @@
+"""Findings: what is going wrong, each with every affected trace, evidence and the scorer that
+would catch it. Thresholds come from the data (rates, percentiles), not from constants tuned to
+one agent."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+from mlflow_eval_mcp.analysis.collector import Flagged, TraceCollector
+from mlflow_eval_mcp.analysis.models import ErrorCluster, Finding, FindingKind, Severity
+from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile
+
+_LOWER: dict[Severity, Severity] = {"high": "medium", "medium": "low", "low": "low"}
+MAX_ERROR_CLUSTERS = 10
+"""Recurring errors reported as findings (the most frequent); all clusters stay in the analysis."""
+RARE_RATE = 0.01
+"""Below this share of traces a finding is one severity level lower: real, but rare."""
+
+_SIGNAL_FINDINGS: tuple[tuple[str, FindingKind, str, Severity, str], ...] = (
+    # (collector attribute, kind, title, severity when common, suggested scorer)
+    ("trace_errors", "trace_errors", "Requests that failed with an error", "high", "trace_succeeded"),
+    ("tool_exceptions", "tool_exceptions", "Tool calls that raised an exception", "high", "tool_call_errors"),
+    (
+        "tool_error_outputs",
+        "tool_error_outputs",
+        "Tool calls that returned an error as their output (status OK)",
+        "high",
+        "tool_call_errors",
+    ),
+    (
+        "repeated_calls",
+        "repeated_tool_calls",
+        "The same tool called again with identical inputs",
+        "medium",
+        "repeated_tool_calls",
+    ),
+    ("empty", "empty_responses", "Empty responses", "high", "non_empty_response"),
+    ("refusals", "refusals", "Refusals to answer", "medium", "no_refusal"),
+    ("truncated", "truncated_responses", "Responses cut off before the end", "medium", "not_truncated"),
+    ("pii", "pii_in_outputs", "Personal data or secrets in responses", "high", "no_pii_in_output"),
+)
+
+
+def derive_findings(c: TraceCollector, error_clusters: list[ErrorCluster]) -> list[Finding]:
+    findings = [
+        *_signal_findings(c),
+        *_latency_findings(c),
+        *_token_findings(c),
+        *_error_cluster_findings(c, error_clusters),
+        *_fanout_findings(c),
+    ]
+    order = {"high": 0, "medium": 1, "low": 2}
+    return sorted(findings, key=lambda f: (order[f.severity], -f.count, f.id))
+
+
+def _signal_findings(c: TraceCollector) -> Iterator[Finding]:
+    for attribute, kind, title, severity, scorer in _SIGNAL_FINDINGS:
+        flagged: Flagged = getattr(c, attribute)
+        if flagged.trace_ids:
+            details = {f"by:{name}": count for name, count in flagged.by_name.most_common(10)}
+            yield _finding(c, kind, kind, title, severity, flagged.trace_ids, flagged.evidence, scorer, details)
+
+
+def _latency_findings(c: TraceCollector) -> Iterator[Finding]:
+    for name, samples in sorted(c.span_ms_by_name.items()):
+        threshold = outlier_threshold([duration for duration, _ in samples])
+        if threshold is None:
+            continue
+        slow = [(duration, trace_id) for duration, trace_id in samples if duration > threshold]
+        if not slow:
+            continue
+        span_type = c.span_type_of_name.get(name, "UNKNOWN")
+        median = percentile(sorted(duration for duration, _ in samples), 50)
+        evidence = [f"{name} took {duration:,.0f} ms (median {median:,.0f} ms)" for duration, _ in sorted(slow)[-3:]]
+        yield _finding(
+            c,
+            "latency_outliers",
+            f"latency_outliers:{name}",
+            f"{name} ({span_type}) is sometimes far slower than usual",
+            "medium",
+            _unique(trace_id for _, trace_id in slow),
+            evidence,
+            f"latency_budget_{span_type.lower()}",
+            {"span_name": name, "span_type": span_type, "threshold_ms": round(threshold, 1), "median_ms": median},
+        )
+
+
+def _token_findings(c: TraceCollector) -> Iterator[Finding]:
+    threshold = outlier_threshold([tokens for tokens, _ in c.input_tokens])
+    if threshold is None:
+        return
+    heavy = [(tokens, trace_id) for tokens, trace_id in c.input_tokens if tokens > threshold]
+    if heavy:
+        median = percentile(sorted(tokens for tokens, _ in c.input_tokens), 50)
+        yield _finding(
+            c,
+            "token_outliers",
+            "token_outliers:input",
+            "Requests with far more input tokens than usual (oversized prompts or context)",
+            "medium",
+            _unique(trace_id for _, trace_id in heavy),
+            [f"{tokens:,.0f} input tokens (median {median:,.0f})" for tokens, _ in sorted(heavy)[-3:]],
+            "token_budget",
+            {"threshold_tokens": round(threshold), "median_tokens": median},
+        )
+
+
+def _error_cluster_findings(c: TraceCollector, clusters: list[ErrorCluster]) -> Iterator[Finding]:
+    recurring = [cluster for cluster in clusters if len(cluster.trace_ids) >= 2]
+    for cluster in recurring[:MAX_ERROR_CLUSTERS]:
+        digest = hashlib.blake2b(cluster.signature.encode(), digest_size=4).hexdigest()
+        yield _finding(
+            c,
+            "error_cluster",
+            f"error_cluster:{digest}",
+            f"Recurring error: {cluster.signature[:80]}",
+            "medium",
+            cluster.trace_ids,
+            cluster.examples,
+            "tool_call_errors",
+            {"signature": cluster.signature, "span_names": ", ".join(cluster.span_names)},
+        )
+
+
+def _fanout_findings(c: TraceCollector) -> Iterator[Finding]:
+    counts = [count for count, _ in c.subagent_calls]
+    if not any(counts):
+        return
+    threshold = outlier_threshold(counts)
+    if threshold is None:
+        return
+    wide = [(count, trace_id) for count, trace_id in c.subagent_calls if count > threshold]
+    if wide:
+        yield _finding(
+            c,
+            "subagent_fanout",
+            "subagent_fanout",
+            "Requests that call far more sub-agents than usual",
+            "low",
+            _unique(trace_id for _, trace_id in wide),
+            [f"{count:.0f} sub-agent calls (threshold {threshold:.0f})" for count, _ in sorted(wide)[-3:]],
+            "subagent_fanout_budget",
+            {"threshold_calls": round(threshold, 1)},
+        )
+
+
+def _finding(
+    c: TraceCollector,
+    kind: FindingKind,
+    finding_id: str,
+    title: str,
+    severity: Severity,
+    trace_ids: list[str],
+    evidence: list[str],
+    scorer: str,
+    details: dict[str, str | int | float] | None = None,
+) -> Finding:
+    rate = len(trace_ids) / c.traces if c.traces else 0.0
+    return Finding(
+        id=finding_id,
+        kind=kind,
+        title=title,
+        severity=severity if rate >= RARE_RATE else _LOWER[severity],
+        count=len(trace_ids),
+        rate=round(rate, 4),
+        trace_ids=trace_ids,
+        evidence=evidence,
+        suggested_scorer=scorer,
+        details=details or {},
+    )
+
+
+def _unique(trace_ids: Iterator[str] | list[str]) -> list[str]:
+    return list(dict.fromkeys(trace_ids))

@@ -1,0 +1,160 @@
+"""The analysis result (`TraceAnalysis`): the contract between the engine, the tools that derive
+datasets, scorers and gates from it, and `state/analysis.json` in a suite directory."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from mlflow_eval_mcp.models import Mode
+
+Severity = Literal["high", "medium", "low"]
+FindingKind = Literal[
+    "trace_errors",
+    "tool_exceptions",
+    "tool_error_outputs",
+    "repeated_tool_calls",
+    "latency_outliers",
+    "token_outliers",
+    "empty_responses",
+    "refusals",
+    "truncated_responses",
+    "pii_in_outputs",
+    "error_cluster",
+    "subagent_fanout",
+]
+
+
+class Percentiles(BaseModel):
+    count: int
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+
+class Overview(BaseModel):
+    traces_analyzed: int
+    first_request_time: str | None
+    last_request_time: str | None
+    states: dict[str, int]
+    users: int = Field(description="Distinct users (trace metadata mlflow.trace.user); 0 when absent.")
+    sessions: int = Field(description="Distinct sessions (mlflow.trace.session); 0 when absent.")
+    traces_without_spans: int
+    traces_with_synthetic_times: int = Field(
+        default=0, description="Imported traces whose source had no timestamps: left out of latency statistics."
+    )
+    traces_unreadable: int = Field(default=0, description="Traces whose content could not be analysed (logged).")
+
+
+class LatencyStats(BaseModel):
+    trace_ms: Percentiles
+    by_span_type: dict[str, Percentiles]
+    by_span_name: dict[str, Percentiles]
+    slow_trace_threshold_ms: float | None = Field(description="p90 of trace duration: traces above it are 'slow'.")
+    dominant_spans_in_slow_traces: dict[str, float] = Field(
+        description="Span name -> share of slow traces' time spent in it (0-1), largest first."
+    )
+
+
+class TokenStats(BaseModel):
+    traces_with_usage: int
+    input_per_trace: Percentiles
+    output_per_trace: Percentiles
+    by_model: dict[str, dict[str, int]] = Field(description="Model -> {calls, input_tokens, output_tokens}.")
+    outlier_threshold_input: float | None
+
+
+class ToolStats(BaseModel):
+    name: str
+    calls: int
+    traces: int
+    exceptions: int = Field(description="Calls whose span status is ERROR.")
+    error_outputs: int = Field(description="Calls with an OK status whose output is an error ({'error':…}, 'Error…').")
+    error_rate: float
+    latency_ms: Percentiles
+    repeated_identical_calls: int = Field(description="Calls repeating an earlier call's name and inputs in one trace.")
+
+
+class StructureStats(BaseModel):
+    root_names: dict[str, int]
+    patterns: list[dict[str, int | str]] = Field(description="Most common child-name sequences under the root.")
+    subagents: dict[str, int] = Field(description="AGENT spans below the root: name -> traces using it.")
+    tool_co_occurrence: list[dict[str, int | list[str]]] = Field(description="Tool sets used together in one trace.")
+    max_fanout: int = Field(description="Most children any span has.")
+    has_retrieval: bool
+    has_tools: bool
+    has_llm: bool
+    span_types: dict[str, int]
+
+
+class OutputStats(BaseModel):
+    empty: int
+    refusals: int
+    truncated: int
+    formats: dict[str, int] = Field(description="json, markdown_table, markdown, prose, empty, non_text.")
+    pii: dict[str, int] = Field(description="Kind (email, phone, card, api_key, …) -> traces whose output has it.")
+
+
+class ErrorCluster(BaseModel):
+    signature: str = Field(description="The message with ids, numbers and quoted values replaced.")
+    count: int
+    span_names: list[str]
+    examples: list[str]
+    trace_ids: list[str]
+
+
+class InputCluster(BaseModel):
+    cluster_id: int
+    size: int
+    top_terms: list[str]
+    examples: list[str]
+    trace_ids: list[str]
+
+
+class Finding(BaseModel):
+    id: str = Field(description="Stable within one analysis, e.g. 'tool_error_outputs:lookup_order'.")
+    kind: FindingKind
+    title: str
+    severity: Severity
+    count: int
+    rate: float = Field(description="count / traces analysed.")
+    trace_ids: list[str] = Field(description="Every affected trace among those analysed.")
+    evidence: list[str] = Field(description="Short excerpts that show the problem.")
+    suggested_scorer: str = Field(description="Name of the code scorer or judge that would catch it.")
+    details: dict[str, str | int | float] = Field(default_factory=dict)
+
+
+class ScorerRecommendation(BaseModel):
+    name: str
+    kind: Literal["code", "builtin_judge", "guidelines"]
+    reason: str
+    findings: list[str] = Field(default_factory=list, description="Finding ids this scorer targets.")
+
+
+class DatasetRecommendation(BaseModel):
+    strategy: Literal["traces", "manual", "hybrid"]
+    reason: str
+
+
+class TraceAnalysis(BaseModel):
+    mode: Mode = "offline"
+    tracking_uri: str
+    experiment_id: str
+    experiment_name: str
+    filter_string: str | None
+    overview: Overview
+    latency: LatencyStats
+    tokens: TokenStats
+    tools: list[ToolStats]
+    structure: StructureStats
+    outputs: OutputStats
+    error_clusters: list[ErrorCluster]
+    input_clusters: list[InputCluster]
+    findings: list[Finding]
+    recommended_scorers: list[ScorerRecommendation]
+    dataset_strategy: DatasetRecommendation
+    seconds: float
+    analysis_path: str | None = Field(default=None, description="Where state/analysis.json was written, if asked.")

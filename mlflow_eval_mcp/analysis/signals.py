@@ -1,0 +1,296 @@
+"""What one span's inputs and outputs say: the text of a request or response, whether a tool
+result is an error, whether a response is empty, a refusal, cut off or leaking personal data.
+
+Agents log many shapes (plain strings, OpenAI and Anthropic responses, LangChain messages,
+`{"answer": ...}` dicts), so each function accepts any JSON value and never raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from mlflow_eval_mcp.sensitive import find_sensitive
+
+SCAN_CHARS = 200_000
+"""Only this much of a response is scanned for personal data: enough for any real answer, and a
+multi-megabyte payload cannot make one trace cost seconds."""
+_TEXT_KEYS = ("content", "text", "answer", "response", "output", "result", "message", "completion", "final_output")
+_REQUEST_KEYS = ("question", "query", "input", "prompt", "request", "message", "user_input", "text", "content")
+_TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens", "model_length", "token_limit"})
+_ERROR_STATUSES = frozenset({"error", "failed", "failure", "fail"})
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+# A refusal declines the whole request ("I can't help with that"), unlike an answer that
+# declines one action for a reason ("I can't refund this order because ..."), which is policy
+# working as intended.
+_REFUSAL = re.compile(
+    r"\b(?:i\s*(?:can't|cannot|can not|won't|will not|am unable to|'m unable to|am not able to|'m not able to)"
+    r"|i\s*(?:must|have to)\s+decline)\s+"
+    r"(?:help|assist|comply|fulfil+|support|do that|answer that|provide that|respond to that|engage)"
+    r"(?:\s+(?:you\s+)?(?:with|on)?\s*(?:that|this|your|such)?\s*(?:request|question|topic|query)?)?\s*(?:[.!,]|$)"
+    r"|\b(?:lo siento|disculpa)[^.]{0,30}no puedo (?:ayudar|asistir)"
+    r"|\bich kann (?:dir|ihnen) (?:dabei |damit )?nicht helfen"
+    r"|\bje ne peux pas (?:vous |t')?aider",
+    re.IGNORECASE,
+)
+_REFUSAL_WINDOW = 300
+_ERROR_TEXT = re.compile(
+    r"^\s*(?:"
+    r"\[?(?:error|exception|fatal)\]?\s*(?:[:\-!\[(]|\d{3}\b)"
+    r"|(?:an? )?(?:unexpected |internal )?error (?:occurred|while|during|calling|executing|invoking|from)\b"
+    r"|traceback \(most recent call last\)"
+    r"|failed to \w+"
+    r"|exitcode:\s*[1-9]"
+    r")",
+    re.IGNORECASE,
+)
+_EXCEPTION_LINE = re.compile(
+    r"^\s*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)\b(?::.*)?)$", re.MULTILINE
+)
+_SENTENCE_END = re.compile(
+    r"""[.!?…:)\]}"'`*»>|\u3002\uff01\uff1f\u201d\u2019]\s*$|[\U0001F300-\U0001FAFF\u2600-\u27BF]\s*$"""
+)
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$", re.MULTILINE)
+_MARKDOWN = re.compile(
+    r"^\s*(?:#{1,6}\s|[-*+]\s|\d+\.\s|```|>\s)|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)", re.MULTILINE
+)
+_QUOTED = re.compile(r"'[^'\n]{1,200}'|\"[^\"\n]{1,200}\"|`[^`\n]{1,200}`")
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
+_HEX = re.compile(r"\b(?:0x)?[0-9a-f]{8,}\b", re.IGNORECASE)
+_MIXED_ID = re.compile(
+    r"\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+\b|\b(?=\w*\d)[A-Za-z]+\d\w*\b"
+)
+_NUMBER = re.compile(r"(?<![\w<])\d+(?:[.,]\d+)*(?![\w>])")
+
+
+def text_of(value: Any, _depth: int = 0) -> str | None:
+    """The natural-language text of a response, or None when the value holds none that is
+    recognisable (a structured result, a number)."""
+    if isinstance(value, str):
+        return value
+    if _depth > 4:
+        return None
+    if isinstance(value, list):
+        if value and all(isinstance(item, dict) and "role" in item for item in value):
+            return _last_message_text(value, roles=("assistant", "ai", "model"))
+        parts = [text for item in value if (text := _part_text(item, _depth)) is not None]
+        return "\n".join(parts) if parts else None
+    if not isinstance(value, dict):
+        return None
+    choices = value.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        choice = choices[0]
+        return text_of(choice.get("message") or choice.get("text") or choice.get("delta"), _depth + 1)
+    candidates = value.get("candidates")
+    if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
+        return text_of(candidates[0].get("content"), _depth + 1)
+    if isinstance(value.get("messages"), list):
+        return text_of(value["messages"], _depth + 1)
+    for key in _TEXT_KEYS:
+        if key in value and (text := text_of(value[key], _depth + 1)) is not None:
+            return text
+    if isinstance(value.get("parts"), list):
+        return text_of(value["parts"], _depth + 1)
+    return None
+
+
+def _part_text(item: Any, depth: int) -> str | None:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and item.get("type") in (None, "text", "output_text") and "text" in item:
+        return text_of(item["text"], depth + 1)
+    return None
+
+
+def _last_message_text(messages: list[dict[str, Any]], roles: tuple[str, ...]) -> str | None:
+    for message in reversed(messages):
+        if str(message.get("role", "")).lower() in roles:
+            return text_of(message.get("content"), 1)
+    return None
+
+
+def request_text(inputs: Any) -> str | None:
+    """The user's request in a root span's inputs."""
+    if isinstance(inputs, str):
+        return inputs
+    if isinstance(inputs, list):
+        if inputs and all(isinstance(item, dict) and "role" in item for item in inputs):
+            return _last_message_text(inputs, roles=("user", "human"))
+        return text_of(inputs)
+    if not isinstance(inputs, dict):
+        return None
+    if isinstance(inputs.get("messages"), list):
+        return request_text(inputs["messages"])
+    for key in _REQUEST_KEYS:
+        value = inputs.get(key)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict | list) and (text := request_text(value)) is not None:
+            return text
+    strings = [value for value in inputs.values() if isinstance(value, str) and value.strip()]
+    return strings[0] if strings else None
+
+
+def finish_reason(outputs: Any) -> str | None:
+    """Why a model call stopped, from OpenAI, Anthropic, Gemini or LangChain shaped outputs."""
+    if not isinstance(outputs, dict):
+        return None
+    choices = outputs.get("choices") or outputs.get("candidates")
+    sources = [outputs]
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        sources.insert(0, choices[0])
+    for key in ("response_metadata", "generation_info"):
+        if isinstance(outputs.get(key), dict):
+            sources.append(outputs[key])
+    for source in sources:
+        for key in ("finish_reason", "finishReason", "stop_reason"):
+            if isinstance(source.get(key), str):
+                return source[key].lower()
+    return None
+
+
+def is_empty(outputs: Any) -> bool:
+    if isinstance(outputs, str | list | dict) and not outputs:
+        return True
+    if isinstance(outputs, str):
+        return not outputs.strip()
+    text = text_of(outputs)
+    return text is not None and not text.strip()
+
+
+def is_refusal(text: str | None) -> bool:
+    if not text:
+        return False
+    return bool(_REFUSAL.search(text[:_REFUSAL_WINDOW].translate(_APOSTROPHES)))
+
+
+def is_truncated(text: str | None, reason: str | None) -> bool:
+    """Cut off by the token limit, or ending mid-sentence: a long prose answer whose last line
+    is a sentence (not a list item, sign-off or code) without closing punctuation."""
+    if reason in _TRUNCATED_REASONS:
+        return True
+    if not text or len(text) < 200 or output_format(text) != "prose":
+        return False
+    stripped = text.rstrip()
+    last_line = stripped.rsplit("\n", 1)[-1]
+    return len(last_line.split()) >= 8 and not _SENTENCE_END.search(stripped) and stripped[-1].isalpha()
+
+
+def output_format(outputs: Any) -> str:
+    """json, markdown_table, markdown, prose, empty or non_text."""
+    if isinstance(outputs, dict | list) and outputs:
+        text = text_of(outputs)
+        return "json" if text is None else output_format(text)
+    if is_empty(outputs):
+        return "empty"
+    if not isinstance(outputs, str):
+        return "non_text"
+    stripped = outputs.strip()
+    if stripped[0] in "{[":
+        try:
+            json.loads(stripped)
+            return "json"
+        except ValueError:
+            pass
+    if _TABLE_RULE.search(stripped):
+        return "markdown_table"
+    if _MARKDOWN.search(stripped):
+        return "markdown"
+    return "prose"
+
+
+def pii_kinds(outputs: Any) -> set[str]:
+    """Kinds of personal data or secrets in a response (its text, or its JSON when structured)."""
+    text = outputs if isinstance(outputs, str) else _dump(outputs)
+    return find_sensitive(text[:SCAN_CHARS]) if text else set()
+
+
+def tool_outcome(status: str, outputs: Any) -> str:
+    """'exception' (the span failed), 'error_output' (it succeeded but returned an error) or 'ok'."""
+    if status == "ERROR":
+        return "exception"
+    return "error_output" if error_in_output(outputs) is not None else "ok"
+
+
+def error_in_output(outputs: Any, _depth: int = 0) -> str | None:
+    """The error a tool returned as its result, or None when the result is not an error."""
+    if isinstance(outputs, str):
+        stripped = outputs.strip()
+        if stripped[:1] == "{":
+            try:
+                return error_in_output(json.loads(stripped), _depth)
+            except ValueError:
+                pass
+        return _summarise(stripped) if _ERROR_TEXT.match(stripped) else None
+    if not isinstance(outputs, dict) or _depth > 2:
+        return None
+    error = outputs.get("error")
+    if error not in (None, False, "", {}, []):
+        return _error_text(error)
+    errors = outputs.get("errors")
+    if isinstance(errors, list) and errors:
+        return _error_text(errors[0])
+    if outputs.get("is_error") is True or outputs.get("isError") is True:
+        return text_of(outputs) or _dump(outputs)[:300]
+    status = outputs.get("status")
+    if isinstance(status, str) and status.lower() in _ERROR_STATUSES:
+        return str(outputs.get("message") or outputs.get("detail") or f"status: {status}")[:300]
+    if outputs.get("success") is False or outputs.get("ok") is False:
+        return str(outputs.get("message") or outputs.get("detail") or _dump(outputs))[:300]
+    for key in ("result", "output", "response"):
+        if isinstance(outputs.get(key), dict) and (found := error_in_output(outputs[key], _depth + 1)):
+            return found
+    return None
+
+
+def _summarise(text: str) -> str:
+    """The first line of an error text and, for a Python traceback, the exception it ended with
+    (what differs between two tracebacks is the file paths; what matters is the last line)."""
+    if "Traceback (most recent call last)" in text:
+        raised = _EXCEPTION_LINE.findall(text)
+        if raised:
+            return f"{text.split(chr(10), 1)[0].strip()} … {raised[-1].strip()}"[:300]
+    return text[:300]
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        for key in ("message", "detail", "description", "type", "code"):
+            if isinstance(error.get(key), str):
+                return error[key][:300]
+    return (error if isinstance(error, str) else _dump(error))[:300]
+
+
+def error_message(status_text: str | None, outputs: Any, exception_message: str | None) -> str | None:
+    """The most specific description of a failure: the exception, the status, then the output."""
+    for candidate in (exception_message, status_text):
+        if candidate and candidate.strip():
+            return candidate.strip()[:300]
+    return error_in_output(outputs)
+
+
+def error_signature(message: str) -> str:
+    """A message with what varies between occurrences (quoted values, ids, numbers) replaced, so
+    that 'Order 123 not found' and 'Order 456 not found' are one error."""
+    signature = _QUOTED.sub("<str>", message)
+    signature = _UUID.sub("<id>", signature)
+    signature = _HEX.sub("<id>", signature)
+    signature = _MIXED_ID.sub("<id>", signature)
+    signature = _NUMBER.sub("<num>", signature)
+    return " ".join(signature.split())[:200]
+
+
+def calls_signature(name: str, inputs: Any) -> str:
+    """A short digest identifying a call by tool name and inputs (key order ignored)."""
+    payload = name + "\x00" + _dump(inputs, sort_keys=True)
+    return hashlib.blake2b(payload.encode("utf-8", "replace"), digest_size=12).hexdigest()
+
+
+def _dump(value: Any, *, sort_keys: bool = False) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str, sort_keys=sort_keys)
+    except (TypeError, ValueError):
+        return repr(value)

@@ -1,0 +1,85 @@
+"""What the analysis reads from span inputs and outputs, across the shapes agents log."""
+
+import pytest
+
+from mlflow_eval_mcp.analysis import signals
+
+
+@pytest.mark.parametrize(
+    ("outputs", "text"),
+    [
+        ("plain", "plain"),
+        ({"choices": [{"message": {"role": "assistant", "content": "openai"}}]}, "openai"),
+        ({"content": [{"type": "text", "text": "anthropic"}], "stop_reason": "end_turn"}, "anthropic"),
+        ({"candidates": [{"content": {"parts": [{"text": "gemini"}]}}]}, "gemini"),
+        ([{"role": "user", "content": "q"}, {"role": "assistant", "content": "last answer"}], "last answer"),
+        ({"answer": "dict answer", "sources": [1]}, "dict answer"),
+        ({"messages": [{"role": "ai", "content": "langchain"}]}, "langchain"),
+        ({"order_id": 7, "status": "shipped"}, None),
+        (42, None),
+    ],
+)
+def test_text_of_recognises_common_response_shapes(outputs, text):
+    assert signals.text_of(outputs) == text
+
+
+@pytest.mark.parametrize(
+    ("inputs", "text"),
+    [
+        ({"question": "where is my order?"}, "where is my order?"),
+        ({"messages": [{"role": "system", "content": "be nice"}, {"role": "user", "content": "hi there"}]}, "hi there"),
+        ({"input": {"query": "nested"}}, "nested"),
+        ("bare string", "bare string"),
+        ({"order": 7}, None),
+        (None, None),
+    ],
+)
+def test_request_text_finds_the_users_words(inputs, text):
+    assert signals.request_text(inputs) == text
+
+
+@pytest.mark.parametrize(
+    ("outputs", "reason"),
+    [
+        ({"choices": [{"finish_reason": "length"}]}, "length"),
+        ({"stop_reason": "max_tokens"}, "max_tokens"),
+        ({"candidates": [{"finishReason": "MAX_TOKENS"}]}, "max_tokens"),
+        ({"response_metadata": {"finish_reason": "stop"}}, "stop"),
+        ("text", None),
+    ],
+)
+def test_finish_reason_across_providers(outputs, reason):
+    assert signals.finish_reason(outputs) == reason
+
+
+@pytest.mark.parametrize(
+    ("outputs", "fmt"),
+    [
+        ('{"a": 1}', "json"),
+        ({"order_id": 1}, "json"),
+        ("| a | b |\n|---|---|\n| 1 | 2 |", "markdown_table"),
+        ("## Steps\n- one\n- two", "markdown"),
+        ("Just a sentence.", "prose"),
+        ("  ", "empty"),
+        (3.5, "non_text"),
+    ],
+)
+def test_output_format(outputs, fmt):
+    assert signals.output_format(outputs) == fmt
+
+
+def test_error_signature_strips_what_varies():
+    first = signals.error_signature("Order ORD-123 not found for 'alice' after 3 tries (id 9f8e7d6c5b4a)")
+    second = signals.error_signature("Order ORD-999 not found for 'bob' after 12 tries (id 0a1b2c3d4e5f)")
+    assert first == second == "Order <id> not found for <str> after <num> tries (id <id>)"
+
+
+def test_a_traceback_is_summarised_by_the_exception_it_ended_with():
+    output = "exitcode: 1 (execution failed)\nTraceback (most recent call last):\n  File \"/tmp/a1.py\"\nKeyError: 'x'"
+    assert signals.error_in_output(output) == "exitcode: 1 (execution failed) … KeyError: 'x'"
+
+
+def test_call_signature_ignores_key_order_but_not_values():
+    assert signals.calls_signature("t", {"a": 1, "b": 2}) == signals.calls_signature("t", {"b": 2, "a": 1})
+    assert signals.calls_signature("t", {"a": 1}) != signals.calls_signature("t", {"a": 2})
+    assert signals.calls_signature("t", {"a": 1}) != signals.calls_signature("u", {"a": 1})
