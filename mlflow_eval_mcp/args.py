@@ -59,9 +59,43 @@ MaxRecordMb = Annotated[
     int, Field(ge=1, le=1024, description="Records larger than this many MiB are skipped with a reason.")
 ]
 MaxTraces = Annotated[int, Field(ge=1, le=50_000, description="Newest traces to analyse, 1 to 50,000 (default 500).")]
-SuiteDir = Annotated[
+OptionalSuiteDir = Annotated[
     str | None,
     Field(
-        description="Suite directory to write state/analysis.json into (created if missing), e.g. '/abs/suites/prod'."
+        description="Suite directory to write state/analysis.json into (created if missing), e.g. '/abs/suites/prod'; "
+        "a relative path is under WORKSPACE/suites."
     ),
+]
+SuiteDir = Annotated[
+    str,
+    Field(
+        description="The suite directory (as given to analyze_traces), e.g. '/abs/suites/prod'; "
+        "a relative path is under WORKSPACE/suites."
+    ),
+]
+DatasetStrategy = Annotated[
+    Literal["traces", "manual", "hybrid"] | None,
+    Field(
+        description="traces: score recorded production traces; manual: inputs only, for a predict_fn; hybrid: both. "
+        "Default: the analysis' recommendation."
+    ),
+]
+MaxCases = Annotated[int, Field(ge=1, le=1000, description="Most cases in the dataset, synthetic ones included.")]
+IncludeSynthetic = Annotated[
+    bool, Field(description="Add synthetic edge cases (empty, very long, prompt injection, out of scope, non-English).")
+]
+Redact = Annotated[bool, Field(description="Redact personal data and secrets from the data files (default true).")]
+SyncDataset = Annotated[
+    bool, Field(description="Also upsert the cases into an MLflow evaluation dataset named after the suite.")
+]
+JudgeModel = Annotated[
+    str | None,
+    Field(
+        description="Default judge model URI for the suite, e.g. 'anthropic:/claude-sonnet-4-5'; the environment "
+        "(MLFLOW_EVAL_JUDGE_MODEL) overrides it. Default: MLflow's."
+    ),
+]
+Gates = Annotated[
+    dict[str, float] | None,
+    Field(description="Scorer name -> minimum pass rate (0-1), overriding the production baseline."),
 ]

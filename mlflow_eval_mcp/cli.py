@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ValidationError
 
 from mlflow_eval_mcp import __version__
-from mlflow_eval_mcp.errors import MlflowEvalError
+from mlflow_eval_mcp.errors import InvalidArgumentError, MlflowEvalError
 from mlflow_eval_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+    from mlflow_eval_mcp.suite.layout import SuiteLayout
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,16 +44,33 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> None:
-    from mlflow_eval_mcp.demo.runner import render_summary, run_demo
+    from mlflow_eval_mcp.demo.runner import render_summary, run_demo_pipeline
 
     def progress(done: int, total: int) -> None:
         print(f"\rseeding traces: {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    result = run_demo(
-        settings, n_traces=args.traces, seed=args.seed, tracking_uri=args.tracking_uri, on_progress=progress
+    def step(name: str) -> None:
+        print(f"\n{_STEP_LABELS[name]}", end="", file=sys.stderr, flush=True)
+
+    result = run_demo_pipeline(
+        settings,
+        n_traces=args.traces,
+        seed=args.seed,
+        tracking_uri=args.tracking_uri,
+        on_progress=progress,
+        on_step=step,
     )
     print(file=sys.stderr)
     print(result.model_dump_json(indent=2) if args.json else render_summary(result))
+
+
+_STEP_LABELS = {
+    "analyse": "analysing traces…",
+    "dataset": "choosing dataset cases…",
+    "scorers": "writing scorers…",
+    "script": "writing run_eval.py and gates…",
+    "run": "running the suite (code scorers)…",
+}
 
 
 def _library_call(
@@ -111,11 +130,90 @@ def _analyze_traces(client: MlflowClient, args: argparse.Namespace, settings: Se
         experiment_name=args.experiment_name,
         filter_string=args.filter,
         max_traces=args.max_traces,
-        suite_dir=args.suite_dir,
+        suite=_suite(args, settings) if args.suite_dir else None,
         on_progress=progress,
     )
     print(file=sys.stderr)
     return result
+
+
+def _suite(args: argparse.Namespace, settings: Settings, default_name: str = "suite") -> SuiteLayout:
+    from mlflow_eval_mcp.suite.layout import SuiteLayout
+
+    return SuiteLayout.resolve(args.suite_dir, workspace=settings.workspace, default_name=default_name)
+
+
+def _generate(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.suite.pipeline import generate_suite
+
+    def step(name: str) -> None:
+        print(_STEP_LABELS[name], file=sys.stderr, flush=True)
+
+    return generate_suite(
+        client,
+        workspace_suites=lambda name: _suite(args, settings, name),
+        experiment_id=args.experiment_id,
+        experiment_name=args.experiment_name,
+        filter_string=args.filter,
+        max_traces=args.max_traces,
+        strategy=args.strategy,
+        max_cases=args.max_cases,
+        include_synthetic=not args.no_synthetic,
+        redact=not args.no_redact,
+        judge_model=args.judge_model,
+        gates=_gates(args.gate),
+        on_progress=step,
+    )
+
+
+def _generate_dataset(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.suite.dataset import generate_dataset
+
+    return generate_dataset(
+        client,
+        _suite(args, settings),
+        strategy=args.strategy,
+        max_cases=args.max_cases,
+        include_synthetic=not args.no_synthetic,
+        redact=not args.no_redact,
+        sync=args.sync,
+    )
+
+
+def _generate_scorers(args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
+
+    return generate_scorers(_suite(args, settings), judge_model=args.judge_model)
+
+
+def _render_run_script(args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.suite.run_script import render_run_script
+
+    return render_run_script(_suite(args, settings), gates=_gates(args.gate))
+
+
+def _gates(pairs: list[str]) -> dict[str, float] | None:
+    gates = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            gates[name.strip()] = float(value)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"--gate {pair!r} must look like SCORER=MIN, e.g. tool_call_errors=0.95"
+            ) from None
+    return gates or None
+
+
+def _offline_call(
+    run: Callable[[argparse.Namespace, Settings], BaseModel],
+) -> Callable[[argparse.Namespace, Settings], None]:
+    """A command that needs only the suite directory, not the tracking store."""
+
+    def handler(args: argparse.Namespace, settings: Settings) -> None:
+        print(run(args, settings).model_dump_json(indent=2))
+
+    return handler
 
 
 def _get_trace(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
@@ -198,6 +296,45 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--max-traces", type=_positive_int, default=500, help="newest traces to analyse (max 50,000)")
     analyze.add_argument("--suite-dir", type=Path, help="also write state/analysis.json into this suite directory")
     analyze.set_defaults(handler=_library_call(_analyze_traces))
+
+    dataset_options = argparse.ArgumentParser(add_help=False)
+    dataset_options.add_argument("--strategy", choices=["traces", "manual", "hybrid"], help="default: recommended")
+    dataset_options.add_argument("--max-cases", type=_positive_int, default=50, help="most cases (max 1,000)")
+    dataset_options.add_argument("--no-synthetic", action="store_true", help="no synthetic edge cases")
+    dataset_options.add_argument("--no-redact", action="store_true", help="keep personal data and secrets")
+    judge = argparse.ArgumentParser(add_help=False)
+    judge.add_argument("--judge-model", help="default judge model URI, e.g. anthropic:/claude-sonnet-4-5")
+    gates = argparse.ArgumentParser(add_help=False)
+    gates.add_argument("--gate", action="append", default=[], metavar="SCORER=MIN", help="override a quality gate")
+
+    generate = commands.add_parser(
+        "generate",
+        parents=[common, dataset_options, judge, gates],
+        help="analyse, then write a whole evaluation suite (dataset, scorers, run_eval.py) (JSON)",
+    )
+    generate.add_argument("--experiment-id")
+    generate.add_argument("--experiment-name")
+    generate.add_argument("--filter", help="MLflow filter string restricting the traces analysed")
+    generate.add_argument("--max-traces", type=_positive_int, default=500, help="newest traces to analyse")
+    generate.add_argument("--suite-dir", help="suite directory (default WORKSPACE/suites/<experiment>)")
+    generate.set_defaults(handler=_library_call(_generate))
+
+    dataset = commands.add_parser(
+        "generate-dataset", parents=[common, dataset_options], help="write a suite's dataset (JSON)"
+    )
+    dataset.add_argument("--suite-dir", required=True)
+    dataset.add_argument("--sync", action="store_true", help="also upsert into an MLflow evaluation dataset")
+    dataset.set_defaults(handler=_library_call(_generate_dataset))
+
+    scorers = commands.add_parser("generate-scorers", parents=[common, judge], help="write a suite's scorers (JSON)")
+    scorers.add_argument("--suite-dir", required=True)
+    scorers.set_defaults(handler=_offline_call(_generate_scorers))
+
+    script = commands.add_parser(
+        "render-run-script", parents=[common, gates], help="write a suite's run_eval.py, gates and README (JSON)"
+    )
+    script.add_argument("--suite-dir", required=True)
+    script.set_defaults(handler=_offline_call(_render_run_script))
 
     get = commands.add_parser("get-trace", parents=[common], help="one trace's span tree (JSON)")
     get.add_argument("trace_id")

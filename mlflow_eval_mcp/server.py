@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio.from_thread
@@ -22,18 +21,26 @@ from pydantic import BaseModel
 from mlflow_eval_mcp import __version__, traces
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.args import (
+    DatasetStrategy,
     ExperimentId,
     ExperimentName,
     FilterString,
+    Gates,
     ImportFormat,
     ImportPath,
+    IncludeSynthetic,
+    JudgeModel,
+    MaxCases,
     MaxChars,
     MaxRecordMb,
     MaxResults,
     MaxTraces,
+    OptionalSuiteDir,
     OrderBy,
     PageToken,
+    Redact,
     SuiteDir,
+    SyncDataset,
     TargetExperiment,
     TraceId,
     TrackingUri,
@@ -41,6 +48,8 @@ from mlflow_eval_mcp.args import (
 from mlflow_eval_mcp.errors import MlflowEvalError
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
 from mlflow_eval_mcp.settings import Settings
+from mlflow_eval_mcp.suite.layout import SuiteLayout
+from mlflow_eval_mcp.suite.models import DatasetResult, GenerateResult, RunScriptResult, ScorersResult
 from mlflow_eval_mcp.tracking import open_client
 
 if TYPE_CHECKING:
@@ -53,12 +62,13 @@ INSTRUCTIONS = """\
 Turns MLflow traces of GenAI agents into evaluation suites. Start with list_experiments, then
 search_traces (filter with trace.status = 'ERROR', span.type = 'TOOL', trace.execution_time_ms > N)
 and get_trace for one trace's span tree; analyze_traces finds what goes wrong across an
-experiment (findings with every affected trace id and the scorer that would catch it). Every result
-says which mode produced it."""
+experiment (findings with every affected trace id and the scorer that would catch it). To build an
+evaluation suite, call generate_suite, or step by step with the same suite_dir: analyze_traces,
+generate_dataset, generate_scorers, render_run_script. Every result says which mode produced it."""
 
 
 class TraceTools:
-    """The tools that read experiments and traces."""
+    """The tools: reading experiments and traces, analysing them, and building suites from them."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -139,7 +149,7 @@ class TraceTools:
         experiment_name: ExperimentName = None,
         filter_string: FilterString = None,
         max_traces: MaxTraces = 500,
-        suite_dir: SuiteDir = None,
+        suite_dir: OptionalSuiteDir = None,
         tracking_uri: TrackingUri = None,
     ) -> TraceAnalysis:
         """Analyse an experiment's traces offline, without an LLM: latency, tokens, tools, structure,
@@ -158,10 +168,99 @@ class TraceTools:
                 experiment_name=experiment_name,
                 filter_string=filter_string,
                 max_traces=max_traces,
-                suite_dir=Path(suite_dir) if suite_dir else None,
+                suite=self._suite(suite_dir) if suite_dir else None,
                 on_progress=progress,
             ),
         )
+
+    async def generate_dataset(
+        self,
+        ctx: Context,
+        suite_dir: SuiteDir,
+        strategy: DatasetStrategy = None,
+        max_cases: MaxCases = 50,
+        include_synthetic: IncludeSynthetic = True,
+        redact: Redact = True,
+        sync: SyncDataset = False,
+        tracking_uri: TrackingUri = None,
+    ) -> DatasetResult:
+        """Write the suite's evaluation dataset from its analysed traces: cases stratified over findings
+        (every kind) and request clusters, near duplicates removed, source traces kept as JSON so
+        trace-aware scorers run without the production store, secrets and PII redacted."""
+        from mlflow_eval_mcp.suite.dataset import generate_dataset
+
+        def progress(done: int, total: int) -> None:
+            anyio.from_thread.run(ctx.report_progress, done, total, f"{done} cases chosen")
+
+        return await self._with_client(
+            tracking_uri,
+            lambda client: generate_dataset(
+                client,
+                self._suite(suite_dir),
+                strategy=strategy,
+                max_cases=max_cases,
+                include_synthetic=include_synthetic,
+                redact=redact,
+                sync=sync,
+                on_progress=progress,
+            ),
+        )
+
+    async def generate_scorers(self, suite_dir: SuiteDir, judge_model: JudgeModel = None) -> ScorersResult:
+        """Write the suite's scorers: a code scorer per structural finding (budgets from the observed
+        data), guards, built-in judges only where their prerequisites hold, and Guidelines judges."""
+        from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
+
+        return await self._run(lambda: generate_scorers(self._suite(suite_dir), judge_model=judge_model))
+
+    async def render_run_script(self, suite_dir: SuiteDir, gates: Gates = None) -> RunScriptResult:
+        """Write run_eval.py (tracking URI and experiment from the environment or flags, a dedicated eval
+        experiment, --no-llm-judges, --predict-fn, quality gates that exit non-zero), gates.json
+        (defaults: production's pass rates on the recorded cases) and the suite's README."""
+        from mlflow_eval_mcp.suite.run_script import render_run_script
+
+        return await self._run(lambda: render_run_script(self._suite(suite_dir), gates=gates))
+
+    async def generate_suite(
+        self,
+        ctx: Context,
+        experiment_id: ExperimentId = None,
+        experiment_name: ExperimentName = None,
+        suite_dir: OptionalSuiteDir = None,
+        filter_string: FilterString = None,
+        max_traces: MaxTraces = 500,
+        strategy: DatasetStrategy = None,
+        max_cases: MaxCases = 50,
+        judge_model: JudgeModel = None,
+        tracking_uri: TrackingUri = None,
+    ) -> GenerateResult:
+        """Run the whole offline pipeline into one suite directory: analyze_traces, generate_dataset,
+        generate_scorers and render_run_script (default directory: WORKSPACE/suites/<experiment>)."""
+        from mlflow_eval_mcp.suite.pipeline import generate_suite
+
+        steps = ("analyse", "dataset", "scorers", "script")
+
+        def progress(step: str) -> None:
+            anyio.from_thread.run(ctx.report_progress, steps.index(step), len(steps), step)
+
+        return await self._with_client(
+            tracking_uri,
+            lambda client: generate_suite(
+                client,
+                workspace_suites=lambda name: self._suite(suite_dir, name),
+                experiment_id=experiment_id,
+                experiment_name=experiment_name,
+                filter_string=filter_string,
+                max_traces=max_traces,
+                strategy=strategy,
+                max_cases=max_cases,
+                judge_model=judge_model,
+                on_progress=progress,
+            ),
+        )
+
+    def _suite(self, suite_dir: str | None, default_name: str = "suite") -> SuiteLayout:
+        return SuiteLayout.resolve(suite_dir, workspace=self.settings.workspace, default_name=default_name)
 
     async def _with_client(
         self, tracking_uri: str | None, work: Callable[[MlflowClient], Result], *, create_store: bool = False
@@ -170,8 +269,12 @@ class TraceTools:
             uri = self.settings.check(tracking_uri, create_store=create_store)
             return work(open_client(uri, self.settings.connect_timeout_s))
 
+        return await self._run(call)
+
+    async def _run(self, work: Callable[[], Result]) -> Result:
+        """`work` in a worker thread; anticipated library errors become ToolErrors."""
         try:
-            return await anyio.to_thread.run_sync(call)
+            return await anyio.to_thread.run_sync(work)
         except MlflowEvalError as error:
             raise ToolError(str(error)) from error
 
@@ -192,7 +295,11 @@ def tool_table(settings: Settings) -> tuple[ToolSpec, ...]:
         ToolSpec(trace_tools.search_traces, "Search traces", read_only=True),
         ToolSpec(trace_tools.get_trace, "Get a trace's span tree", read_only=True),
         ToolSpec(trace_tools.import_traces, "Import traces from other tools", read_only=False),
-        ToolSpec(trace_tools.analyze_traces, "Analyse traces for failures", read_only=True),
+        ToolSpec(trace_tools.analyze_traces, "Analyse traces for failures", read_only=False),
+        ToolSpec(trace_tools.generate_dataset, "Generate the evaluation dataset", read_only=False),
+        ToolSpec(trace_tools.generate_scorers, "Generate the scorers", read_only=False),
+        ToolSpec(trace_tools.render_run_script, "Write the run script and gates", read_only=False),
+        ToolSpec(trace_tools.generate_suite, "Generate a whole evaluation suite", read_only=False),
     )
 
 

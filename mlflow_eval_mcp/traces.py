@@ -129,6 +129,15 @@ def iter_trace_pages(
             yield traces
 
 
+def load_traces(client: MlflowClient, trace_ids: list[str], *, chunk: int = 100) -> list[Trace]:
+    """Complete traces by id, in the order given; ids the store does not have are left out."""
+    loaded: dict[str, Trace] = {}
+    for start in range(0, len(trace_ids), chunk):
+        found = _call_store(client._tracing_client.batch_get_traces, trace_ids=trace_ids[start : start + chunk])
+        loaded.update((trace.info.trace_id, trace) for trace in found)
+    return [loaded[trace_id] for trace_id in trace_ids if trace_id in loaded]
+
+
 @contextmanager
 def _span_loader() -> Iterator[ThreadPoolExecutor]:
     from mlflow.environment_variables import MLFLOW_SEARCH_TRACES_MAX_THREADS

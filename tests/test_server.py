@@ -31,9 +31,11 @@ def _error_text(result) -> str:
 async def test_tools_are_listed_with_annotations_and_output_schemas(settings):
     async with Client(create_server(settings)) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == {"list_experiments", "search_traces", "get_trace", "import_traces", "analyze_traces"}
+    readers = {"list_experiments", "search_traces", "get_trace"}
+    writers = {"import_traces", "analyze_traces", "generate_dataset", "generate_scorers", "render_run_script"}
+    assert set(tools) == readers | writers | {"generate_suite"}
     for name, tool in tools.items():
-        assert tool.annotations.read_only_hint is (name != "import_traces")
+        assert tool.annotations.read_only_hint is (name in readers)
         assert tool.annotations.destructive_hint is False
         assert tool.annotations.idempotent_hint is True
         assert tool.output_schema is not None

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlflow_eval_mcp.analysis import signals
+from mlflow_eval_mcp.checks import signals
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mlflow_eval_mcp.analysis import signals
 from mlflow_eval_mcp.analysis.span_view import SpanView
+from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.importing.builder import SYNTHETIC_TIME_TAG
 
 if TYPE_CHECKING:

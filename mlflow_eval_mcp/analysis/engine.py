@@ -7,7 +7,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflow_eval_mcp.analysis.clusters import cluster_errors, cluster_inputs
@@ -26,6 +25,8 @@ from mlflow_eval_mcp.analysis.recommend import recommend_dataset, recommend_scor
 from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile, percentiles
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, SuiteLayout
+from mlflow_eval_mcp.suite.tasks import record
 from mlflow_eval_mcp.traces import iter_trace_pages
 from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TRACES_LIMIT = 50_000
-ANALYSIS_FILE = Path("state") / "analysis.json"
 
 
 def analyze_traces(
@@ -45,7 +45,7 @@ def analyze_traces(
     experiment_name: str | None = None,
     filter_string: str | None = None,
     max_traces: int = 500,
-    suite_dir: Path | None = None,
+    suite: SuiteLayout | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> TraceAnalysis:
     """Analyse up to `max_traces` of the newest traces of one experiment."""
@@ -85,18 +85,17 @@ def analyze_traces(
         seconds=0.0,
     )
     analysis.seconds = round(time.perf_counter() - started, 3)
-    if suite_dir is not None:
-        path = _suite_path(suite_dir)
+    if suite is not None:
+        path = suite.path(ANALYSIS_FILE)
         analysis.analysis_path = str(path)
         write_json_atomic(path, analysis.model_dump(mode="json"))
+        record(
+            suite,
+            "analyze",
+            outputs=[ANALYSIS_FILE],
+            experiment=(experiment.experiment_id, experiment.name, analysis.tracking_uri),
+        )
     return analysis
-
-
-def _suite_path(suite_dir: Path) -> Path:
-    suite = suite_dir.expanduser().resolve()
-    if suite.exists() and not suite.is_dir():
-        raise InvalidArgumentError(f"suite_dir {suite} is a file; give a directory (it is created if missing).")
-    return suite / ANALYSIS_FILE
 
 
 def _overview(c: TraceCollector, unreadable: int) -> Overview:
@@ -127,6 +126,7 @@ def _latency(c: TraceCollector) -> LatencyStats:
         trace_ms=percentiles(durations),
         by_span_type={name: percentiles(values) for name, values in sorted(c.span_ms_by_type.items())},
         by_span_name={name: percentiles([d for d, _ in values]) for name, values in sorted(c.span_ms_by_name.items())},
+        span_type_by_name={name: c.span_type_of_name.get(name, "UNKNOWN") for name in sorted(c.span_ms_by_name)},
         slow_trace_threshold_ms=slow_threshold,
         dominant_spans_in_slow_traces={
             name: round(total / slow_total, 3) for name, total in dominant.most_common(5) if slow_total

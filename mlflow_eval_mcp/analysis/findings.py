@@ -5,6 +5,7 @@ one agent."""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterator
 
 from mlflow_eval_mcp.analysis.collector import Flagged, TraceCollector
@@ -82,7 +83,7 @@ def _latency_findings(c: TraceCollector) -> Iterator[Finding]:
             _unique(trace_id for _, trace_id in slow),
             evidence,
             f"latency_budget_{span_type.lower()}",
-            {"span_name": name, "span_type": span_type, "threshold_ms": round(threshold, 1), "median_ms": median},
+            {"span_name": name, "span_type": span_type, "threshold_ms": threshold, "median_ms": median},
         )
 
 
@@ -102,7 +103,7 @@ def _token_findings(c: TraceCollector) -> Iterator[Finding]:
             _unique(trace_id for _, trace_id in heavy),
             [f"{tokens:,.0f} input tokens (median {median:,.0f})" for tokens, _ in sorted(heavy)[-3:]],
             "token_budget",
-            {"threshold_tokens": round(threshold), "median_tokens": median},
+            {"threshold_tokens": math.floor(threshold), "median_tokens": median},
         )
 
 
@@ -141,10 +142,12 @@ def _fanout_findings(c: TraceCollector) -> Iterator[Finding]:
             _unique(trace_id for _, trace_id in wide),
             [f"{count:.0f} sub-agent calls (threshold {threshold:.0f})" for count, _ in sorted(wide)[-3:]],
             "subagent_fanout_budget",
-            {"threshold_calls": round(threshold, 1)},
+            {"threshold_calls": math.floor(threshold)},
         )
 
 
+# Thresholds in `details` are exact (latency) or floored (counts, which are integers): the budgets
+# of generated scorers are taken from them, and must fail exactly the traces flagged here.
 def _finding(
     c: TraceCollector,
     kind: FindingKind,

@@ -53,6 +53,7 @@ class LatencyStats(BaseModel):
     trace_ms: Percentiles
     by_span_type: dict[str, Percentiles]
     by_span_name: dict[str, Percentiles]
+    span_type_by_name: dict[str, str] = Field(default_factory=dict, description="Span name -> its span type.")
     slow_trace_threshold_ms: float | None = Field(description="p90 of trace duration: traces above it are 'slow'.")
     dominant_spans_in_slow_traces: dict[str, float] = Field(
         description="Span name -> share of slow traces' time spent in it (0-1), largest first."

@@ -1,4 +1,5 @@
-"""`mlflow-eval-mcp demo`: seed a store with the sample agent's traces, then search them."""
+"""`mlflow-eval-mcp demo`: seed a store with the sample agent's traces, search them, generate an
+evaluation suite from them and run it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from mlflow_eval_mcp.demo.sample_agent import FAILURE_MODES, generate_corpus
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.models import SearchTracesResult
 from mlflow_eval_mcp.settings import DEFAULT_WORKSPACE, Settings
+from mlflow_eval_mcp.suite.layout import SuiteLayout
+from mlflow_eval_mcp.suite.models import GenerateResult
+from mlflow_eval_mcp.suite.runner import SuiteRun
 from mlflow_eval_mcp.trace_writer import TraceRecord, write_traces
 from mlflow_eval_mcp.tracking import get_or_create_experiment, open_client, redact_uri
 
@@ -37,6 +41,41 @@ class DemoResult(BaseModel):
     planted_failures: dict[str, int] = Field(description="How many traces carry each planted failure mode.")
     manifest_path: str = Field(description="JSON map of trace id to its planted failure modes (ground truth).")
     error_traces: SearchTracesResult = Field(description="A sample search: the newest traces in ERROR state.")
+    suite: GenerateResult | None = Field(default=None, description="The suite generated from the corpus.")
+    suite_run: SuiteRun | None = Field(default=None, description="Its run_eval.py, code scorers only.")
+
+
+def run_demo_pipeline(
+    settings: Settings,
+    *,
+    n_traces: int = DEFAULT_TRACES,
+    seed: int = DEFAULT_SEED,
+    tracking_uri: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Seed the corpus, generate a suite from it in WORKSPACE/suites/<experiment>, and run the
+    suite's code scorers against the same store (in the suite's own eval experiment)."""
+    from mlflow_eval_mcp.suite.pipeline import generate_suite
+    from mlflow_eval_mcp.suite.runner import run_suite
+
+    result = run_demo(settings, n_traces=n_traces, seed=seed, tracking_uri=tracking_uri, on_progress=on_progress)
+    uri = settings.check(tracking_uri or settings.embedded_store_uri, create_store=True)
+    client = open_client(uri, settings.connect_timeout_s)
+    suites = settings.workspace.expanduser().resolve() / "suites"
+    result.suite = generate_suite(
+        client,
+        workspace_suites=lambda name: SuiteLayout.resolve(
+            suites / name, workspace=settings.workspace, default_name=name
+        ),
+        experiment_id=result.experiment_id,
+        max_traces=n_traces,
+        on_progress=on_step,
+    )
+    if on_step is not None:
+        on_step("run")
+    result.suite_run = run_suite(SuiteLayout(Path(result.suite.suite_dir)), tracking_uri=uri, args=["--no-llm-judges"])
+    return result
 
 
 def run_demo(
@@ -124,15 +163,49 @@ def render_summary(result: DemoResult) -> str:
         lines.append(f"  {trace.trace_id}  {trace.request_time}  {trace.duration_ms} ms  failed spans: {failed}")
     workspace = Path(result.workspace)
     env = "" if workspace == DEFAULT_WORKSPACE.resolve() else f"--env MLFLOW_EVAL_MCP_WORKSPACE={workspace} "
+    lines += _suite_summary(result)
     lines += [
         "",
         "Next steps:",
         "  Add the server to Claude Code (it reads this workspace's store):",
         f"    claude mcp add --transport stdio {env}mlflow-eval -- {server_command()}",
-        f'  Then ask: "Search the {result.experiment_name} experiment for failing traces and explain one."',
+        f'  Then ask: "Search the {result.experiment_name} experiment for failing traces and explain one", or '
+        f'"Build an evaluation suite from {result.experiment_name} and run it."',
         "  Or from the shell:",
         f"    mlflow-eval-mcp search-traces --workspace {workspace} --experiment-name {result.experiment_name} "
         "--filter \"span.type = 'TOOL' AND span.status = 'ERROR'\"",
         f"  Browse in the MLflow UI: mlflow ui --backend-store-uri {result.tracking_uri}",
     ]
     return "\n".join(lines)
+
+
+def _suite_summary(result: DemoResult) -> list[str]:
+    suite, run = result.suite, result.suite_run
+    if suite is None:
+        return []
+    evaluation = Path(suite.suite_dir) / "evaluation"
+    redacted = ", ".join(f"{kind} {count}" for kind, count in suite.dataset.redacted.items())
+    lines = [
+        "",
+        f"Suite generated in {suite.suite_dir}",
+        f"  analysed {suite.traces_analyzed} traces: {suite.findings} findings",
+        f"  dataset: {suite.dataset.cases} cases ({suite.dataset.recorded} recorded, "
+        f"{suite.dataset.synthetic} synthetic); redacted: {redacted or 'nothing'}",
+        f"  scorers: {len(suite.scorers.code_scorers)} code ({', '.join(s.name for s in suite.scorers.code_scorers)}), "
+        f"{len(suite.scorers.judges)} LLM judges",
+    ]
+    if run is not None and run.result is not None:
+        gates = run.result["gates"]
+        failed = [gate["scorer"] for gate in gates if not gate["passed"]]
+        lines.append(
+            f"  ran it (code scorers, {run.result['rows']} rows, {run.seconds:.0f} s): "
+            + (f"{len(gates)} gates, all passed" if not failed else f"gates failed: {', '.join(failed)}")
+        )
+    elif run is not None:
+        lines.append(f"  running it failed (exit {run.exit_code}): {run.stderr_tail.splitlines()[-1:]}")
+    lines += [
+        "  Run it yourself:",
+        f"    MLFLOW_TRACKING_URI={result.tracking_uri} {sys.executable} {evaluation / 'run_eval.py'} --no-llm-judges",
+        f"  Read {evaluation / 'README.md'} for judges, --predict-fn and the CI job.",
+    ]
+    return lines

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from mlflow_eval_mcp.sensitive import find_sensitive
+from .sensitive import find_sensitive
 
 SCAN_CHARS = 200_000
 """Only this much of a response is scanned for personal data: enough for any real answer, and a

@@ -77,9 +77,13 @@ KINDS: tuple[_Kind, ...] = (
 KIND_NAMES = tuple(kind.name for kind in KINDS)
 
 
+_REDACTED = re.compile(r"\[REDACTED_([A-Z_]+)\]")
+
+
 def find_sensitive(text: str) -> set[str]:
-    """The kinds of personal data or secrets present in `text`."""
-    found: set[str] = set()
+    """The kinds of personal data or secrets present in `text`, including those already replaced
+    by `redact`: a redacted recording of a response that leaked an email still leaked it."""
+    found = {match.lower() for match in _REDACTED.findall(text) if match.lower() in KIND_NAMES}
     for kind in KINDS:
         for match in kind.pattern.finditer(text):
             if kind.accept is None or kind.accept(match.group()):

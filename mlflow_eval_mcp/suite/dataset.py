@@ -1,0 +1,249 @@
+"""`generate_dataset`: evaluation cases from the analysed traces, written as JSON data files.
+
+Trace content only ever goes into `evaluation/data/*.jsonl`; `eval_dataset.py` is a fixed file
+that reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from mlflow_eval_mcp.analysis.models import TraceAnalysis
+from mlflow_eval_mcp.checks import signals
+from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.files import write_text_atomic
+from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, CASES_FILE, TRACES_FILE, SuiteLayout
+from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, DatasetSync, Strategy
+from mlflow_eval_mcp.suite.redaction import Redactor
+from mlflow_eval_mcp.suite.selection import Candidate, NearDuplicates, candidates
+from mlflow_eval_mcp.suite.synthetic import EDGE_CASES, synthetic_inputs
+from mlflow_eval_mcp.suite.tasks import record, require
+from mlflow_eval_mcp.suite.templates_io import install_template
+from mlflow_eval_mcp.traces import load_traces
+
+if TYPE_CHECKING:
+    from mlflow.entities import Trace
+    from mlflow.tracking import MlflowClient
+
+MAX_CASES_LIMIT = 1_000
+_FETCH_CHUNK = 50
+
+
+def load_analysis(suite: SuiteLayout) -> TraceAnalysis:
+    require(suite, "analyze")
+    return TraceAnalysis.model_validate_json(suite.path(ANALYSIS_FILE).read_text(encoding="utf-8"))
+
+
+def generate_dataset(
+    client: MlflowClient,
+    suite: SuiteLayout,
+    *,
+    strategy: Strategy | None = None,
+    max_cases: int = 50,
+    include_synthetic: bool = True,
+    redact: bool = True,
+    sync: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> DatasetResult:
+    """Choose up to `max_cases` cases (stratified over findings and request clusters), redact
+    them, and write them with the source traces into the suite's data files."""
+    if not 1 <= max_cases <= MAX_CASES_LIMIT:
+        raise InvalidArgumentError(f"max_cases must be between 1 and {MAX_CASES_LIMIT:,} (got {max_cases}).")
+    analysis = load_analysis(suite)
+    strategy = strategy or analysis.dataset_strategy.strategy
+    redactor = Redactor(enabled=redact)
+    synthetic_count = len(EDGE_CASES) if include_synthetic else 0
+    budget = max(1, max_cases - synthetic_count)
+    builder = _CaseBuilder(analysis, redactor, keep_traces=strategy != "manual")
+    for trace, candidate in _fetch(client, candidates(analysis)):
+        if builder.add(trace, candidate) and on_progress is not None:
+            on_progress(len(builder.cases), budget)
+        if len(builder.cases) >= budget:
+            break
+    if not builder.cases:
+        raise InvalidArgumentError(
+            f"None of the {analysis.overview.traces_analyzed} analysed traces could be read back from the store; "
+            "run analyze_traces again against the store that holds them."
+        )
+    cases = builder.cases + (builder.synthetic_cases()[: max_cases - len(builder.cases)] if include_synthetic else [])
+    files = _write(suite, cases, builder.traces)
+    dataset_sync = _sync(client, suite, analysis, cases) if sync else None
+    record(suite, "dataset", outputs=files)
+    covered = Counter(reason for case in cases for reason in case.reasons)
+    return DatasetResult(
+        suite_dir=str(suite.root),
+        strategy=strategy,
+        cases=len(cases),
+        recorded=sum(case.has_trace for case in cases),
+        synthetic=sum(case.kind == "synthetic" for case in cases),
+        inputs_only=sum(not case.has_trace for case in cases),
+        finding_coverage={finding.id: covered[finding.id] for finding in analysis.findings},
+        findings_not_covered=[
+            f"{finding.id}: no readable trace that is not a near duplicate"
+            for finding in analysis.findings
+            if not covered[finding.id]
+        ],
+        clusters_covered=len({r for case in cases for r in case.reasons if r.startswith("clean:cluster-")}),
+        near_duplicates_removed=builder.duplicates,
+        redaction=redact,
+        redacted=dict(redactor.counts),
+        files=files,
+        sync=dataset_sync,
+        next_step=f"generate_scorers(suite_dir={str(suite.root)!r})",
+    )
+
+
+def _fetch(client: MlflowClient, ordered: Iterator[Candidate]) -> Iterator[tuple[Trace, Candidate]]:
+    """The candidates' traces, in order, fetched a chunk at a time (most runs need only a few)."""
+    chunk: list[Candidate] = []
+    for candidate in ordered:
+        chunk.append(candidate)
+        if len(chunk) == _FETCH_CHUNK:
+            yield from _load(client, chunk)
+            chunk = []
+    if chunk:
+        yield from _load(client, chunk)
+
+
+def _load(client: MlflowClient, chunk: list[Candidate]) -> Iterator[tuple[Trace, Candidate]]:
+    by_id = {trace.info.trace_id: trace for trace in load_traces(client, [c.trace_id for c in chunk])}
+    for candidate in chunk:
+        if candidate.trace_id in by_id:
+            yield by_id[candidate.trace_id], candidate
+
+
+class _CaseBuilder:
+    def __init__(self, analysis: TraceAnalysis, redactor: Redactor, *, keep_traces: bool) -> None:
+        self.kind_of = {finding.id: finding.kind for finding in analysis.findings}
+        self.redactor = redactor
+        self.keep_traces = keep_traces
+        self.cases: list[DatasetCase] = []
+        self.traces: list[dict[str, Any]] = []
+        self.duplicates = 0
+        self._near = NearDuplicates()
+        self._grounding: tuple[Any, str, str | None, str] | None = None
+
+    def add(self, trace: Trace, candidate: Candidate) -> bool:
+        spans = trace.data.spans
+        root = next((span for span in spans if span.parent_id is None), spans[0] if spans else None)
+        raw_inputs = root.inputs if root is not None else None
+        request = signals.request_text(raw_inputs) or json.dumps(raw_inputs, default=str)[:500]
+        kinds = {self.kind_of[reason] for reason in candidate.reasons if reason in self.kind_of}
+        if self._near.is_duplicate(request, kinds):
+            self.duplicates += 1
+            return False
+        trace_id = trace.info.trace_id
+        inputs = raw_inputs if isinstance(raw_inputs, dict) else {"request": raw_inputs}
+        if self._grounding is None and not kinds and request.strip():
+            self._grounding = (inputs, request, _text_key(inputs, request), trace_id)
+        self.cases.append(
+            DatasetCase(
+                case_id=f"case-{len(self.cases) + 1:03d}",
+                kind="recorded",
+                inputs=self.redactor.value(inputs),
+                outputs=self.redactor.value(root.outputs if root is not None else None),
+                expectations=self.redactor.value(_expectations(trace)),
+                tags={"source_trace_id": trace_id, "case": "recorded"},
+                source_trace_id=trace_id,
+                has_trace=self.keep_traces,
+                reasons=candidate.reasons,
+            )
+        )
+        if self.keep_traces:
+            self.traces.append({"trace_id": trace_id, "trace": self.redactor.trace_dict(trace.to_dict())})
+        return True
+
+    def synthetic_cases(self) -> list[DatasetCase]:
+        if self._grounding is None and self.cases:
+            first = self.cases[0]
+            request = signals.request_text(first.inputs) or ""
+            self._grounding = (first.inputs, request, _text_key(first.inputs, request), first.source_trace_id or "")
+        if self._grounding is None:
+            return []
+        template, observed, text_key, trace_id = self._grounding
+        return [
+            DatasetCase(
+                case_id=f"synthetic-{edge.name}",
+                kind="synthetic",
+                inputs=self.redactor.value(synthetic_inputs(template, observed, text_key, edge.make_text)),
+                expectations={"guidelines": list(edge.guidelines)},
+                tags={"source_trace_id": trace_id, "case": f"synthetic:{edge.name}"},
+                source_trace_id=trace_id,
+                has_trace=False,
+                reasons=[f"synthetic:{edge.name}"],
+            )
+            for edge in EDGE_CASES
+        ]
+
+
+def _text_key(inputs: dict[str, Any], request: str) -> str | None:
+    return next((key for key, value in inputs.items() if value == request), None)
+
+
+def _expectations(trace: Trace) -> dict[str, Any]:
+    """Expectation assessments by name; HUMAN feedback under `human_assessments`."""
+    expectations: dict[str, Any] = {}
+    human: dict[str, Any] = {}
+    for assessment in trace.info.assessments or []:
+        if getattr(assessment, "valid", True) is False:
+            continue
+        if assessment.expectation is not None:
+            expectations[assessment.name] = assessment.expectation.value
+        elif assessment.feedback is not None and _source_type(assessment) == "HUMAN":
+            human[assessment.name] = assessment.feedback.value
+    if human:
+        expectations["human_assessments"] = human
+    return expectations
+
+
+def _source_type(assessment: Any) -> str:
+    source_type = getattr(assessment.source, "source_type", None)
+    return str(getattr(source_type, "value", source_type))
+
+
+def _write(suite: SuiteLayout, cases: list[DatasetCase], traces: list[dict[str, Any]]) -> list[str]:
+    write_text_atomic(suite.path(CASES_FILE), "".join(case.model_dump_json() + "\n" for case in cases))
+    files = [CASES_FILE]
+    traces_path = suite.path(TRACES_FILE)
+    if traces:
+        write_text_atomic(traces_path, "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in traces))
+        files.append(TRACES_FILE)
+    else:
+        traces_path.unlink(missing_ok=True)
+    files.append(install_template(suite, "eval_dataset.py"))
+    return files
+
+
+def _sync(client: MlflowClient, suite: SuiteLayout, analysis: TraceAnalysis, cases: list[DatasetCase]) -> DatasetSync:
+    """Upsert the cases into an MLflow evaluation dataset named after the suite. MLflow keys
+    records on their inputs, so a second sync updates rather than duplicates. The client's own
+    store is used throughout: MLflow's dataset entities write to the process-global one."""
+    name = suite.name
+    existing = client.search_datasets(filter_string=f"name = '{name}'", max_results=1)
+    dataset = (
+        existing[0]
+        if existing
+        else client.create_dataset(name=name, experiment_id=analysis.experiment_id, tags={"origin": "mlflow-eval-mcp"})
+    )
+    records = [
+        {
+            "inputs": case.inputs,
+            "expectations": case.expectations,
+            "tags": case.tags,
+            "source": {
+                "source_type": "TRACE" if case.kind == "recorded" else "CODE",
+                "source_data": {"trace_id": case.source_trace_id} if case.kind == "recorded" else {},
+            },
+        }
+        for case in cases
+    ]
+    counts = client._tracking_client.store.upsert_dataset_records(dataset_id=dataset.dataset_id, records=records)
+    return DatasetSync(
+        dataset_id=dataset.dataset_id,
+        name=name,
+        inserted=counts.get("inserted", 0),
+        updated=counts.get("updated", 0),
+    )

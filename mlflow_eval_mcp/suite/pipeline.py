@@ -1,0 +1,64 @@
+"""The whole offline pipeline into one suite directory: analyse → dataset → scorers → script."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from mlflow_eval_mcp.analysis.engine import analyze_traces
+from mlflow_eval_mcp.suite.dataset import generate_dataset
+from mlflow_eval_mcp.suite.layout import SuiteLayout
+from mlflow_eval_mcp.suite.models import GenerateResult, Strategy
+from mlflow_eval_mcp.suite.run_script import render_run_script
+from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
+from mlflow_eval_mcp.tracking import resolve_experiment
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+
+def generate_suite(
+    client: MlflowClient,
+    *,
+    workspace_suites: Callable[[str], SuiteLayout],
+    experiment_id: str | None = None,
+    experiment_name: str | None = None,
+    filter_string: str | None = None,
+    max_traces: int = 500,
+    strategy: Strategy | None = None,
+    max_cases: int = 50,
+    include_synthetic: bool = True,
+    redact: bool = True,
+    judge_model: str | None = None,
+    gates: dict[str, float] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> GenerateResult:
+    """`workspace_suites(experiment name)` gives the suite directory (the caller's choice, or
+    the default one named after the experiment)."""
+    experiment = resolve_experiment(client, experiment_id, experiment_name)
+    suite = workspace_suites(experiment.name)
+
+    def step(name: str) -> None:
+        if on_progress is not None:
+            on_progress(name)
+
+    step("analyse")
+    analysis = analyze_traces(
+        client, experiment_id=experiment.experiment_id, filter_string=filter_string, max_traces=max_traces, suite=suite
+    )
+    step("dataset")
+    dataset = generate_dataset(
+        client, suite, strategy=strategy, max_cases=max_cases, include_synthetic=include_synthetic, redact=redact
+    )
+    step("scorers")
+    scorers = generate_scorers(suite, judge_model=judge_model)
+    step("script")
+    script = render_run_script(suite, gates=gates)
+    return GenerateResult(
+        suite_dir=str(suite.root),
+        traces_analyzed=analysis.overview.traces_analyzed,
+        findings=len(analysis.findings),
+        dataset=dataset,
+        scorers=scorers,
+        script=script,
+    )

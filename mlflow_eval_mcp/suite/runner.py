@@ -1,0 +1,94 @@
+"""Running a suite's `run_eval.py` in a subprocess: a minimal environment, a timeout after which
+the whole process group is killed, and the JSON result read back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.suite.layout import EVALUATION_DIR, SuiteLayout
+
+RESULT_FILE = "evaluation/results/latest.json"
+_PASSED_THROUGH = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "SYSTEMROOT",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "DATABRICKS_HOST",
+    "DATABRICKS_TOKEN",
+    "DATABRICKS_CONFIG_PROFILE",
+    "MLFLOW_EVAL_JUDGE_MODEL",
+    "MLFLOW_GENAI_JUDGE_DEFAULT_MODEL",
+    "MLFLOW_GENAI_JUDGE_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "MISTRAL_API_KEY",
+)
+
+
+class SuiteRun(BaseModel):
+    exit_code: int | None = Field(description="run_eval.py's exit code; None when it was killed at the timeout.")
+    timed_out: bool
+    seconds: float
+    result: dict[str, Any] | None = Field(description="The JSON result run_eval.py wrote, when it wrote one.")
+    stderr_tail: str = Field(description="The end of its error output, for diagnosis.")
+
+
+def run_suite(
+    suite: SuiteLayout, *, tracking_uri: str, args: list[str] | None = None, timeout_s: float = 600
+) -> SuiteRun:
+    """Run `evaluation/run_eval.py` against `tracking_uri` with `args`, killing it after `timeout_s`."""
+    script = suite.path(f"{EVALUATION_DIR}/run_eval.py")
+    if not script.exists():
+        raise InvalidArgumentError(f"{script} does not exist; run render_run_script(suite_dir=...) first.")
+    output = suite.path(RESULT_FILE)
+    output.unlink(missing_ok=True)
+    env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+    env.update({"MLFLOW_TRACKING_URI": tracking_uri, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    command = [sys.executable, str(script), "--output", str(output), *(args or [])]
+    started = time.perf_counter()
+    # A new session, so that a timeout kills the script and anything it started.
+    process = subprocess.Popen(
+        command,
+        cwd=suite.root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=timeout_s)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate()
+        timed_out = True
+    result = json.loads(output.read_text(encoding="utf-8")) if output.exists() and not timed_out else None
+    return SuiteRun(
+        exit_code=None if timed_out else process.returncode,
+        timed_out=timed_out,
+        seconds=round(time.perf_counter() - started, 2),
+        result=result,
+        stderr_tail=_tail(stderr or ""),
+    )
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])

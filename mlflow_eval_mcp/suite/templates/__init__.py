@@ -1,0 +1,2 @@
+"""Files copied verbatim into every suite's `evaluation/` folder. They are fixed code: what a suite
+learned from its traces lives in the JSON files under `evaluation/data/`, never in Python."""

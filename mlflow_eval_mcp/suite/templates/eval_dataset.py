@@ -1,0 +1,68 @@
+"""The evaluation dataset of this suite, loaded from the JSON files in `data/`.
+
+Cases come from production traces (`recorded`: the trace is kept in `data/traces.jsonl`, so
+trace-aware scorers run without access to the production store) and from templates
+(`synthetic`: inputs only, for a `predict_fn`). Trace content is data here: it is read with
+`json`, never imported or executed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+CASES_FILE = DATA_DIR / "cases.jsonl"
+TRACES_FILE = DATA_DIR / "traces.jsonl"
+DETACHED_EXPERIMENT = "mlflow-eval-mcp-source"
+"""Stands in for the production experiment id in loaded traces, so that MLflow always copies them
+into the evaluation experiment (it writes onto traces it believes are already there)."""
+
+
+def load_cases() -> list[dict[str, Any]]:
+    """Every case: case_id, kind, inputs, expectations, tags, source_trace_id, has_trace."""
+    return [json.loads(line) for line in CASES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_traces() -> dict[str, dict[str, Any]]:
+    """Source traces by id, as `Trace.to_dict()` dictionaries."""
+    if not TRACES_FILE.exists():
+        return {}
+    traces: dict[str, dict[str, Any]] = {}
+    for line in TRACES_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            traces[entry["trace_id"]] = entry["trace"]
+    return traces
+
+
+def recorded_rows(cases: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Rows that score the production traces as they were recorded (no predict_fn)."""
+    traces = load_traces()
+    rows = []
+    for case in load_cases() if cases is None else cases:
+        trace = traces.get(case.get("source_trace_id") or "") if case.get("has_trace") else None
+        if trace is not None:
+            rows.append(
+                {"trace": json.dumps(_detached(trace)), "expectations": case["expectations"], "tags": _tags(case)}
+            )
+    return rows
+
+
+def input_rows(cases: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Rows for a predict_fn: the inputs of every case, called as `predict_fn(**inputs)`."""
+    return [
+        {"inputs": case["inputs"], "expectations": case["expectations"], "tags": _tags(case)}
+        for case in (load_cases() if cases is None else cases)
+    ]
+
+
+def _tags(case: dict[str, Any]) -> dict[str, str]:
+    return {**case.get("tags", {}), "case_id": case["case_id"]}
+
+
+def _detached(trace: dict[str, Any]) -> dict[str, Any]:
+    info = dict(trace["info"])
+    info["trace_location"] = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": DETACHED_EXPERIMENT}}
+    return {**trace, "info": info}

@@ -1,0 +1,275 @@
+"""Run this evaluation suite and enforce its quality gates.
+
+    python evaluation/run_eval.py                         # score the recorded production traces
+    python evaluation/run_eval.py --predict-fn my_agent:answer   # run every case through your agent
+    python evaluation/run_eval.py --no-llm-judges --gate tool_call_errors=0.95
+
+The tracking store and experiment come from flags or the environment (MLFLOW_TRACKING_URI,
+MLFLOW_EVAL_EXPERIMENT); nothing is hard-coded. Evaluation happens in its own experiment (default
+`<suite>-eval`), so the production traces are never written to. Exit code 0 when every gate
+passes, 1 when a gate fails, 2 when the suite cannot run as asked.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before MLflow is imported: copies of the recorded traces are written synchronously, which is
+# ten times faster here than the asynchronous queue and cannot drop any; and fewer parallel rows
+# than MLflow's 10, which exhaust a sqlite store's connection pool and stall for minutes.
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+os.environ.setdefault("MLFLOW_GENAI_EVAL_MAX_WORKERS", "4")
+
+import argparse
+import importlib
+import importlib.util
+import json
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import mlflow  # noqa: E402
+
+from eval_dataset import input_rows, load_cases, recorded_rows  # noqa: E402
+from scorers import get_scorers, judge_model, load_config, missing_judge_credentials  # noqa: E402
+
+GATES_FILE = HERE / "data" / "gates.json"
+DEFAULT_OUTPUT = HERE / "results" / "latest.json"
+
+
+class SuiteError(Exception):
+    """The suite cannot run as asked; the message says what to do."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run this MLflow evaluation suite and enforce its gates.")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+    parser.add_argument("--experiment", help="evaluation experiment (default: MLFLOW_EVAL_EXPERIMENT or <suite>-eval)")
+    parser.add_argument("--predict-fn", help="your agent as module:function or path/to/file.py:function")
+    parser.add_argument("--no-llm-judges", action="store_true", help="run the code scorers only")
+    parser.add_argument("--judge-model", help="judge model URI, e.g. anthropic:/claude-sonnet-4-5")
+    parser.add_argument("--judge-timeout", type=int, default=60, help="seconds per judge call (default 60)")
+    parser.add_argument("--gate", action="append", default=[], metavar="SCORER=MIN", help="override a gate")
+    parser.add_argument("--max-cases", type=int, help="evaluate only the first N cases")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON result")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        result = run(args)
+    except SuiteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    write_json(args.output, result)
+    print_report(result, args.output)
+    return 0 if result["gates_passed"] else 1
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    config = load_config()
+    gates = resolve_gates(args.gate, config)
+    os.environ.setdefault("MLFLOW_GENAI_EVAL_LLM_TIMEOUT", str(args.judge_timeout))
+    os.environ.setdefault("MLFLOW_GENAI_EVAL_MAX_RETRIES", "1")
+    if args.tracking_uri:
+        mlflow.set_tracking_uri(args.tracking_uri)
+    experiment_id = use_experiment(
+        args.experiment or os.environ.get("MLFLOW_EVAL_EXPERIMENT") or f"{config['suite_id']}-eval"
+    )
+    cases = load_cases()[: args.max_cases] if args.max_cases else load_cases()
+    predict_fn = load_predict_fn(args.predict_fn) if args.predict_fn else None
+    rows = input_rows(cases) if predict_fn else recorded_rows(cases)
+    if not rows:
+        raise SuiteError("no case has a recorded trace to score (manual strategy?); pass --predict-fn module:function")
+    scorers, skipped = choose_scorers(args, config, rows)
+    started = time.perf_counter()
+    evaluation = mlflow.genai.evaluate(data=rows, scorers=scorers, predict_fn=predict_fn)
+    per_scorer, row_details = collect(evaluation.result_df, [s.name for s in scorers])
+    gate_results = check_gates(gates, per_scorer)
+    return {
+        "suite_id": config["suite_id"],
+        "run_id": evaluation.run_id,
+        "experiment_id": experiment_id,
+        "mode": "predict_fn" if predict_fn else "recorded",
+        "rows": len(rows),
+        "seconds": round(time.perf_counter() - started, 2),
+        "metrics": {key: clean_number(value) for key, value in sorted(evaluation.metrics.items())},
+        "scorers": per_scorer,
+        "skipped": skipped,
+        "gates": gate_results,
+        "gates_passed": all(gate["passed"] for gate in gate_results),
+        "row_results": row_details,
+    }
+
+
+def use_experiment(name: str) -> str:
+    """Set the evaluation experiment, creating it on a local store with its artifacts beside the
+    suite (MLflow would otherwise put them in ./mlruns of whatever directory this runs from)."""
+    if mlflow.get_experiment_by_name(name) is None:
+        local = not mlflow.get_tracking_uri().startswith(("http:", "https:", "databricks"))
+        mlflow.create_experiment(name, artifact_location=(HERE / "results" / "artifacts").as_uri() if local else None)
+    return mlflow.set_experiment(name).experiment_id
+
+
+def load_predict_fn(target: str) -> Callable[..., Any]:
+    module_name, _, attribute = target.partition(":")
+    if not attribute:
+        raise SuiteError(f"--predict-fn {target!r} must look like module:function or path/to/file.py:function")
+    try:
+        if module_name.endswith(".py"):
+            spec = importlib.util.spec_from_file_location("predict_fn_module", Path(module_name).resolve())
+            if spec is None or spec.loader is None:
+                raise SuiteError(f"cannot load {module_name}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+        function = getattr(module, attribute)
+    except (ImportError, AttributeError, FileNotFoundError) as error:
+        raise SuiteError(f"cannot load --predict-fn {target!r}: {error}") from error
+    # A traced root span makes the trace's request and response those of the agent call.
+    return mlflow.trace(function, name=attribute, span_type="AGENT")
+
+
+def choose_scorers(
+    args: argparse.Namespace, config: dict[str, Any], rows: list[dict[str, Any]]
+) -> tuple[list[Any], list[dict[str, str]]]:
+    if args.no_llm_judges:
+        return get_scorers(include_judges=False), [
+            {"scorer": judge["name"], "reason": "--no-llm-judges"} for judge in config["judges"]
+        ]
+    model = judge_model(args.judge_model, config)
+    problem = missing_judge_credentials(model)
+    if problem:
+        return get_scorers(include_judges=False), [
+            {"scorer": judge["name"], "reason": problem} for judge in config["judges"]
+        ]
+    scorers = get_scorers(include_judges=True, model=model)
+    skipped = []
+    for judge in config["judges"]:
+        for key in judge.get("requires_expectations", []):
+            lacking = sum(1 for row in rows if key not in (row.get("expectations") or {}))
+            if lacking:
+                skipped.append(
+                    {"scorer": judge["name"], "reason": f"{lacking} of {len(rows)} rows have no expectations.{key}"}
+                )
+    dropped = {entry["scorer"] for entry in skipped}
+    return [s for s in scorers if s.name not in dropped], skipped
+
+
+def collect(result_df: Any, names: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    per_scorer: dict[str, Any] = {}
+    for name in names:
+        column = f"{name}/value"
+        values = list(result_df[column]) if column in result_df.columns else []
+        judged = [value for value in values if not is_missing(value)]
+        passed = sum(1 for value in judged if passes(value))
+        errors = (
+            list(result_df[f"{name}/error_message"].dropna()) if f"{name}/error_message" in result_df.columns else []
+        )
+        per_scorer[name] = {
+            "values": len(judged),
+            "missing": len(values) - len(judged),
+            "passed": passed,
+            "pass_rate": round(passed / len(judged), 4) if judged else None,
+            "errors": [str(error)[:300] for error in errors[:3]],
+        }
+    rows = []
+    for _, row in result_df.iterrows():
+        tags = row.get("tags") if isinstance(row.get("tags"), dict) else {}
+        rows.append(
+            {
+                "case_id": tags.get("case_id"),
+                "source_trace_id": tags.get("source_trace_id"),
+                "eval_trace_id": row.get("trace_id"),
+                "results": {
+                    name: {
+                        "value": clean_value(row.get(f"{name}/value")),
+                        "rationale": clean_value(row.get(f"{name}/rationale")),
+                    }
+                    for name in names
+                },
+            }
+        )
+    return per_scorer, rows
+
+
+def resolve_gates(overrides: list[str], config: dict[str, Any]) -> dict[str, float]:
+    gates = json.loads(GATES_FILE.read_text(encoding="utf-8"))["gates"] if GATES_FILE.exists() else {}
+    known = {spec["name"] for spec in config["code_scorers"]} | {judge["name"] for judge in config["judges"]}
+    for override in overrides:
+        name, _, value = override.partition("=")
+        try:
+            minimum = float(value)
+        except ValueError:
+            raise SuiteError(f"--gate {override!r} must look like SCORER=MIN with MIN between 0 and 1") from None
+        if name not in known or not 0 <= minimum <= 1:
+            raise SuiteError(f"--gate {override!r}: scorers are {', '.join(sorted(known))}; MIN is between 0 and 1")
+        gates[name] = minimum
+    return gates
+
+
+def check_gates(gates: dict[str, float], per_scorer: dict[str, Any]) -> list[dict[str, Any]]:
+    results = []
+    for name, minimum in sorted(gates.items()):
+        rate = per_scorer.get(name, {}).get("pass_rate")
+        passed = rate is not None and rate >= minimum - 1e-9
+        reason = "no values (the scorer was skipped or failed on every row)" if rate is None else ""
+        results.append({"scorer": name, "minimum": minimum, "pass_rate": rate, "passed": passed, "reason": reason})
+    return results
+
+
+def passes(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("yes", "true", "pass"))
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def clean_value(value: Any) -> Any:
+    if is_missing(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value if isinstance(value, str | bool | int | float) else str(value)
+
+
+def clean_number(value: Any) -> float | None:
+    number = float(value)
+    return None if math.isnan(number) else round(number, 4)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as stream:
+        json.dump(data, stream, indent=2, default=str)
+    Path(stream.name).replace(path)
+
+
+def print_report(result: dict[str, Any], output: Path) -> None:
+    print(f"\n{result['rows']} rows ({result['mode']}), run {result['run_id']}")
+    print(f"{'scorer':<34} {'pass rate':>9} {'values':>7}  gate")
+    gates = {gate["scorer"]: gate for gate in result["gates"]}
+    for name, stats in result["scorers"].items():
+        rate = "-" if stats["pass_rate"] is None else f"{stats['pass_rate']:.1%}"
+        gate = gates.get(name)
+        verdict = "" if gate is None else f"{'PASS' if gate['passed'] else 'FAIL'} (min {gate['minimum']:.1%})"
+        print(f"{name:<34} {rate:>9} {stats['values']:>7}  {verdict}")
+    for entry in result["skipped"]:
+        print(f"{entry['scorer']:<34} {'skipped':>9}          {entry['reason']}")
+    failed = [gate for gate in result["gates"] if not gate["passed"]]
+    print(f"\n{'GATES FAILED: ' + ', '.join(g['scorer'] for g in failed) if failed else 'All gates passed.'}")
+    print(f"Result: {output}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The scorers of this suite: code scorers for the failures found in the production traces, and
+LLM judges where their prerequisites exist.
+
+Which scorers are active, their budgets and the findings they target are in
+`data/scorer_config.json` (written by generate_scorers); this file is fixed code. The checks
+come from `mlflow_eval_checks`, the same code the analysis used, so a scorer fails a recorded
+trace exactly when the analysis reported it.
+
+Judge model: `--judge-model`, else `MLFLOW_EVAL_JUDGE_MODEL`, else the suite's configured
+`judge_model`, else MLflow's default (`MLFLOW_GENAI_JUDGE_DEFAULT_MODEL`, or `openai:/gpt-4.1-mini`;
+`databricks` on a Databricks tracking URI). Any `<provider>:/<model>` URI MLflow supports works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Feedback, Trace
+from mlflow.genai.scorers import scorer
+
+from mlflow_eval_checks import signals
+
+CONFIG_FILE = Path(__file__).resolve().parent / "data" / "scorer_config.json"
+SYNTHETIC_TIME_TAG = "mlflow_eval_mcp.synthetic_timestamps"
+LLM_TYPES = ("CHAT_MODEL", "LLM")
+_PROVIDER_KEYS = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "mistral": ("MISTRAL_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "xai": ("XAI_API_KEY",),
+    "togetherai": ("TOGETHERAI_API_KEY", "TOGETHER_API_KEY"),
+    "openrouter": ("OPENROUTER_API_KEY",),
+    "cohere": ("COHERE_API_KEY",),
+}
+
+
+def load_config() -> dict[str, Any]:
+    return json.loads(CONFIG_FILE.read_text(encoding="utf-8"))
+
+
+def judge_model(explicit: str | None = None, config: dict[str, Any] | None = None) -> str:
+    """The judge model URI that will be used (see the module docstring for the order)."""
+    configured = (config or load_config()).get("judge_model")
+    chosen = explicit or os.environ.get("MLFLOW_EVAL_JUDGE_MODEL") or configured
+    if chosen:
+        return chosen
+    default = os.environ.get("MLFLOW_GENAI_JUDGE_DEFAULT_MODEL")
+    if default:
+        return default
+    return (
+        "databricks" if os.environ.get("MLFLOW_TRACKING_URI", "").startswith("databricks") else "openai:/gpt-4.1-mini"
+    )
+
+
+def missing_judge_credentials(model: str) -> str | None:
+    """Why judges with `model` cannot run here (no API key in the environment), or None."""
+    provider = model.split(":/", 1)[0] if ":/" in model else model
+    if provider == "databricks":
+        has_auth = os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_CONFIG_PROFILE")
+        return None if has_auth else "no DATABRICKS_HOST or DATABRICKS_CONFIG_PROFILE for the databricks judge"
+    keys = _PROVIDER_KEYS.get(provider)
+    if keys and not any(os.environ.get(key) for key in keys):
+        return f"no {' or '.join(keys)} in the environment for judge model {model}"
+    return None
+
+
+def get_scorers(*, include_judges: bool = True, model: str | None = None) -> list[Any]:
+    """The active scorers: code scorers first, then (if `include_judges`) the LLM judges."""
+    config = load_config()
+    scorers = [CHECKS[spec["check"]](spec) for spec in config["code_scorers"]]
+    if include_judges:
+        scorers += judges(config, model or judge_model(config=config))
+    return scorers
+
+
+def judges(config: dict[str, Any], model: str) -> list[Any]:
+    from mlflow.genai import scorers as builtin
+
+    made = []
+    for spec in config["judges"]:
+        if spec["judge"] == "Guidelines":
+            made.append(builtin.Guidelines(name=spec["name"], guidelines=spec["guidelines"], model=model))
+        else:
+            made.append(getattr(builtin, spec["judge"])(name=spec["name"], model=model))
+    return made
+
+
+def code_scorer_names() -> list[str]:
+    return [spec["name"] for spec in load_config()["code_scorers"]]
+
+
+def _verdict(spec: dict[str, Any], passed: bool, problem: str = "") -> Feedback:
+    if passed:
+        return Feedback(value=True, rationale=problem or "no problem found")
+    return Feedback(value=False, rationale=f"{problem} [finding: {'; '.join(spec.get('titles', [])) or spec['name']}]")
+
+
+def _spans(trace: Trace | None) -> list[Any]:
+    return sorted(trace.data.spans, key=lambda span: span.start_time_ns or 0) if trace is not None else []
+
+
+def _root(trace: Trace | None) -> Any:
+    spans = _spans(trace)
+    ids = {span.span_id for span in spans}
+    return next((span for span in spans if span.parent_id not in ids), None)
+
+
+def _status(span: Any) -> str:
+    code = span.status.status_code if span.status else "UNSET"
+    return str(getattr(code, "value", code)).removeprefix("STATUS_CODE_")
+
+
+def _duration_ms(span: Any) -> float | None:
+    if span.end_time_ns is None or span.start_time_ns is None:
+        return None
+    return max(0.0, (span.end_time_ns - span.start_time_ns) / 1e6)
+
+
+def _exception(span: Any) -> str | None:
+    for event in span.events or []:
+        if event.name == "exception":
+            attributes = event.attributes or {}
+            return f"{attributes.get('exception.type', 'Exception')}: {attributes.get('exception.message', '')}"
+    return None
+
+
+def _has_response(outputs: Any) -> bool:
+    return outputs is not None and not signals.is_empty(outputs)
+
+
+def _trace_succeeded(spec: dict[str, Any]) -> Any:
+    def trace_succeeded(trace: Trace) -> Feedback:
+        root = _root(trace)
+        state = str(getattr(trace.info.state, "value", trace.info.state))
+        failed = state == "ERROR" or (root is not None and _status(root) == "ERROR")
+        reason = (root.status.description if root is not None and root.status else None) or "the trace failed"
+        return _verdict(spec, not failed, f"the request failed: {reason}" if failed else "")
+
+    return scorer(name=spec["name"])(trace_succeeded)
+
+
+def _tool_call_errors(spec: dict[str, Any]) -> Any:
+    def tool_call_errors(trace: Trace) -> Feedback:
+        problems = []
+        for span in _spans(trace):
+            if span.span_type != "TOOL":
+                continue
+            outcome = signals.tool_outcome(_status(span), span.outputs)
+            if outcome != "ok":
+                detail = signals.error_message(span.status.description, span.outputs, _exception(span)) or outcome
+                problems.append(f"{span.name}: {detail}"[:200])
+        return _verdict(spec, not problems, "; ".join(problems[:3]))
+
+    return scorer(name=spec["name"])(tool_call_errors)
+
+
+def _repeated_tool_calls(spec: dict[str, Any]) -> Any:
+    def repeated_tool_calls(trace: Trace) -> Feedback:
+        seen: set[str] = set()
+        repeated = []
+        for span in _spans(trace):
+            if span.span_type == "TOOL":
+                signature = signals.calls_signature(span.name, span.inputs)
+                if signature in seen:
+                    repeated.append(span.name)
+                seen.add(signature)
+        return _verdict(spec, not repeated, f"called again with identical inputs: {', '.join(repeated)}")
+
+    return scorer(name=spec["name"])(repeated_tool_calls)
+
+
+def _latency_budget(spec: dict[str, Any]) -> Any:
+    params = spec["params"]
+    span_type, budgets, default = params["span_type"], params["budgets_ms"], params["default_ms"]
+
+    def latency_budget(trace: Trace) -> Feedback:
+        if (trace.info.tags or {}).get(SYNTHETIC_TIME_TAG) == "true":
+            return _verdict(spec, True, "timestamps are synthetic; latency not judged")
+        slow = []
+        for span in _spans(trace):
+            duration = _duration_ms(span)
+            budget = budgets.get(span.name, default)
+            if span.span_type == span_type and duration is not None and budget is not None and duration > budget:
+                slow.append(f"{span.name} took {duration:,.0f} ms (budget {budget:,.0f} ms)")
+        return _verdict(spec, not slow, "; ".join(slow[:3]))
+
+    return scorer(name=spec["name"])(latency_budget)
+
+
+def _token_budget(spec: dict[str, Any]) -> Any:
+    limit = spec["params"]["max_input_tokens"]
+
+    def token_budget(trace: Trace) -> Feedback:
+        usage = trace.info.token_usage or {}
+        used = usage.get("input_tokens")
+        over = isinstance(used, int | float) and used > limit
+        return _verdict(spec, not over, f"{used:,.0f} input tokens (budget {limit:,.0f})" if over else "")
+
+    return scorer(name=spec["name"])(token_budget)
+
+
+def _non_empty_response(spec: dict[str, Any]) -> Any:
+    def non_empty_response(outputs: Any) -> Feedback:
+        empty = outputs is not None and signals.is_empty(outputs)
+        return _verdict(spec, not empty, "the response is empty")
+
+    return scorer(name=spec["name"])(non_empty_response)
+
+
+def _no_refusal(spec: dict[str, Any]) -> Any:
+    def no_refusal(outputs: Any) -> Feedback:
+        refused = _has_response(outputs) and signals.is_refusal(signals.text_of(outputs))
+        return _verdict(spec, not refused, "the response refuses the request")
+
+    return scorer(name=spec["name"])(no_refusal)
+
+
+def _not_truncated(spec: dict[str, Any]) -> Any:
+    def not_truncated(outputs: Any, trace: Trace) -> Feedback:
+        if not _has_response(outputs):
+            return _verdict(spec, True)
+        calls = [span for span in _spans(trace) if span.span_type in LLM_TYPES]
+        last = max(calls, key=lambda span: span.end_time_ns or span.start_time_ns or 0) if calls else None
+        reason = signals.finish_reason(last.outputs) if last is not None else None
+        cut = signals.is_truncated(signals.text_of(outputs), reason)
+        return _verdict(spec, not cut, f"the response was cut off (finish reason: {reason or 'mid-sentence'})")
+
+    return scorer(name=spec["name"])(not_truncated)
+
+
+def _no_pii_in_output(spec: dict[str, Any]) -> Any:
+    def no_pii_in_output(outputs: Any) -> Feedback:
+        kinds = signals.pii_kinds(outputs) if _has_response(outputs) else set()
+        return _verdict(spec, not kinds, f"the response contains: {', '.join(sorted(kinds))}")
+
+    return scorer(name=spec["name"])(no_pii_in_output)
+
+
+def _output_is_json(spec: dict[str, Any]) -> Any:
+    def output_is_json(outputs: Any) -> Feedback:
+        valid = not _has_response(outputs) or signals.output_format(outputs) == "json"
+        return _verdict(spec, valid, "the response is not valid JSON")
+
+    return scorer(name=spec["name"])(output_is_json)
+
+
+def _subagent_fanout_budget(spec: dict[str, Any]) -> Any:
+    limit = spec["params"]["max_calls"]
+
+    def subagent_fanout_budget(trace: Trace) -> Feedback:
+        root = _root(trace)
+        calls = sum(1 for span in _spans(trace) if span.span_type == "AGENT" and span is not root)
+        return _verdict(spec, calls <= limit, f"{calls} sub-agent calls (budget {limit:.0f})")
+
+    return scorer(name=spec["name"])(subagent_fanout_budget)
+
+
+CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "trace_succeeded": _trace_succeeded,
+    "tool_call_errors": _tool_call_errors,
+    "repeated_tool_calls": _repeated_tool_calls,
+    "latency_budget": _latency_budget,
+    "token_budget": _token_budget,
+    "non_empty_response": _non_empty_response,
+    "no_refusal": _no_refusal,
+    "not_truncated": _not_truncated,
+    "no_pii_in_output": _no_pii_in_output,
+    "output_is_json": _output_is_json,
+    "subagent_fanout_budget": _subagent_fanout_budget,
+}
