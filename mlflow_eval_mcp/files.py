@@ -25,3 +25,18 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+# JSON allows these unescaped inside strings, but str.splitlines() (and many tools) break lines
+# at them; escaping them keeps one record per line for every reader.
+_LINE_BREAKERS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def jsonl_line(value: Any) -> str:
+    """One JSON Lines record: readable UTF-8, with nothing that any reader takes for a line break."""
+    return json.dumps(value, ensure_ascii=False).translate(_LINE_BREAKERS) + "\n"
+
+
+def read_jsonl(path: Path) -> list[Any]:
+    """The records of a JSON Lines file, split at "\\n" only."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]

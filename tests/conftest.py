@@ -91,3 +91,32 @@ def demo_store(demo_template: DemoStore, tmp_path: Path) -> DemoStore:
     return DemoStore(
         f"sqlite:///{workspace / 'mlflow.db'}", workspace, demo_template.experiment_id, demo_template.planted
     )
+
+
+@dataclass(frozen=True)
+class DemoSuite:
+    store: DemoStore
+    suite_dir: Path
+
+
+@pytest.fixture(scope="session")
+def demo_suite(demo_template: DemoStore, tmp_path_factory: pytest.TempPathFactory) -> DemoSuite:
+    """A suite generated from the demo corpus (its own copy of the store), for tests that only read it."""
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_eval_mcp.suite.layout import SuiteLayout
+    from mlflow_eval_mcp.suite.pipeline import generate_suite
+
+    workspace = tmp_path_factory.mktemp("demo-suite-workspace")
+    shutil.copytree(demo_template.workspace, workspace, dirs_exist_ok=True)
+    store = DemoStore(
+        f"sqlite:///{workspace / 'mlflow.db'}", workspace, demo_template.experiment_id, demo_template.planted
+    )
+    suite_dir = workspace / "suites" / "demo"
+    generate_suite(
+        MlflowClient(tracking_uri=store.uri),
+        workspace_suites=lambda name: SuiteLayout.resolve(suite_dir, workspace=workspace, default_name=name),
+        experiment_id=store.experiment_id,
+        max_traces=300,
+    )
+    return DemoSuite(store, suite_dir)

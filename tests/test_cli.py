@@ -77,3 +77,31 @@ def test_analyze_prints_the_analysis_and_writes_it_to_the_suite(store_uri, tmp_p
     result = json.loads(capsys.readouterr().out)
     assert result["overview"]["traces_analyzed"] == 3
     assert json.loads((suite / "state" / "analysis.json").read_text())["overview"] == result["overview"]
+
+
+def test_generate_writes_a_whole_suite(store_uri, tmp_path, capsys):
+    _seeded(store_uri)
+    suite = tmp_path / "suite"
+    main(["generate", "--tracking-uri", store_uri, "--experiment-name", "orders", "--suite-dir", str(suite)])
+    result = json.loads(capsys.readouterr().out)
+    assert result["suite_dir"] == str(suite)
+    assert {"cases.jsonl", "scorer_config.json", "gates.json"} <= {
+        p.name for p in (suite / "evaluation" / "data").iterdir()
+    }
+    assert (suite / "evaluation" / "run_eval.py").exists()
+
+
+def test_suite_steps_run_one_by_one_from_the_cli(store_uri, tmp_path, capsys):
+    _seeded(store_uri)
+    suite = str(tmp_path / "suite")
+    main(["analyze", "--tracking-uri", store_uri, "--experiment-name", "orders", "--suite-dir", suite])
+    main(["generate-dataset", "--tracking-uri", store_uri, "--suite-dir", suite, "--max-cases", "5"])
+    main(["generate-scorers", "--tracking-uri", store_uri, "--suite-dir", suite])
+    capsys.readouterr()
+    main(["render-run-script", "--tracking-uri", store_uri, "--suite-dir", suite, "--gate", "trace_succeeded=0.5"])
+    assert json.loads(capsys.readouterr().out)["gates"]["trace_succeeded"] == 0.5
+
+
+def test_a_malformed_gate_is_a_one_line_error(store_uri, tmp_path):
+    with pytest.raises(SystemExit, match="must look like SCORER=MIN"):
+        main(["render-run-script", "--tracking-uri", store_uri, "--suite-dir", str(tmp_path / "s"), "--gate", "x"])

@@ -36,6 +36,12 @@ def test_jsonl_malformed_lines_are_skipped_and_the_rest_read(tmp_path):
     assert "malformed JSON" in skipped.reason
 
 
+def test_unicode_line_separators_inside_jsonl_strings_do_not_split_records(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    path.write_text('{"a": "one\u2028two\u2029three\x85four"}\r\n{"a": 2}\n', encoding="utf-8")
+    assert [r.value for r in _read(path)] == [{"a": "one\u2028two\u2029three\x85four"}, {"a": 2}]
+
+
 def test_a_line_in_another_encoding_is_skipped_with_the_fix(tmp_path):
     path = tmp_path / "mixed.jsonl"
     path.write_bytes('{"q": "caf\u00e9"}\n'.encode() + '{"q": "caf\u00e9"}\n'.encode("latin-1"))

@@ -75,7 +75,8 @@ def read_records(file: Path, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -
         if "\n" not in stripped:
             yield Skipped(file.name, f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})")
             return
-        yield from _read_lines(file, stripped.splitlines(), max_record_bytes)
+        # "\n" only: str.splitlines() also splits at U+2028 and friends, which JSON strings may hold.
+        yield from _read_lines(file, stripped.split("\n"), max_record_bytes)
         return
     if isinstance(document, list):
         large = len(data) > max_record_bytes

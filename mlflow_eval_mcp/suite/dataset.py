@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.files import write_text_atomic
+from mlflow_eval_mcp.files import jsonl_line, write_text_atomic
 from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, CASES_FILE, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, DatasetSync, Strategy
 from mlflow_eval_mcp.suite.redaction import Redactor
@@ -205,11 +205,11 @@ def _source_type(assessment: Any) -> str:
 
 
 def _write(suite: SuiteLayout, cases: list[DatasetCase], traces: list[dict[str, Any]]) -> list[str]:
-    write_text_atomic(suite.path(CASES_FILE), "".join(case.model_dump_json() + "\n" for case in cases))
+    write_text_atomic(suite.path(CASES_FILE), "".join(jsonl_line(case.model_dump(mode="json")) for case in cases))
     files = [CASES_FILE]
     traces_path = suite.path(TRACES_FILE)
     if traces:
-        write_text_atomic(traces_path, "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in traces))
+        write_text_atomic(traces_path, "".join(jsonl_line(entry) for entry in traces))
         files.append(TRACES_FILE)
     else:
         traces_path.unlink(missing_ok=True)

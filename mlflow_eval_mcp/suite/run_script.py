@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mlflow_eval_mcp.analysis.models import Finding
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.files import write_json_atomic, write_text_atomic
+from mlflow_eval_mcp.files import read_jsonl, write_json_atomic, write_text_atomic
 from mlflow_eval_mcp.suite.dataset import load_analysis
 from mlflow_eval_mcp.suite.layout import CASES_FILE, EVALUATION_DIR, GATES_FILE, SCORER_CONFIG_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, RunScriptResult, ScorerConfig
@@ -23,11 +23,7 @@ def render_run_script(suite: SuiteLayout, *, gates: dict[str, float] | None = No
     require(suite, "analyze", "dataset", "scorers")
     analysis = load_analysis(suite)
     config = ScorerConfig.model_validate_json(suite.path(SCORER_CONFIG_FILE).read_text(encoding="utf-8"))
-    cases = [
-        DatasetCase.model_validate_json(line)
-        for line in suite.path(CASES_FILE).read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    cases = [DatasetCase.model_validate(case) for case in read_jsonl(suite.path(CASES_FILE))]
     baseline = _baseline(config, analysis.findings, cases)
     chosen = {**baseline, **_checked(gates or {}, config)}
     write_json_atomic(

@@ -7,12 +7,11 @@ judges phrased in terms of "request" and "response" for the failures a judge see
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
-from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.files import read_jsonl, write_json_atomic
 from mlflow_eval_mcp.suite.dataset import load_analysis
 from mlflow_eval_mcp.suite.layout import CASES_FILE, SCORER_CONFIG_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import CheckName, CodeScorerSpec, JudgeSpec, ScorerConfig, ScorersResult
@@ -86,9 +85,8 @@ def generate_scorers(suite: SuiteLayout, *, judge_model: str | None = None) -> S
 
 def _expectation_keys(suite: SuiteLayout) -> set[str]:
     keys: set[str] = set()
-    for line in suite.path(CASES_FILE).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            keys.update(json.loads(line).get("expectations", {}))
+    for case in read_jsonl(suite.path(CASES_FILE)):
+        keys.update(case.get("expectations", {}))
     return keys
 
 

@@ -22,19 +22,14 @@ into the evaluation experiment (it writes onto traces it believes are already th
 
 def load_cases() -> list[dict[str, Any]]:
     """Every case: case_id, kind, inputs, expectations, tags, source_trace_id, has_trace."""
-    return [json.loads(line) for line in CASES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return _records(CASES_FILE)
 
 
 def load_traces() -> dict[str, dict[str, Any]]:
     """Source traces by id, as `Trace.to_dict()` dictionaries."""
     if not TRACES_FILE.exists():
         return {}
-    traces: dict[str, dict[str, Any]] = {}
-    for line in TRACES_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            entry = json.loads(line)
-            traces[entry["trace_id"]] = entry["trace"]
-    return traces
+    return {entry["trace_id"]: entry["trace"] for entry in _records(TRACES_FILE)}
 
 
 def recorded_rows(cases: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -56,6 +51,11 @@ def input_rows(cases: list[dict[str, Any]] | None = None) -> list[dict[str, Any]
         {"inputs": case["inputs"], "expectations": case["expectations"], "tags": _tags(case)}
         for case in (load_cases() if cases is None else cases)
     ]
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    # Split at "\n" only: str.splitlines() also breaks at U+2028 and friends inside JSON strings.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def _tags(case: dict[str, Any]) -> dict[str, str]:

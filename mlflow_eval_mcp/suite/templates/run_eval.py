@@ -28,6 +28,7 @@ import math
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         result = run(args)
     except SuiteError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception:  # a broken suite must not look like a failed gate (exit 1) to CI
+        traceback.print_exc()
+        print("error: the suite could not run (traceback above); validate_eval explains what to fix", file=sys.stderr)
         return 2
     write_json(args.output, result)
     print_report(result, args.output)

@@ -1,0 +1,119 @@
+"""run_eval.py, run as a user runs it (a subprocess with a minimal environment): recorded traces,
+a predict_fn, quality gates and exit codes, and the production traces left untouched."""
+
+import shutil
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from mlflow_eval_mcp.analysis.engine import analyze_traces
+from mlflow_eval_mcp.suite.dataset import generate_dataset
+from mlflow_eval_mcp.suite.layout import SuiteLayout
+from mlflow_eval_mcp.suite.run_script import render_run_script
+from mlflow_eval_mcp.suite.runner import run_suite
+from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
+from mlflow_eval_mcp.trace_writer import write_traces
+from tests.trace_factory import make_trace
+
+AGENT = """
+def answer(question, customer_id=None):
+    return "Your order has shipped and should arrive within three business days."
+"""
+
+
+@pytest.fixture(scope="module")
+def recorded_run(demo_suite):
+    client = MlflowClient(tracking_uri=demo_suite.store.uri)
+    location = [demo_suite.store.experiment_id]
+    before = client.search_traces(locations=location, max_results=500, include_spans=False)
+    run = run_suite(SuiteLayout(demo_suite.suite_dir), tracking_uri=demo_suite.store.uri, args=["--no-llm-judges"])
+    after = client.search_traces(locations=location, max_results=500, include_spans=False)
+    return run, before, after
+
+
+def test_scoring_the_recorded_traces_passes_every_baseline_gate(recorded_run):
+    run, _, _ = recorded_run
+    assert (run.exit_code, run.timed_out) == (0, False), run.stderr_tail
+    assert run.result["mode"] == "recorded" and run.result["rows"] == 44
+    assert run.result["gates"] and all(gate["passed"] for gate in run.result["gates"])
+
+
+def test_every_code_scorer_scores_every_row_and_judges_are_reported_skipped(recorded_run):
+    run, _, _ = recorded_run
+    assert all(stats["values"] == 44 and stats["missing"] == 0 for stats in run.result["scorers"].values())
+    assert run.result["skipped"] and {entry["reason"] for entry in run.result["skipped"]} == {"--no-llm-judges"}
+
+
+def test_rows_map_back_to_their_source_traces(recorded_run, demo_suite):
+    run, _, _ = recorded_run
+    rows = run.result["row_results"]
+    assert {row["source_trace_id"] for row in rows} <= set(demo_suite.store.planted)
+    assert all(row["eval_trace_id"] != row["source_trace_id"] for row in rows)
+
+
+def test_the_production_traces_are_not_written_to(recorded_run):
+    _, before, after = recorded_run
+    assert [t.info.trace_id for t in after] == [t.info.trace_id for t in before]
+    assert [len(t.info.assessments or []) for t in after] == [len(t.info.assessments or []) for t in before]
+
+
+def _small_suite(store_uri, tmp_path, strategy=None) -> SuiteLayout:
+    client = MlflowClient(tracking_uri=store_uri)
+    experiment_id = client.create_experiment("agent")
+    records = [make_trace(i) for i in range(20)] + [make_trace(100 + i, tool_error="timed out") for i in range(4)]
+    write_traces(store_uri, experiment_id, records)
+    suite = SuiteLayout(tmp_path / "suite")
+    analyze_traces(client, experiment_id=experiment_id, suite=suite)
+    generate_dataset(client, suite, strategy=strategy)
+    generate_scorers(suite)
+    render_run_script(suite)
+    return suite
+
+
+def test_judges_without_credentials_are_skipped_with_the_reason(store_uri, tmp_path, monkeypatch):
+    suite = _small_suite(store_uri, tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    run = run_suite(suite, tracking_uri=store_uri)
+    assert run.exit_code == 0, run.stderr_tail
+    reasons = {entry["reason"] for entry in run.result["skipped"]}
+    assert reasons == {"no OPENAI_API_KEY in the environment for judge model openai:/gpt-4.1-mini"}
+
+
+def test_a_failing_gate_exits_non_zero(store_uri, tmp_path):
+    suite = _small_suite(store_uri, tmp_path)
+    run = run_suite(suite, tracking_uri=store_uri, args=["--no-llm-judges", "--gate", "tool_call_errors=1.0"])
+    assert run.exit_code == 1
+    (failed,) = [gate for gate in run.result["gates"] if not gate["passed"]]
+    assert failed["scorer"] == "tool_call_errors" and failed["pass_rate"] < 1.0
+
+
+def test_a_predict_fn_runs_every_case_through_the_agent(store_uri, tmp_path):
+    suite = _small_suite(store_uri, tmp_path)
+    (tmp_path / "agent.py").write_text(AGENT.replace("customer_id=None", "**_"))
+    run = run_suite(
+        suite, tracking_uri=store_uri, args=["--no-llm-judges", "--predict-fn", f"{tmp_path}/agent.py:answer"]
+    )
+    assert run.exit_code == 0, run.stderr_tail
+    assert run.result["mode"] == "predict_fn"
+    assert run.result["rows"] == len(list((suite.root / "evaluation" / "data" / "cases.jsonl").open()))
+    assert run.result["scorers"]["tool_call_errors"]["pass_rate"] == 1.0  # this agent calls no tool
+
+
+def test_a_manual_suite_without_predict_fn_says_what_to_pass(store_uri, tmp_path):
+    suite = _small_suite(store_uri, tmp_path, strategy="manual")
+    run = run_suite(suite, tracking_uri=store_uri, args=["--no-llm-judges"])
+    assert run.exit_code == 2 and "pass --predict-fn" in run.stderr_tail
+
+
+def test_an_unknown_gate_is_a_usage_error(store_uri, tmp_path):
+    suite = _small_suite(store_uri, tmp_path)
+    run = run_suite(suite, tracking_uri=store_uri, args=["--gate", "no_such_scorer=0.5"])
+    assert run.exit_code == 2 and "scorers are" in run.stderr_tail
+
+
+def test_a_suite_copied_elsewhere_still_runs(store_uri, tmp_path):
+    suite = _small_suite(store_uri, tmp_path)
+    moved = tmp_path / "ci-checkout" / "suite"
+    shutil.copytree(suite.root, moved)
+    run = run_suite(SuiteLayout(moved), tracking_uri=store_uri, args=["--no-llm-judges"])
+    assert run.exit_code == 0, run.stderr_tail
