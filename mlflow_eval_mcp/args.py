@@ -99,3 +99,19 @@ Gates = Annotated[
     dict[str, float] | None,
     Field(description="Scorer name -> minimum pass rate (0-1), overriding the production baseline."),
 ]
+RunSuite = Annotated[bool, Field(description="Also run run_eval.py (executed checks); false for static checks only.")]
+TimeoutSeconds = Annotated[
+    int, Field(ge=10, le=7200, description="Seconds before the suite's run is killed (LLM judge calls get a quarter).")
+]
+PredictFn = Annotated[
+    str | None,
+    Field(description="Validate with your agent: 'module:function' or '/abs/path/agent.py:function' (default: none)."),
+]
+RunId = Annotated[
+    str | None,
+    Field(
+        description="MLflow run id of an evaluation of this suite (default: the last one, from results/latest.json)."
+    ),
+]
+DryRun = Annotated[bool, Field(description="Report what would be written without writing anything.")]
+EvaluationRunId = Annotated[str, Field(description="MLflow run id of an evaluation run, e.g. '88c475d3e44b4dc9...'.")]

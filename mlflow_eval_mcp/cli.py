@@ -69,7 +69,7 @@ _STEP_LABELS = {
     "dataset": "choosing dataset cases…",
     "scorers": "writing scorers…",
     "script": "writing run_eval.py and gates…",
-    "run": "running the suite (code scorers)…",
+    "validate": "validating the suite (runs it)…",
 }
 
 
@@ -190,6 +190,32 @@ def _render_run_script(args: argparse.Namespace, settings: Settings) -> BaseMode
     from mlflow_eval_mcp.suite.run_script import render_run_script
 
     return render_run_script(_suite(args, settings), gates=_gates(args.gate))
+
+
+def _validate_eval(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.suite.validation import validate_eval
+
+    return validate_eval(
+        client, _suite(args, settings), run=not args.static_only, timeout_s=args.timeout, predict_fn=args.predict_fn
+    )
+
+
+def _push_feedback(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.suite.feedback import push_feedback
+
+    return push_feedback(client, _suite(args, settings), run_id=args.run_id, dry_run=args.dry_run)
+
+
+def _pull_feedback(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.suite.feedback import pull_feedback
+
+    return pull_feedback(client, _suite(args, settings))
+
+
+def _compare_runs(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.suite.compare import compare_runs
+
+    return compare_runs(client, args.baseline_run_id, args.candidate_run_id)
 
 
 def _gates(pairs: list[str]) -> dict[str, float] | None:
@@ -335,6 +361,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     script.add_argument("--suite-dir", required=True)
     script.set_defaults(handler=_offline_call(_render_run_script))
+
+    validate = commands.add_parser("validate-eval", parents=[common], help="validate a suite, running it (JSON)")
+    validate.add_argument("--suite-dir", required=True)
+    validate.add_argument("--static-only", action="store_true", help="do not run run_eval.py")
+    validate.add_argument("--timeout", type=_positive_int, default=600, help="seconds before the run is killed")
+    validate.add_argument("--predict-fn", help="validate with your agent: module:function or file.py:function")
+    validate.set_defaults(handler=_library_call(_validate_eval))
+
+    push = commands.add_parser("push-feedback", parents=[common], help="put results on the production traces (JSON)")
+    push.add_argument("--suite-dir", required=True)
+    push.add_argument("--run-id", help="evaluation run (default: the last one)")
+    push.add_argument("--dry-run", action="store_true", help="report, write nothing")
+    push.set_defaults(handler=_library_call(_push_feedback))
+
+    pull = commands.add_parser("pull-feedback", parents=[common], help="human labels from the traces (JSON)")
+    pull.add_argument("--suite-dir", required=True)
+    pull.set_defaults(handler=_library_call(_pull_feedback))
+
+    compare = commands.add_parser("compare-runs", parents=[common], help="regression check of two runs (JSON)")
+    compare.add_argument("baseline_run_id")
+    compare.add_argument("candidate_run_id")
+    compare.set_defaults(handler=_library_call(_compare_runs))
 
     get = commands.add_parser("get-trace", parents=[common], help="one trace's span tree (JSON)")
     get.add_argument("trace_id")

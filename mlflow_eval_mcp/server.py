@@ -22,6 +22,8 @@ from mlflow_eval_mcp import __version__, traces
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.args import (
     DatasetStrategy,
+    DryRun,
+    EvaluationRunId,
     ExperimentId,
     ExperimentName,
     FilterString,
@@ -38,10 +40,14 @@ from mlflow_eval_mcp.args import (
     OptionalSuiteDir,
     OrderBy,
     PageToken,
+    PredictFn,
     Redact,
+    RunId,
+    RunSuite,
     SuiteDir,
     SyncDataset,
     TargetExperiment,
+    TimeoutSeconds,
     TraceId,
     TrackingUri,
 )
@@ -49,7 +55,16 @@ from mlflow_eval_mcp.errors import MlflowEvalError
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout
-from mlflow_eval_mcp.suite.models import DatasetResult, GenerateResult, RunScriptResult, ScorersResult
+from mlflow_eval_mcp.suite.models import (
+    CompareResult,
+    DatasetResult,
+    GenerateResult,
+    PullResult,
+    PushResult,
+    RunScriptResult,
+    ScorersResult,
+    ValidationResult,
+)
 from mlflow_eval_mcp.tracking import open_client
 
 if TYPE_CHECKING:
@@ -64,7 +79,9 @@ search_traces (filter with trace.status = 'ERROR', span.type = 'TOOL', trace.exe
 and get_trace for one trace's span tree; analyze_traces finds what goes wrong across an
 experiment (findings with every affected trace id and the scorer that would catch it). To build an
 evaluation suite, call generate_suite, or step by step with the same suite_dir: analyze_traces,
-generate_dataset, generate_scorers, render_run_script. Every result says which mode produced it."""
+generate_dataset, generate_scorers, render_run_script; then validate_eval, push_feedback (results onto
+the production traces), pull_feedback (human labels back into the suite) and compare_runs (regression
+check between two evaluation runs). Every result says which mode produced it."""
 
 
 class TraceTools:
@@ -259,6 +276,61 @@ class TraceTools:
             ),
         )
 
+    async def validate_eval(
+        self,
+        suite_dir: SuiteDir,
+        run: RunSuite = True,
+        timeout_s: TimeoutSeconds = 600,
+        predict_fn: PredictFn = None,
+        tracking_uri: TrackingUri = None,
+    ) -> ValidationResult:
+        """Prove the suite works: every file compiles and imports, rows match MLflow's schema, scorers
+        dry-run to aggregatable values; then run_eval.py in a subprocess with a timeout, checking that
+        every scorer produced values, none is degenerate, metrics were logged and the baseline gates pass.
+        Judges without credentials are reported as skipped. Writes state/validation_results.json."""
+        from mlflow_eval_mcp.suite.validation import validate_eval
+
+        return await self._with_client(
+            tracking_uri,
+            lambda client: validate_eval(
+                client, self._suite(suite_dir), run=run, timeout_s=timeout_s, predict_fn=predict_fn
+            ),
+        )
+
+    async def push_feedback(
+        self, suite_dir: SuiteDir, run_id: RunId = None, dry_run: DryRun = False, tracking_uri: TrackingUri = None
+    ) -> PushResult:
+        """Write an evaluation run's scorer results onto the source production traces as feedback
+        (CODE for code scorers, LLM_JUDGE for judges; source id mlflow-eval-mcp:<suite>:<scorer>), plus the
+        suite's human reviews (state/review.json) as HUMAN feedback; tags the traces with the suite.
+        Idempotent: a second push updates or leaves feedback unchanged, never duplicates."""
+        from mlflow_eval_mcp.suite.feedback import push_feedback
+
+        return await self._with_client(
+            tracking_uri, lambda client: push_feedback(client, self._suite(suite_dir), run_id=run_id, dry_run=dry_run)
+        )
+
+    async def pull_feedback(self, suite_dir: SuiteDir, tracking_uri: TrackingUri = None) -> PullResult:
+        """Read HUMAN feedback and expectations added (e.g. in the MLflow UI) on the suite's source traces
+        into state/review.json and into the dataset cases' expectations."""
+        from mlflow_eval_mcp.suite.feedback import pull_feedback
+
+        return await self._with_client(tracking_uri, lambda client: pull_feedback(client, self._suite(suite_dir)))
+
+    async def compare_runs(
+        self,
+        baseline_run_id: EvaluationRunId,
+        candidate_run_id: EvaluationRunId,
+        tracking_uri: TrackingUri = None,
+    ) -> CompareResult:
+        """Compare two evaluation runs: per-metric deltas, per-row flips paired by case (pass -> fail,
+        fail -> pass), an exact McNemar test per scorer, and a regression verdict naming the rows."""
+        from mlflow_eval_mcp.suite.compare import compare_runs
+
+        return await self._with_client(
+            tracking_uri, lambda client: compare_runs(client, baseline_run_id, candidate_run_id)
+        )
+
     def _suite(self, suite_dir: str | None, default_name: str = "suite") -> SuiteLayout:
         return SuiteLayout.resolve(suite_dir, workspace=self.settings.workspace, default_name=default_name)
 
@@ -300,6 +372,10 @@ def tool_table(settings: Settings) -> tuple[ToolSpec, ...]:
         ToolSpec(trace_tools.generate_scorers, "Generate the scorers", read_only=False),
         ToolSpec(trace_tools.render_run_script, "Write the run script and gates", read_only=False),
         ToolSpec(trace_tools.generate_suite, "Generate a whole evaluation suite", read_only=False),
+        ToolSpec(trace_tools.validate_eval, "Validate a suite by running it", read_only=False),
+        ToolSpec(trace_tools.push_feedback, "Push results onto production traces", read_only=False),
+        ToolSpec(trace_tools.pull_feedback, "Pull human feedback into the suite", read_only=False),
+        ToolSpec(trace_tools.compare_runs, "Compare two evaluation runs", read_only=True),
     )
 
 

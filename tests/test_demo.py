@@ -26,7 +26,7 @@ def test_cli_demo_seeds_300_traces_and_loses_none(template_db, tmp_path, capsys)
     out = capsys.readouterr().out
     assert re.search(r"traces written: 300, already present: 0, lost: 0", out)
     assert "claude mcp add" in out
-    assert re.search(r"ran it \(code scorers, \d+ rows, \d+ s\): \d+ gates, all passed", out)
+    assert re.search(r"validated \(\d+ s, run \w+\): passed, \d+ checks passed\n", out)
     assert (workspace / "suites" / DEMO_EXPERIMENT / "evaluation" / "run_eval.py").exists()
     client = MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(DEMO_EXPERIMENT)

@@ -32,8 +32,10 @@ async def test_tools_are_listed_with_annotations_and_output_schemas(settings):
     async with Client(create_server(settings)) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     readers = {"list_experiments", "search_traces", "get_trace"}
+    readers.add("compare_runs")
     writers = {"import_traces", "analyze_traces", "generate_dataset", "generate_scorers", "render_run_script"}
-    assert set(tools) == readers | writers | {"generate_suite"}
+    writers |= {"generate_suite", "validate_eval", "push_feedback", "pull_feedback"}
+    assert set(tools) == readers | writers
     for name, tool in tools.items():
         assert tool.annotations.read_only_hint is (name in readers)
         assert tool.annotations.destructive_hint is False

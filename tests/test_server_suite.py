@@ -69,3 +69,33 @@ async def test_a_suite_dir_escaping_the_workspace_is_refused(settings):
     async with Client(create_server(settings)) as client:
         result = await client.call_tool("generate_dataset", {"suite_dir": "../../etc"})
     assert "contains '..'" in _error_text(result)
+
+
+async def test_validate_push_and_compare_through_the_protocol(demo_store, tmp_path):
+    suite_dir = str(tmp_path / "suite")
+    async with Client(create_server(demo_store.settings())) as client:
+        await client.call_tool(
+            "generate_suite", {"experiment_name": "mlflow-eval-demo", "suite_dir": suite_dir, "max_cases": 12}
+        )
+        validated = await client.call_tool("validate_eval", {"suite_dir": suite_dir, "timeout_s": 300})
+        dry = await client.call_tool("push_feedback", {"suite_dir": suite_dir, "dry_run": True})
+        run_id = validated.structured_content["run_id"]
+        same = await client.call_tool("compare_runs", {"baseline_run_id": run_id, "candidate_run_id": run_id})
+    assert validated.structured_content["status"] == "passed", validated.structured_content["checks"]
+    assert dry.structured_content["dry_run"] and dry.structured_content["logged"] > 0
+    assert dry.structured_content["traces_tagged"] == 0
+    assert same.structured_content["verdict"] == "unchanged"
+
+
+async def test_comparing_an_unknown_run_says_so(settings):
+    async with Client(create_server(settings)) as client:
+        result = await client.call_tool("compare_runs", {"baseline_run_id": "nope", "candidate_run_id": "nope"})
+    assert "No MLflow run 'nope'" in _error_text(result)
+
+
+async def test_pushing_before_any_evaluation_says_what_to_run(demo_store, tmp_path):
+    suite_dir = str(tmp_path / "suite")
+    async with Client(create_server(demo_store.settings())) as client:
+        await client.call_tool("generate_suite", {"experiment_name": "mlflow-eval-demo", "suite_dir": suite_dir})
+        result = await client.call_tool("push_feedback", {"suite_dir": suite_dir})
+    assert "run validate_eval(suite_dir=...)" in _error_text(result)

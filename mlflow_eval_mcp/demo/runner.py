@@ -17,8 +17,7 @@ from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.models import SearchTracesResult
 from mlflow_eval_mcp.settings import DEFAULT_WORKSPACE, Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout
-from mlflow_eval_mcp.suite.models import GenerateResult
-from mlflow_eval_mcp.suite.runner import SuiteRun
+from mlflow_eval_mcp.suite.models import GenerateResult, ValidationResult
 from mlflow_eval_mcp.trace_writer import TraceRecord, write_traces
 from mlflow_eval_mcp.tracking import get_or_create_experiment, open_client, redact_uri
 
@@ -42,7 +41,7 @@ class DemoResult(BaseModel):
     manifest_path: str = Field(description="JSON map of trace id to its planted failure modes (ground truth).")
     error_traces: SearchTracesResult = Field(description="A sample search: the newest traces in ERROR state.")
     suite: GenerateResult | None = Field(default=None, description="The suite generated from the corpus.")
-    suite_run: SuiteRun | None = Field(default=None, description="Its run_eval.py, code scorers only.")
+    validation: ValidationResult | None = Field(default=None, description="validate_eval on the suite.")
 
 
 def run_demo_pipeline(
@@ -54,10 +53,10 @@ def run_demo_pipeline(
     on_progress: Callable[[int, int], None] | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Seed the corpus, generate a suite from it in WORKSPACE/suites/<experiment>, and run the
-    suite's code scorers against the same store (in the suite's own eval experiment)."""
+    """Seed the corpus, generate a suite from it in WORKSPACE/suites/<experiment>, and validate it,
+    which runs it against the same store (in the suite's own eval experiment)."""
     from mlflow_eval_mcp.suite.pipeline import generate_suite
-    from mlflow_eval_mcp.suite.runner import run_suite
+    from mlflow_eval_mcp.suite.validation import validate_eval
 
     result = run_demo(settings, n_traces=n_traces, seed=seed, tracking_uri=tracking_uri, on_progress=on_progress)
     uri = settings.check(tracking_uri or settings.embedded_store_uri, create_store=True)
@@ -73,8 +72,8 @@ def run_demo_pipeline(
         on_progress=on_step,
     )
     if on_step is not None:
-        on_step("run")
-    result.suite_run = run_suite(SuiteLayout(Path(result.suite.suite_dir)), tracking_uri=uri, args=["--no-llm-judges"])
+        on_step("validate")
+    result.validation = validate_eval(client, SuiteLayout(Path(result.suite.suite_dir)))
     return result
 
 
@@ -180,7 +179,7 @@ def render_summary(result: DemoResult) -> str:
 
 
 def _suite_summary(result: DemoResult) -> list[str]:
-    suite, run = result.suite, result.suite_run
+    suite, validation = result.suite, result.validation
     if suite is None:
         return []
     evaluation = Path(suite.suite_dir) / "evaluation"
@@ -194,15 +193,16 @@ def _suite_summary(result: DemoResult) -> list[str]:
         f"  scorers: {len(suite.scorers.code_scorers)} code ({', '.join(s.name for s in suite.scorers.code_scorers)}), "
         f"{len(suite.scorers.judges)} LLM judges",
     ]
-    if run is not None and run.result is not None:
-        gates = run.result["gates"]
-        failed = [gate["scorer"] for gate in gates if not gate["passed"]]
+    if validation is not None:
+        failed = [check for check in validation.checks if check.status == "failed"]
+        skipped = [check for check in validation.checks if check.status == "skipped"]
         lines.append(
-            f"  ran it (code scorers, {run.result['rows']} rows, {run.seconds:.0f} s): "
-            + (f"{len(gates)} gates, all passed" if not failed else f"gates failed: {', '.join(failed)}")
+            f"  validated ({validation.seconds:.0f} s, run {validation.run_id}): {validation.status}, "
+            f"{sum(c.status == 'passed' for c in validation.checks)} checks passed"
+            + (f", failed: {', '.join(c.name for c in failed)}" if failed else "")
         )
-    elif run is not None:
-        lines.append(f"  running it failed (exit {run.exit_code}): {run.stderr_tail.splitlines()[-1:]}")
+        lines += [f"    skipped: {check.message}" for check in skipped]
+        lines += [f"    {check.name}: {check.message} -> {check.fix}" for check in failed]
     lines += [
         "  Run it yourself:",
         f"    MLFLOW_TRACKING_URI={result.tracking_uri} {sys.executable} {evaluation / 'run_eval.py'} --no-llm-judges",

@@ -135,3 +135,89 @@ class GenerateResult(BaseModel):
     dataset: DatasetResult
     scorers: ScorersResult
     script: RunScriptResult
+
+
+CheckStatus = Literal["passed", "failed", "skipped", "warning"]
+
+
+class ValidationIssue(BaseModel):
+    """Where a check failed, as precisely as known."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    scorer: str | None = None
+    row: str | None = Field(default=None, description="case_id of the dataset row.")
+
+
+class ValidationCheck(BaseModel):
+    name: str
+    status: CheckStatus
+    message: str
+    fix: str | None = Field(default=None, description="What to do about a failure.")
+    issues: list[ValidationIssue] = Field(default_factory=list)
+
+
+class ValidationResult(BaseModel):
+    """`state/validation_results.json`."""
+
+    mode: Mode = "offline"
+    suite_dir: str
+    status: Literal["passed", "failed"]
+    checks: list[ValidationCheck]
+    run_id: str | None = Field(description="The MLflow run of the executed phase, when it ran.")
+    experiment_id: str | None
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    skipped_scorers: list[dict[str, str]] = Field(
+        default_factory=list, description="Judges not run, with the reason (never counted as passed)."
+    )
+    seconds: float
+    next_step: str
+
+
+class PushResult(BaseModel):
+    mode: Mode = "offline"
+    suite_dir: str
+    run_id: str
+    dry_run: bool
+    logged: int = Field(description="New feedback written onto source traces.")
+    updated: int = Field(description="Existing feedback from this suite and scorer, given a new value.")
+    unchanged: int = Field(description="Existing feedback that already had this value.")
+    skipped: int
+    skipped_reasons: dict[str, int]
+    human_reviews: int = Field(description="Reviews from state/review.json pushed as HUMAN feedback.")
+    traces_tagged: int
+
+
+class PullResult(BaseModel):
+    mode: Mode = "offline"
+    suite_dir: str
+    traces_read: int
+    human_feedback: int
+    expectations: int
+    cases_updated: int
+    review_file: str
+    next_step: str
+
+
+class ScorerComparison(BaseModel):
+    scorer: str
+    paired_rows: int
+    baseline_pass_rate: float | None
+    candidate_pass_rate: float | None
+    pass_to_fail: int
+    fail_to_pass: int
+    p_value: float = Field(description="Exact two-sided McNemar test on the flips.")
+    regressed_rows: list[str] = Field(description="Row keys (case ids, else an inputs digest) that went pass -> fail.")
+    verdict: Literal["regressed", "improved", "unchanged", "changed"]
+
+
+class CompareResult(BaseModel):
+    mode: Mode = "offline"
+    baseline_run_id: str
+    candidate_run_id: str
+    metric_deltas: dict[str, dict[str, float | None]] = Field(description="metric -> {baseline, candidate, delta}.")
+    scorers: list[ScorerComparison]
+    unpaired_rows: int = Field(description="Rows present in only one of the runs.")
+    verdict: Literal["regressed", "improved", "unchanged", "changed"]
+    regressions: list[str] = Field(description="One line per scorer that regressed, with its rows.")

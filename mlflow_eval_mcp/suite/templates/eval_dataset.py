@@ -15,6 +15,10 @@ from typing import Any
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CASES_FILE = DATA_DIR / "cases.jsonl"
 TRACES_FILE = DATA_DIR / "traces.jsonl"
+RECORDED = "recorded"
+"""Row tag `row_kind`: the production trace itself is scored (its results may go back onto it)."""
+PREDICTED = "predict_fn"
+"""Row tag `row_kind`: a new response from predict_fn is scored (it says nothing about production)."""
 DETACHED_EXPERIMENT = "mlflow-eval-mcp-source"
 """Stands in for the production experiment id in loaded traces, so that MLflow always copies them
 into the evaluation experiment (it writes onto traces it believes are already there)."""
@@ -40,7 +44,11 @@ def recorded_rows(cases: list[dict[str, Any]] | None = None) -> list[dict[str, A
         trace = traces.get(case.get("source_trace_id") or "") if case.get("has_trace") else None
         if trace is not None:
             rows.append(
-                {"trace": json.dumps(_detached(trace)), "expectations": case["expectations"], "tags": _tags(case)}
+                {
+                    "trace": json.dumps(_detached(trace)),
+                    "expectations": case["expectations"],
+                    "tags": _tags(case, RECORDED),
+                }
             )
     return rows
 
@@ -48,7 +56,7 @@ def recorded_rows(cases: list[dict[str, Any]] | None = None) -> list[dict[str, A
 def input_rows(cases: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Rows for a predict_fn: the inputs of every case, called as `predict_fn(**inputs)`."""
     return [
-        {"inputs": case["inputs"], "expectations": case["expectations"], "tags": _tags(case)}
+        {"inputs": case["inputs"], "expectations": case["expectations"], "tags": _tags(case, PREDICTED)}
         for case in (load_cases() if cases is None else cases)
     ]
 
@@ -58,8 +66,8 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
-def _tags(case: dict[str, Any]) -> dict[str, str]:
-    return {**case.get("tags", {}), "case_id": case["case_id"]}
+def _tags(case: dict[str, Any], row_kind: str) -> dict[str, str]:
+    return {**case.get("tags", {}), "case_id": case["case_id"], "row_kind": row_kind}
 
 
 def _detached(trace: dict[str, Any]) -> dict[str, Any]:

@@ -157,7 +157,7 @@ def choose_scorers(
         return get_scorers(include_judges=False), [
             {"scorer": judge["name"], "reason": problem} for judge in config["judges"]
         ]
-    scorers = get_scorers(include_judges=True, model=model)
+    scorers = get_scorers(include_judges=True, model=model, judge_timeout=args.judge_timeout)
     skipped = []
     for judge in config["judges"]:
         for key in judge.get("requires_expectations", []):

@@ -71,24 +71,30 @@ def missing_judge_credentials(model: str) -> str | None:
     return None
 
 
-def get_scorers(*, include_judges: bool = True, model: str | None = None) -> list[Any]:
-    """The active scorers: code scorers first, then (if `include_judges`) the LLM judges."""
+def get_scorers(
+    *, include_judges: bool = True, model: str | None = None, judge_timeout: float | None = None
+) -> list[Any]:
+    """The active scorers: code scorers first, then (if `include_judges`) the LLM judges, each call
+    of which is abandoned after `judge_timeout` seconds (MLflow's default: 300)."""
     config = load_config()
     scorers = [CHECKS[spec["check"]](spec) for spec in config["code_scorers"]]
     if include_judges:
-        scorers += judges(config, model or judge_model(config=config))
+        scorers += judges(config, model or judge_model(config=config), timeout=judge_timeout)
     return scorers
 
 
-def judges(config: dict[str, Any], model: str) -> list[Any]:
+def judges(config: dict[str, Any], model: str, *, timeout: float | None = None) -> list[Any]:
     from mlflow.genai import scorers as builtin
 
     made = []
     for spec in config["judges"]:
         if spec["judge"] == "Guidelines":
-            made.append(builtin.Guidelines(name=spec["name"], guidelines=spec["guidelines"], model=model))
+            judge = builtin.Guidelines(name=spec["name"], guidelines=spec["guidelines"], model=model)
         else:
-            made.append(getattr(builtin, spec["judge"])(name=spec["name"], model=model))
+            judge = getattr(builtin, spec["judge"])(name=spec["name"], model=model)
+        if timeout is not None:
+            judge.timeout = timeout
+        made.append(judge)
     return made
 
 

@@ -1,0 +1,170 @@
+"""Static checks of a suite, run by validate_eval in a fresh interpreter: python probe.py EVALUATION_DIR.
+
+It imports the suite's modules as `run_eval.py` does (by plain name, from the suite's folder),
+checks the dataset rows, builds the scorers and dry-runs each code scorer on up to three recorded
+rows. It prints one JSON report on its last line of stdout. It depends only on the standard
+library, MLflow and the suite, and never runs the evaluation itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+ALLOWED_AGGREGATIONS = {"min", "max", "mean", "median", "variance", "p90"}
+DRY_RUN_ROWS = 3
+
+
+def main() -> None:
+    evaluation = Path(sys.argv[1]).resolve()
+    sys.path.insert(0, str(evaluation))
+    report: dict[str, Any] = {"imports": {}, "dataset": None, "scorers": None, "dry_runs": None}
+    for module in ("eval_dataset", "scorers", "run_eval"):
+        try:
+            importlib.import_module(module)
+            report["imports"][module] = None
+        except BaseException as error:  # a broken suite file may raise anything, SystemExit included
+            report["imports"][module] = where(error, evaluation)
+    if report["imports"]["eval_dataset"] is None:
+        report["dataset"] = check_dataset()
+    if report["imports"]["scorers"] is None:
+        report["scorers"] = describe_scorers(evaluation)
+        if report["imports"]["eval_dataset"] is None:
+            report["dry_runs"] = dry_run()
+    print(json.dumps(report, default=str))
+
+
+def where(error: BaseException, evaluation: Path) -> dict[str, Any]:
+    """The error with the suite file and line it happened in."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return {"message": f"{type(error).__name__}: {error.msg}", "file": error.filename, "line": error.lineno}
+    frames = [
+        frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.startswith(str(evaluation))
+    ]
+    frame = frames[-1] if frames else None
+    return {
+        "message": f"{type(error).__name__}: {error}"[:500],
+        "file": frame.filename if frame else None,
+        "line": frame.lineno if frame else None,
+    }
+
+
+def check_dataset() -> dict[str, Any]:
+    from mlflow.entities import Trace
+
+    import eval_dataset
+
+    problems: list[dict[str, Any]] = []
+    try:
+        cases = eval_dataset.load_cases()
+        traces = eval_dataset.load_traces()
+    except Exception as error:
+        return {"cases": 0, "recorded": 0, "problems": [{"row": None, "message": f"cannot load: {error}"}]}
+    for case in cases:
+        row = case.get("case_id")
+        if not isinstance(case.get("inputs"), dict):
+            problems.append(
+                {
+                    "row": row,
+                    "message": "inputs must be a dict of predict_fn arguments, "
+                    f"not {type(case.get('inputs')).__name__}",
+                }
+            )
+        if not isinstance(case.get("expectations", {}), dict):
+            problems.append({"row": row, "message": "expectations must be a dict of name -> value"})
+        if case.get("has_trace"):
+            trace = traces.get(case.get("source_trace_id") or "")
+            if trace is None:
+                problems.append({"row": row, "message": "has_trace is true but its trace is not in traces.jsonl"})
+                continue
+            try:
+                Trace.from_dict(trace)
+            except Exception as error:
+                problems.append(
+                    {"row": row, "message": f"its trace does not load: {type(error).__name__}: {error}"[:300]}
+                )
+    keys = sorted({key for case in cases if isinstance(case.get("expectations"), dict) for key in case["expectations"]})
+    return {
+        "cases": len(cases),
+        "recorded": sum(bool(c.get("has_trace")) for c in cases),
+        "expectation_keys": keys,
+        "problems": problems,
+    }
+
+
+def describe_scorers(evaluation: Path) -> dict[str, Any]:
+    import scorers
+
+    described: dict[str, Any] = {"code": [], "judges": [], "error": None}
+    try:
+        for scorer in scorers.get_scorers(include_judges=False):
+            described["code"].append({"name": scorer.name, "aggregations": list(scorer.aggregations or [])})
+        for judge in scorers.judges(scorers.load_config(), scorers.judge_model()):
+            described["judges"].append(
+                {
+                    "name": judge.name,
+                    "class": type(judge).__name__,
+                    "aggregations": list(getattr(judge, "aggregations", None) or []),
+                }
+            )
+    except Exception as error:
+        described["error"] = where(error, evaluation)
+    return described
+
+
+def dry_run() -> dict[str, Any]:
+    from mlflow.entities import Trace
+
+    import eval_dataset
+    import scorers
+
+    recorded = [case for case in eval_dataset.load_cases() if case.get("has_trace")][:DRY_RUN_ROWS]
+    traces = eval_dataset.load_traces()
+    results: dict[str, list[dict[str, Any]]] = {}
+    try:
+        code = scorers.get_scorers(include_judges=False)
+    except Exception as error:
+        return {"rows": 0, "results": {}, "error": str(error)}
+    for case in recorded:
+        trace = Trace.from_dict(traces[case["source_trace_id"]])
+        root = next((span for span in trace.data.spans if span.parent_id is None), None)
+        for scorer in code:
+            outcome: dict[str, Any] = {"row": case["case_id"], "value": None, "aggregatable": False, "error": None}
+            try:
+                value = scorer.run(
+                    inputs=root.inputs if root else None,
+                    outputs=root.outputs if root else None,
+                    expectations=case.get("expectations") or {},
+                    trace=trace,
+                )
+                outcome.update(judge_value(value))
+            except Exception as error:
+                outcome["error"] = f"{type(error).__name__}: {error}"[:300]
+            results.setdefault(scorer.name, []).append(outcome)
+    return {"rows": len(recorded), "results": results, "error": None}
+
+
+def judge_value(value: Any) -> dict[str, Any]:
+    """Whether MLflow can aggregate what a scorer returned: a bool, a number, 'yes'/'no', or a
+    Feedback (or list of them) holding one."""
+    from mlflow.entities import Feedback
+
+    items = value if isinstance(value, list) else [value]
+    shown = []
+    for item in items:
+        if isinstance(item, Feedback):
+            if item.error is not None:
+                return {"value": None, "aggregatable": False, "error": f"Feedback error: {item.error}"}
+            item = item.value
+        shown.append(repr(item)[:80])
+        if not (isinstance(item, bool | int | float) or (isinstance(item, str) and item.lower() in ("yes", "no"))):
+            return {"value": shown[-1], "aggregatable": False, "error": None}
+    return {"value": ", ".join(shown), "aggregatable": bool(items), "error": None}
+
+
+if __name__ == "__main__":
+    main()
