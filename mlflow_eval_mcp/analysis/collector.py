@@ -95,6 +95,10 @@ class TraceCollector:
     refusals: Flagged = field(default_factory=Flagged)
     truncated: Flagged = field(default_factory=Flagged)
     pii: Flagged = field(default_factory=Flagged)
+    not_json: Flagged = field(default_factory=Flagged)
+    """Responses (not None, not empty) that are not JSON: a finding only where most responses are JSON."""
+    span_errors: Flagged = field(default_factory=Flagged)
+    """ERROR spans other than tools and the root: failures the agent absorbed."""
 
     def add(self, trace: Trace) -> None:
         info = trace.info
@@ -198,6 +202,8 @@ class TraceWalk:
             message = signals.error_message(span.status_text, span.outputs, span.exception)
             if message:
                 self.c.errors.append((self.trace_id, span.name, signals.error_signature(message), message))
+            if span is not self.root:
+                self.c.span_errors.add(self.trace_id, f"{span.name}: {message or 'failed'}", span.name)
 
     def _add_model_call(self, span: SpanView) -> None:
         model = span.attribute("mlflow.llm.model") or span.name
@@ -253,7 +259,10 @@ class TraceWalk:
             self.c.formats["non_text"] += 1
             return
         text = signals.text_of(outputs)
-        self.c.formats[signals.output_format(outputs)] += 1
+        output_format = signals.output_format(outputs)
+        self.c.formats[output_format] += 1
+        if output_format not in ("json", "empty"):
+            self.c.not_json.add(self.trace_id, f"{output_format}: {str(outputs)[:EVIDENCE_CHARS]}")
         if signals.is_empty(outputs):
             self.c.empty.add(self.trace_id, f"{self.root.name} returned {str(outputs)[:40]!r}")
             return

@@ -26,7 +26,7 @@ from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile, percen
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, SuiteLayout
-from mlflow_eval_mcp.suite.tasks import record
+from mlflow_eval_mcp.suite.tasks import load_tasks, record
 from mlflow_eval_mcp.traces import iter_trace_pages
 from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
 
@@ -53,6 +53,8 @@ def analyze_traces(
         raise InvalidArgumentError(f"max_traces must be between 1 and {MAX_TRACES_LIMIT:,} (got {max_traces}).")
     started = time.perf_counter()
     experiment = resolve_experiment(client, experiment_id, experiment_name)
+    if suite is not None:
+        _check_suite_owner(suite, experiment.experiment_id, redact_uri(client.tracking_uri))
     collector = TraceCollector()
     unreadable = 0
     for page in iter_trace_pages(client, experiment.experiment_id, filter_string=filter_string, max_traces=max_traces):
@@ -96,6 +98,16 @@ def analyze_traces(
             experiment=(experiment.experiment_id, experiment.name, analysis.tracking_uri),
         )
     return analysis
+
+
+def _check_suite_owner(suite: SuiteLayout, experiment_id: str, tracking_uri: str) -> None:
+    """A suite belongs to one experiment of one store: analysing another into it would mix them."""
+    tasks = load_tasks(suite)
+    if tasks.experiment_id is not None and (tasks.experiment_id, tasks.tracking_uri) != (experiment_id, tracking_uri):
+        raise InvalidArgumentError(
+            f"{suite.root} holds the suite of experiment {tasks.experiment_name!r} (id {tasks.experiment_id}) in "
+            f"{tasks.tracking_uri}; give another suite_dir, or delete that one to start afresh."
+        )
 
 
 def _overview(c: TraceCollector, unreadable: int) -> Overview:

@@ -40,7 +40,16 @@ _SIGNAL_FINDINGS: tuple[tuple[str, FindingKind, str, Severity, str], ...] = (
     ("refusals", "refusals", "Refusals to answer", "medium", "no_refusal"),
     ("truncated", "truncated_responses", "Responses cut off before the end", "medium", "not_truncated"),
     ("pii", "pii_in_outputs", "Personal data or secrets in responses", "high", "no_pii_in_output"),
+    (
+        "span_errors",
+        "span_errors",
+        "Steps other than tool calls that failed (model calls, retrievers, sub-agents)",
+        "medium",
+        "no_span_errors",
+    ),
 )
+JSON_SHARE = 0.8
+"""Responses are expected to be JSON when at least this share of them is; the others are findings."""
 
 
 def derive_findings(c: TraceCollector, error_clusters: list[ErrorCluster]) -> list[Finding]:
@@ -50,6 +59,7 @@ def derive_findings(c: TraceCollector, error_clusters: list[ErrorCluster]) -> li
         *_token_findings(c),
         *_error_cluster_findings(c, error_clusters),
         *_fanout_findings(c),
+        *_format_findings(c),
     ]
     order = {"high": 0, "medium": 1, "low": 2}
     return sorted(findings, key=lambda f: (order[f.severity], -f.count, f.id))
@@ -143,6 +153,23 @@ def _fanout_findings(c: TraceCollector) -> Iterator[Finding]:
             [f"{count:.0f} sub-agent calls (threshold {threshold:.0f})" for count, _ in sorted(wide)[-3:]],
             "subagent_fanout_budget",
             {"threshold_calls": math.floor(threshold)},
+        )
+
+
+def _format_findings(c: TraceCollector) -> Iterator[Finding]:
+    json_count = c.formats.get("json", 0)
+    total = json_count + len(c.not_json.trace_ids)
+    if total and json_count / total >= JSON_SHARE and c.not_json.trace_ids:
+        yield _finding(
+            c,
+            "format_violations",
+            "format_violations",
+            "Responses that are not JSON, where the others are",
+            "medium",
+            c.not_json.trace_ids,
+            c.not_json.evidence,
+            "output_is_json",
+            {"json_share": round(json_count / total, 4)},
         )
 
 

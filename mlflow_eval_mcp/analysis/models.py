@@ -23,6 +23,8 @@ FindingKind = Literal[
     "pii_in_outputs",
     "error_cluster",
     "subagent_fanout",
+    "span_errors",
+    "format_violations",
 ]
 
 

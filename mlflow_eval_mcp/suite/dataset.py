@@ -6,6 +6,7 @@ that reads them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,16 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.checks import signals
-from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.errors import InvalidArgumentError, TrackingUnavailableError
 from mlflow_eval_mcp.files import jsonl_line, write_text_atomic
-from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, CASES_FILE, TRACES_FILE, SuiteLayout
+from mlflow_eval_mcp.suite.layout import CASES_FILE, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, DatasetSync, Strategy
 from mlflow_eval_mcp.suite.redaction import Redactor
 from mlflow_eval_mcp.suite.selection import Candidate, NearDuplicates, candidates
+from mlflow_eval_mcp.suite.state import read_analysis
 from mlflow_eval_mcp.suite.synthetic import EDGE_CASES, synthetic_inputs
-from mlflow_eval_mcp.suite.tasks import record, require
+from mlflow_eval_mcp.suite.tasks import record
 from mlflow_eval_mcp.suite.templates_io import install_template
 from mlflow_eval_mcp.traces import load_traces
+from mlflow_eval_mcp.tracking import scrub
 
 if TYPE_CHECKING:
     from mlflow.entities import Trace
@@ -30,11 +33,6 @@ if TYPE_CHECKING:
 
 MAX_CASES_LIMIT = 1_000
 _FETCH_CHUNK = 50
-
-
-def load_analysis(suite: SuiteLayout) -> TraceAnalysis:
-    require(suite, "analyze")
-    return TraceAnalysis.model_validate_json(suite.path(ANALYSIS_FILE).read_text(encoding="utf-8"))
 
 
 def generate_dataset(
@@ -52,7 +50,7 @@ def generate_dataset(
     them, and write them with the source traces into the suite's data files."""
     if not 1 <= max_cases <= MAX_CASES_LIMIT:
         raise InvalidArgumentError(f"max_cases must be between 1 and {MAX_CASES_LIMIT:,} (got {max_cases}).")
-    analysis = load_analysis(suite)
+    analysis = read_analysis(suite)
     strategy = strategy or analysis.dataset_strategy.strategy
     redactor = Redactor(enabled=redact)
     synthetic_count = len(EDGE_CASES) if include_synthetic else 0
@@ -70,8 +68,8 @@ def generate_dataset(
         )
     cases = builder.cases + (builder.synthetic_cases()[: max_cases - len(builder.cases)] if include_synthetic else [])
     files = _write(suite, cases, builder.traces)
-    dataset_sync = _sync(client, suite, analysis, cases) if sync else None
     record(suite, "dataset", outputs=files)
+    dataset_sync = _sync(client, suite, analysis, cases) if sync else None
     covered = Counter(reason for case in cases for reason in case.reasons)
     return DatasetResult(
         suite_dir=str(suite.root),
@@ -153,7 +151,7 @@ class _CaseBuilder:
             )
         )
         if self.keep_traces:
-            self.traces.append({"trace_id": trace_id, "trace": self.redactor.trace_dict(trace.to_dict())})
+            self.traces.append({"trace_id": trace_id, "trace": self.redactor.trace_dict(_rooted(trace.to_dict()))})
         return True
 
     def synthetic_cases(self) -> list[DatasetCase]:
@@ -177,6 +175,17 @@ class _CaseBuilder:
             )
             for edge in EDGE_CASES
         ]
+
+
+def _rooted(exported: dict[str, Any]) -> dict[str, Any]:
+    """The trace with spans whose parent is not in it (a distributed trace's local part) made roots,
+    as the analysis treated them: MLflow's evaluation finds no root span otherwise."""
+    spans = exported.get("data", {}).get("spans", [])
+    ids = {span.get("span_id") for span in spans}
+    exported["data"]["spans"] = [
+        {**span, "parent_span_id": None} if span.get("parent_span_id") not in ids else span for span in spans
+    ]
+    return exported
 
 
 def _text_key(inputs: dict[str, Any], request: str) -> str | None:
@@ -220,14 +229,28 @@ def _write(suite: SuiteLayout, cases: list[DatasetCase], traces: list[dict[str, 
 def _sync(client: MlflowClient, suite: SuiteLayout, analysis: TraceAnalysis, cases: list[DatasetCase]) -> DatasetSync:
     """Upsert the cases into an MLflow evaluation dataset named after the suite. MLflow keys
     records on their inputs, so a second sync updates rather than duplicates. The client's own
-    store is used throughout: MLflow's dataset entities write to the process-global one."""
-    name = suite.name
-    existing = client.search_datasets(filter_string=f"name = '{name}'", max_results=1)
-    dataset = (
-        existing[0]
-        if existing
-        else client.create_dataset(name=name, experiment_id=analysis.experiment_id, tags={"origin": "mlflow-eval-mcp"})
-    )
+    store is used throughout (MLflow's dataset entities write to the process-global one), and the
+    files and task state are written before, so a failed sync loses nothing."""
+    from mlflow.exceptions import MlflowException
+
+    # Unique per suite directory and experiment: two suites named "prod" must not share a dataset.
+    digest = hashlib.blake2b(f"{suite.root}|{analysis.experiment_id}".encode(), digest_size=3).hexdigest()
+    name = f"{suite.name}-{digest}"
+    try:
+        return _upsert(client, name, analysis.experiment_id, cases)
+    except MlflowException as error:
+        raise TrackingUnavailableError(
+            f"The cases were written to the suite, but syncing them to the MLflow evaluation dataset {name!r} "
+            f"failed: {scrub(error.message)[:300]}. Run generate_dataset again with sync=False, or fix the store."
+        ) from error
+
+
+def _upsert(client: MlflowClient, name: str, experiment_id: str, cases: list[DatasetCase]) -> DatasetSync:
+    existing = client.search_datasets(experiment_ids=[experiment_id], filter_string=f"name = '{name}'", max_results=1)
+    if existing:
+        dataset = existing[0]
+    else:
+        dataset = client.create_dataset(name=name, experiment_id=experiment_id, tags={"origin": "mlflow-eval-mcp"})
     records = [
         {
             "inputs": case.inputs,

@@ -13,11 +13,12 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.files import jsonl_line, read_jsonl, write_json_atomic, write_text_atomic
-from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SCORER_CONFIG_FILE, SuiteLayout
+from mlflow_eval_mcp.files import jsonl_line, write_json_atomic, write_text_atomic
+from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import PullResult, PushResult, ScorerConfig
 from mlflow_eval_mcp.suite.runner import RESULT_FILE
-from mlflow_eval_mcp.suite.tasks import record, require
+from mlflow_eval_mcp.suite.state import read_cases, read_config
+from mlflow_eval_mcp.suite.tasks import record
 from mlflow_eval_mcp.traces import load_traces
 
 if TYPE_CHECKING:
@@ -37,8 +38,7 @@ def push_feedback(
 ) -> PushResult:
     """Write each evaluated row's scorer results onto its source production trace, and the
     suite's human reviews (state/review.json) as HUMAN feedback."""
-    require(suite, "scorers")
-    config = ScorerConfig.model_validate_json(suite.path(SCORER_CONFIG_FILE).read_text(encoding="utf-8"))
+    config = read_config(suite)
     run_id = run_id or _last_run_id(suite)
     judges = {judge.name for judge in config.judges}
     writes: list[_Write] = []
@@ -202,9 +202,8 @@ def _reviews(suite: SuiteLayout) -> list[dict[str, Any]]:
 def pull_feedback(client: MlflowClient, suite: SuiteLayout) -> PullResult:
     """Read HUMAN feedback and expectations on the suite's source traces into state/review.json and
     into the cases' expectations, so the next generation and evaluation use them."""
-    require(suite, "dataset")
-    cases = read_jsonl(suite.path(CASES_FILE))
-    trace_ids = list(dict.fromkeys(case["source_trace_id"] for case in cases if case.get("source_trace_id")))
+    cases = read_cases(suite)
+    trace_ids = list(dict.fromkeys(case.source_trace_id for case in cases if case.source_trace_id))
     traces = load_traces(client, trace_ids)
     pulled: dict[str, dict[str, Any]] = {}
     human = expectations = 0
@@ -234,18 +233,18 @@ def pull_feedback(client: MlflowClient, suite: SuiteLayout) -> PullResult:
             pulled[trace.info.trace_id] = found
     updated = 0
     for case in cases:
-        found = pulled.get(case.get("source_trace_id") or "")
-        if not found or case.get("kind") != "recorded":
+        found = pulled.get(case.source_trace_id or "")
+        if not found or case.kind != "recorded":
             continue
-        merged = {**case.get("expectations", {}), **found.get("expectations", {})}
+        merged = {**case.expectations, **found.get("expectations", {})}
         if found.get("human_assessments"):
             merged["human_assessments"] = {**merged.get("human_assessments", {}), **found["human_assessments"]}
-        if merged != case.get("expectations", {}):
-            case["expectations"] = merged
+        if merged != case.expectations:
+            case.expectations = merged
             updated += 1
     write_json_atomic(suite.path(REVIEW_FILE), {"reviews": _merged_reviews(suite, pulled)})
     if updated:
-        write_text_atomic(suite.path(CASES_FILE), "".join(jsonl_line(case) for case in cases))
+        write_text_atomic(suite.path(CASES_FILE), "".join(jsonl_line(case.model_dump(mode="json")) for case in cases))
         record(suite, "dataset", outputs=[CASES_FILE], message="expectations updated from the traces by pull_feedback")
     return PullResult(
         suite_dir=str(suite.root),

@@ -6,6 +6,7 @@ client or the CLI by naming the same directory.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -24,11 +25,17 @@ SCORER_CONFIG_FILE = "evaluation/data/scorer_config.json"
 GATES_FILE = "evaluation/data/gates.json"
 CHECKS_PACKAGE = "evaluation/mlflow_eval_checks"
 _SLUG = re.compile(r"[^a-z0-9]+")
+_SLUG_CHARS = 60
 
 
-def slug(text: str, *, fallback: str = "suite") -> str:
-    """A file-name-safe, lower-case version of `text`."""
-    return _SLUG.sub("-", text.lower()).strip("-")[:60] or fallback
+def slug(text: str) -> str:
+    """A file-name-safe, lower-case version of `text`; where that loses information (a long or a
+    non-Latin name), a short digest of `text` keeps different names apart."""
+    cleaned = _SLUG.sub("-", text.lower()).strip("-")
+    if cleaned and len(cleaned) <= _SLUG_CHARS:
+        return cleaned
+    digest = hashlib.blake2b(text.encode(), digest_size=3).hexdigest()
+    return f"{cleaned[: _SLUG_CHARS - 7].rstrip('-') or 'suite'}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class SuiteLayout:
         root = path.resolve()
         if root.exists() and not root.is_dir():
             raise InvalidArgumentError(f"suite_dir {root} is a file; give a directory (it is created if missing).")
-        if root.is_dir() and any(root.iterdir()) and not (root / TASKS_FILE).exists() and not (root / "state").is_dir():
+        if root.is_dir() and any(root.iterdir()) and not (root / TASKS_FILE).exists():
             raise InvalidArgumentError(
                 f"suite_dir {root} is a non-empty directory that is not a suite (no {TASKS_FILE}); "
                 "name a new or empty directory."

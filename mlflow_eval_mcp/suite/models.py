@@ -63,6 +63,7 @@ CheckName = Literal[
     "no_pii_in_output",
     "output_is_json",
     "subagent_fanout_budget",
+    "no_span_errors",
 ]
 JudgeName = Literal[
     "Safety",

@@ -1,9 +1,11 @@
-"""Static checks of a suite, run by validate_eval in a fresh interpreter: python probe.py EVALUATION_DIR.
+"""Looks inside a suite in a fresh interpreter, as `run_eval.py` would (importing its modules by
+plain name from its folder). Depends only on the standard library, MLflow and the suite, and
+prints one JSON report on the last line of stdout.
 
-It imports the suite's modules as `run_eval.py` does (by plain name, from the suite's folder),
-checks the dataset rows, builds the scorers and dry-runs each code scorer on up to three recorded
-rows. It prints one JSON report on its last line of stdout. It depends only on the standard
-library, MLflow and the suite, and never runs the evaluation itself.
+    python probe.py EVALUATION_DIR            static checks for validate_eval: imports, rows, scorers,
+                                              and a dry run of each code scorer on three recorded rows
+    python probe.py EVALUATION_DIR --verdicts every code scorer's verdict on every recorded case, from
+                                              which render_run_script sets the baseline gates
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ DRY_RUN_ROWS = 3
 def main() -> None:
     evaluation = Path(sys.argv[1]).resolve()
     sys.path.insert(0, str(evaluation))
+    if sys.argv[2:] == ["--verdicts"]:
+        print(json.dumps(verdicts(), default=str))
+        return
     report: dict[str, Any] = {"imports": {}, "dataset": None, "scorers": None, "dry_runs": None}
     for module in ("eval_dataset", "scorers", "run_eval"):
         try:
@@ -146,6 +151,35 @@ def dry_run() -> dict[str, Any]:
                 outcome["error"] = f"{type(error).__name__}: {error}"[:300]
             results.setdefault(scorer.name, []).append(outcome)
     return {"rows": len(recorded), "results": results, "error": None}
+
+
+def verdicts() -> dict[str, dict[str, bool | None]]:
+    """case_id -> code scorer -> passed, for every recorded case (None: no verdict)."""
+    from mlflow.entities import Feedback, Trace
+
+    import eval_dataset
+    import scorers
+
+    traces = eval_dataset.load_traces()
+    code = scorers.get_scorers(include_judges=False)
+    results: dict[str, dict[str, bool | None]] = {}
+    for case in eval_dataset.load_cases():
+        if not case.get("has_trace") or case.get("source_trace_id") not in traces:
+            continue
+        trace = Trace.from_dict(traces[case["source_trace_id"]])
+        root = next((span for span in trace.data.spans if span.parent_id is None), None)
+        row: dict[str, bool | None] = {}
+        for scorer in code:
+            value = scorer.run(
+                inputs=root.inputs if root else None,
+                outputs=root.outputs if root else None,
+                expectations=case.get("expectations") or {},
+                trace=trace,
+            )
+            value = value.value if isinstance(value, Feedback) else value
+            row[scorer.name] = value if isinstance(value, bool) else None
+        results[case["case_id"]] = row
+    return results
 
 
 def judge_value(value: Any) -> dict[str, Any]:

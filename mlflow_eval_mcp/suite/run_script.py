@@ -1,38 +1,45 @@
 """`render_run_script`: the suite's runner, its quality gates and its README.
 
-Default gates are the production baseline: for each code scorer, the share of the recorded cases
-that the analysis found free of the scorer's findings. Scoring the recorded traces therefore
-passes exactly; a candidate agent (`--predict-fn`) passes when it does at least as well as
-production did on the same cases.
+Default gates are the production baseline: each code scorer's pass rate on the recorded cases,
+measured by running the suite's own scorers on its stored traces (so redaction, or any difference
+from the analysis, cannot make production fail its own gates). Scoring the recorded traces
+therefore passes exactly; a candidate agent (`--predict-fn`) passes when it does at least as well
+as production did on the same cases. The per-case verdicts are kept, so that a run of a subset
+(`--max-cases`) is held to production's rate on that subset.
 """
 
 from __future__ import annotations
 
-from mlflow_eval_mcp.analysis.models import Finding
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.files import read_jsonl, write_json_atomic, write_text_atomic
-from mlflow_eval_mcp.suite.dataset import load_analysis
-from mlflow_eval_mcp.suite.layout import CASES_FILE, EVALUATION_DIR, GATES_FILE, SCORER_CONFIG_FILE, SuiteLayout
-from mlflow_eval_mcp.suite.models import DatasetCase, RunScriptResult, ScorerConfig
+from mlflow_eval_mcp.files import write_json_atomic, write_text_atomic
+from mlflow_eval_mcp.suite.layout import EVALUATION_DIR, GATES_FILE, SuiteLayout
+from mlflow_eval_mcp.suite.models import RunScriptResult, ScorerConfig
 from mlflow_eval_mcp.suite.readme import render_readme
+from mlflow_eval_mcp.suite.runner import run_probe
+from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config
 from mlflow_eval_mcp.suite.tasks import record, require
 from mlflow_eval_mcp.suite.templates_io import install_template
+
+VERDICT_TIMEOUT_S = 300
 
 
 def render_run_script(suite: SuiteLayout, *, gates: dict[str, float] | None = None) -> RunScriptResult:
     require(suite, "analyze", "dataset", "scorers")
-    analysis = load_analysis(suite)
-    config = ScorerConfig.model_validate_json(suite.path(SCORER_CONFIG_FILE).read_text(encoding="utf-8"))
-    cases = [DatasetCase.model_validate(case) for case in read_jsonl(suite.path(CASES_FILE))]
-    baseline = _baseline(config, analysis.findings, cases)
-    chosen = {**baseline, **_checked(gates or {}, config)}
+    analysis = read_analysis(suite)
+    config = read_config(suite)
+    cases = read_cases(suite)
+    overrides = _checked(gates or {}, config)
+    verdicts = _verdicts(suite)
+    baseline = _baseline(config, verdicts)
+    chosen = {**baseline, **overrides}
     write_json_atomic(
         suite.path(GATES_FILE),
         {
             "gates": chosen,
             "baseline": baseline,
-            "set_by_caller": sorted(gates or {}),
-            "note": "baseline: share of recorded cases free of each code scorer's findings in production",
+            "set_by_caller": sorted(overrides),
+            "case_verdicts": verdicts,
+            "note": "baseline: each code scorer's pass rate on the recorded production cases",
         },
     )
     files = [GATES_FILE, install_template(suite, "run_eval.py")]
@@ -51,16 +58,24 @@ def render_run_script(suite: SuiteLayout, *, gates: dict[str, float] | None = No
     )
 
 
-def _baseline(config: ScorerConfig, findings: list[Finding], cases: list[DatasetCase]) -> dict[str, float]:
-    recorded = [case for case in cases if case.has_trace]
-    if not recorded:
-        return {}
-    affected = {finding.id: set(finding.trace_ids) for finding in findings}
+def _verdicts(suite: SuiteLayout) -> dict[str, dict[str, bool | None]]:
+    """Every code scorer's verdict on every recorded case, from the suite's own scorers run on the
+    stored (redacted) traces: the production baseline exactly as run_eval.py will see it."""
+    report = run_probe(suite, args=["--verdicts"], timeout_s=VERDICT_TIMEOUT_S)
+    if "timeout" in report or "crashed" in report:
+        raise InvalidArgumentError(
+            f"The suite's scorers could not be run on its recorded cases "
+            f"({report.get('crashed') or 'timed out'}); run validate_eval(suite_dir=..., run=False) to see why."
+        )
+    return report
+
+
+def _baseline(config: ScorerConfig, verdicts: dict[str, dict[str, bool | None]]) -> dict[str, float]:
     baseline = {}
     for spec in config.code_scorers:
-        flagged = set().union(*(affected.get(finding_id, set()) for finding_id in spec.findings))
-        failing = sum(case.source_trace_id in flagged for case in recorded)
-        baseline[spec.name] = _floor(1 - failing / len(recorded))
+        judged = [row[spec.name] for row in verdicts.values() if row.get(spec.name) is not None]
+        if judged:
+            baseline[spec.name] = _floor(sum(judged) / len(judged))
     return baseline
 
 

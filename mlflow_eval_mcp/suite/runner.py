@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -17,27 +18,31 @@ from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.suite.layout import EVALUATION_DIR, SuiteLayout
 
 RESULT_FILE = "evaluation/results/latest.json"
-_PASSED_THROUGH = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "TMPDIR",
-    "SYSTEMROOT",
-    "SSL_CERT_FILE",
-    "REQUESTS_CA_BUNDLE",
-    "DATABRICKS_HOST",
-    "DATABRICKS_TOKEN",
-    "DATABRICKS_CONFIG_PROFILE",
-    "MLFLOW_EVAL_JUDGE_MODEL",
-    "MLFLOW_GENAI_JUDGE_DEFAULT_MODEL",
-    "MLFLOW_GENAI_JUDGE_BASE_URL",
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "OPENAI_API_KEY",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "MISTRAL_API_KEY",
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+# What a run may need and nothing else: the tracking server's and artifact stores' credentials,
+# judge providers' keys, proxies. Not the caller's whole environment.
+_PASSED_PREFIXES = (
+    "MLFLOW_",
+    "DATABRICKS_",
+    "AWS_",
+    "AZURE_",
+    "GOOGLE_",
+    "OPENAI_",
+    "ANTHROPIC_",
+    "GEMINI_",
+    "MISTRAL_",
+    "GROQ_",
+    "DEEPSEEK_",
+    "XAI_",
+    "TOGETHER",
+    "OPENROUTER_",
+    "COHERE_",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
 )
 
 
@@ -58,7 +63,11 @@ def run_suite(
         raise InvalidArgumentError(f"{script} does not exist; run render_run_script(suite_dir=...) first.")
     output = suite.path(RESULT_FILE)
     output.unlink(missing_ok=True)
-    env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name in _PASSED_THROUGH or name.startswith(_PASSED_PREFIXES)
+    }
     env.update({"MLFLOW_TRACKING_URI": tracking_uri, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"})
     command = [sys.executable, str(script), "--output", str(output), *(args or [])]
     started = time.perf_counter()
@@ -88,6 +97,29 @@ def run_suite(
         result=result,
         stderr_tail=_tail(stderr or ""),
     )
+
+
+def run_probe(suite: SuiteLayout, *, args: list[str] | None = None, timeout_s: float = 120) -> dict[str, Any]:
+    """`probe.py` on the suite in a fresh interpreter: its JSON report, or {"timeout": s} when it
+    did not finish, or {"crashed": stderr} when it printed no report."""
+    script = resources.files("mlflow_eval_mcp.suite").joinpath("probe.py")
+    evaluation = suite.path(EVALUATION_DIR)
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script), str(evaluation), *(args or [])],
+            cwd=evaluation,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env={**env, "PYTHONDONTWRITEBYTECODE": "1", "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false"},
+        )
+    except subprocess.TimeoutExpired:
+        return {"timeout": timeout_s}
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"crashed": done.stderr.strip()[-1500:]}
 
 
 def _tail(text: str, lines: int = 30) -> str:

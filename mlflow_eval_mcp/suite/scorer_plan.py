@@ -11,20 +11,17 @@ import math
 from collections import defaultdict
 
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
-from mlflow_eval_mcp.files import read_jsonl, write_json_atomic
-from mlflow_eval_mcp.suite.dataset import load_analysis
-from mlflow_eval_mcp.suite.layout import CASES_FILE, SCORER_CONFIG_FILE, SuiteLayout
+from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.suite.layout import SCORER_CONFIG_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import CheckName, CodeScorerSpec, JudgeSpec, ScorerConfig, ScorersResult
+from mlflow_eval_mcp.suite.state import read_analysis, read_cases
 from mlflow_eval_mcp.suite.tasks import record, require
 from mlflow_eval_mcp.suite.templates_io import install_checks, install_template
 
-JSON_SHARE = 0.8
-"""Responses are held to valid JSON when at least this share of them is JSON."""
 _CHECK_OF_KIND: dict[str, CheckName] = {
     "trace_errors": "trace_succeeded",
     "tool_exceptions": "tool_call_errors",
     "tool_error_outputs": "tool_call_errors",
-    "error_cluster": "tool_call_errors",
     "repeated_tool_calls": "repeated_tool_calls",
     "token_outliers": "token_budget",
     "empty_responses": "non_empty_response",
@@ -32,6 +29,8 @@ _CHECK_OF_KIND: dict[str, CheckName] = {
     "truncated_responses": "not_truncated",
     "pii_in_outputs": "no_pii_in_output",
     "subagent_fanout": "subagent_fanout_budget",
+    "span_errors": "no_span_errors",
+    "format_violations": "output_is_json",
 }
 _GUIDELINES: dict[str, tuple[str, str]] = {
     # finding kind -> (judge name, guideline)
@@ -64,7 +63,7 @@ _EXPECTATION_KEYS = {"Correctness": ("expected_response", "expected_facts"), "Ex
 
 def generate_scorers(suite: SuiteLayout, *, judge_model: str | None = None) -> ScorersResult:
     require(suite, "analyze", "dataset")
-    analysis = load_analysis(suite)
+    analysis = read_analysis(suite)
     expectation_keys = _expectation_keys(suite)
     code = _code_scorers(analysis)
     judges, not_used = _judges(analysis, expectation_keys)
@@ -85,8 +84,8 @@ def generate_scorers(suite: SuiteLayout, *, judge_model: str | None = None) -> S
 
 def _expectation_keys(suite: SuiteLayout) -> set[str]:
     keys: set[str] = set()
-    for case in read_jsonl(suite.path(CASES_FILE)):
-        keys.update(case.get("expectations", {}))
+    for case in read_cases(suite):
+        keys.update(case.expectations)
     return keys
 
 
@@ -96,6 +95,8 @@ def _code_scorers(analysis: TraceAnalysis) -> list[CodeScorerSpec]:
     for finding in analysis.findings:
         if finding.kind == "latency_outliers":
             latency[str(finding.details.get("span_type", "UNKNOWN"))].append(finding)
+        elif finding.kind == "error_cluster":
+            by_check[_cluster_check(analysis, finding)].append(finding)
         elif finding.kind in _CHECK_OF_KIND:
             by_check[_CHECK_OF_KIND[finding.kind]].append(finding)
     guards: list[CheckName] = ["trace_succeeded", "non_empty_response"]
@@ -116,16 +117,29 @@ def _code_scorers(analysis: TraceAnalysis) -> list[CodeScorerSpec]:
         )
     specs += [_latency_spec(analysis, span_type, findings) for span_type, findings in sorted(latency.items())]
     formats = analysis.outputs.formats
-    texts = sum(count for name, count in formats.items() if name not in ("empty", "non_text"))
-    if texts and formats.get("json", 0) / texts >= JSON_SHARE:
+    if "output_is_json" not in by_check and formats.get("json") and set(formats) <= {"json", "non_text"}:
         specs.append(
             CodeScorerSpec(
-                name="output_is_json",
-                check="output_is_json",
-                reason=f"{formats['json']} of {texts} responses are JSON; a response that is not is a format failure.",
+                name="output_is_json", check="output_is_json", reason="Guard: every analysed response is JSON."
             )
         )
     return specs
+
+
+def _ceil_ms(rounded: float) -> int:
+    """A whole-millisecond budget never below what was observed (the statistics are rounded to 3 decimals)."""
+    return math.ceil(rounded + 0.001)
+
+
+def _cluster_check(analysis: TraceAnalysis, finding: Finding) -> CheckName:
+    """Which check sees a recurring error: the tool check for tool errors, the trace check for
+    failed requests, the span check for errors in other steps."""
+    names = set(str(finding.details.get("span_names", "")).split(", ")) - set(analysis.structure.root_names)
+    if not names:
+        return "trace_succeeded"
+    if {analysis.latency.span_type_by_name.get(name, "UNKNOWN") for name in names} == {"TOOL"}:
+        return "tool_call_errors"  # a tool's error, also seen on the root it propagated to
+    return "no_span_errors"
 
 
 _GUARD_REASON: dict[str, str] = {
@@ -149,11 +163,11 @@ def _params(check: CheckName, findings: list[Finding]) -> dict[str, float]:
 
 def _latency_spec(analysis: TraceAnalysis, span_type: str, findings: list[Finding]) -> CodeScorerSpec:
     """Budgets per span name: the outlier fence for names with a latency finding; the slowest
-    observed time for the other names of this type (they had no outliers); the type's p99 for
-    names never seen."""
+    observed time for the other names of this type (they had no outliers); the slowest of the type
+    for names not tracked one by one (pooled) or never seen."""
     latency = analysis.latency
     budgets = {
-        name: math.ceil(stats.max)  # the statistics are rounded; never below what was observed
+        name: _ceil_ms(stats.max)
         for name, stats in latency.by_span_name.items()
         if latency.span_type_by_name.get(name) == span_type and stats.max is not None
     }
@@ -165,7 +179,11 @@ def _latency_spec(analysis: TraceAnalysis, span_type: str, findings: list[Findin
         check="latency_budget",
         findings=[f.id for f in findings],
         titles=_titles(findings),
-        params={"span_type": span_type, "budgets_ms": budgets, "default_ms": type_stats.p99 if type_stats else None},
+        params={
+            "span_type": span_type,
+            "budgets_ms": budgets,
+            "default_ms": _ceil_ms(type_stats.max) if type_stats and type_stats.max is not None else None,
+        },
         reason=f"{span_type} spans slower than usual: {', '.join(str(f.details['span_name']) for f in findings)}.",
     )
 

@@ -10,26 +10,20 @@ metrics reached the MLflow run, and the baseline gates pass on the recorded trac
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from mlflow_eval_mcp.files import read_jsonl, write_json_atomic
-from mlflow_eval_mcp.suite.dataset import load_analysis
+from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.suite.layout import (
     CASES_FILE,
     EVALUATION_DIR,
-    SCORER_CONFIG_FILE,
     VALIDATION_FILE,
     SuiteLayout,
 )
 from mlflow_eval_mcp.suite.models import ScorerConfig, ValidationCheck, ValidationIssue, ValidationResult
-from mlflow_eval_mcp.suite.runner import SuiteRun, run_suite
+from mlflow_eval_mcp.suite.runner import SuiteRun, run_probe, run_suite
+from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config
 from mlflow_eval_mcp.suite.tasks import record, require
 
 if TYPE_CHECKING:
@@ -50,7 +44,7 @@ def validate_eval(
     require(suite, "analyze", "dataset", "scorers", "script")
     started = time.perf_counter()
     checks = [_compiles(suite)]
-    probe = _probe(suite, min(timeout_s, PROBE_TIMEOUT_S))
+    probe = run_probe(suite, timeout_s=min(timeout_s, PROBE_TIMEOUT_S))
     checks += _static(suite, probe)
     executed: SuiteRun | None = None
     if run and all(check.status != "failed" for check in checks):
@@ -110,30 +104,6 @@ _REGENERATE = (
 )
 
 
-def _probe(suite: SuiteLayout, timeout_s: float) -> dict[str, Any]:
-    script = resources.files("mlflow_eval_mcp.suite").joinpath("probe.py")
-    evaluation = suite.path(EVALUATION_DIR)
-    try:
-        done = subprocess.run(
-            [sys.executable, str(script), str(evaluation)],
-            cwd=evaluation,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env={
-                **{name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ},
-                "PYTHONDONTWRITEBYTECODE": "1",
-            },
-        )
-    except subprocess.TimeoutExpired:
-        return {"timeout": timeout_s}
-    lines = done.stdout.strip().splitlines()
-    try:
-        return json.loads(lines[-1])
-    except (IndexError, ValueError):
-        return {"crashed": done.stderr.strip()[-1500:]}
-
-
 def _static(suite: SuiteLayout, probe: dict[str, Any]) -> list[ValidationCheck]:
     if "timeout" in probe:
         return [
@@ -148,7 +118,7 @@ def _static(suite: SuiteLayout, probe: dict[str, Any]) -> list[ValidationCheck]:
     checks = [_imports(probe["imports"])]
     if probe["dataset"] is not None:
         checks.append(_dataset(probe["dataset"]))
-    config = ScorerConfig.model_validate_json(suite.path(SCORER_CONFIG_FILE).read_text(encoding="utf-8"))
+    config = read_config(suite)
     checks += _config_checks(config, probe["scorers"])
     if probe["dry_runs"] is not None:
         checks.append(_dry_runs(probe["dry_runs"], config))
@@ -361,7 +331,7 @@ def _degenerate(suite: SuiteLayout, result: dict[str, Any]) -> ValidationCheck:
     if issues:
         return _failed(
             "no_degenerate_scorer",
-            f"{len(issues)} scorer(s) give every row the same value",
+            f"{', '.join(issue.scorer or '' for issue in issues)} give(s) every row the same value",
             "The scorer does not see what the analysis saw (a wrong field, a budget in the wrong unit); "
             "fix or regenerate it.",
             issues,
@@ -370,10 +340,10 @@ def _degenerate(suite: SuiteLayout, result: dict[str, Any]) -> ValidationCheck:
 
 
 def _expected_failures(suite: SuiteLayout) -> dict[str, int]:
-    analysis = load_analysis(suite)
-    config = ScorerConfig.model_validate_json(suite.path(SCORER_CONFIG_FILE).read_text(encoding="utf-8"))
+    analysis = read_analysis(suite)
+    config = read_config(suite)
     affected = {finding.id: set(finding.trace_ids) for finding in analysis.findings}
-    recorded = [case["source_trace_id"] for case in read_jsonl(suite.path(CASES_FILE)) if case.get("has_trace")]
+    recorded = [case.source_trace_id for case in read_cases(suite) if case.has_trace]
     expected = {}
     for spec in config.code_scorers:
         flagged = set().union(*(affected.get(finding_id, set()) for finding_id in spec.findings))

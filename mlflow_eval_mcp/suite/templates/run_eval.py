@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     config = load_config()
-    gates = resolve_gates(args.gate, config)
+    cases = load_cases()[: args.max_cases] if args.max_cases else load_cases()
+    gates = resolve_gates(args.gate, config, {case["case_id"] for case in cases})
     os.environ.setdefault("MLFLOW_GENAI_EVAL_LLM_TIMEOUT", str(args.judge_timeout))
     os.environ.setdefault("MLFLOW_GENAI_EVAL_MAX_RETRIES", "1")
     if args.tracking_uri:
@@ -89,7 +90,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     experiment_id = use_experiment(
         args.experiment or os.environ.get("MLFLOW_EVAL_EXPERIMENT") or f"{config['suite_id']}-eval"
     )
-    cases = load_cases()[: args.max_cases] if args.max_cases else load_cases()
     predict_fn = load_predict_fn(args.predict_fn) if args.predict_fn else None
     rows = input_rows(cases) if predict_fn else recorded_rows(cases)
     if not rows:
@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scorers, skipped = choose_scorers(args, config, rows)
     started = time.perf_counter()
     evaluation = mlflow.genai.evaluate(data=rows, scorers=scorers, predict_fn=predict_fn)
-    per_scorer, row_details = collect(evaluation.result_df, [s.name for s in scorers])
+    if evaluation.result_df is None:
+        raise SuiteError(f"MLflow evaluated no rows (run {evaluation.run_id}); its log above says why")
+    per_scorer, row_details = collect(evaluation.result_df, [s.name for s in scorers], not_applicable(config, rows))
     gate_results = check_gates(gates, per_scorer)
     return {
         "suite_id": config["suite_id"],
@@ -136,6 +138,7 @@ def load_predict_fn(target: str) -> Callable[..., Any]:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         else:
+            sys.path.insert(1, os.getcwd())  # `my_agent:answer` from the project directory, as in CI
             module = importlib.import_module(module_name)
         function = getattr(module, attribute)
     except (ImportError, AttributeError, FileNotFoundError) as error:
@@ -158,31 +161,48 @@ def choose_scorers(
             {"scorer": judge["name"], "reason": problem} for judge in config["judges"]
         ]
     scorers = get_scorers(include_judges=True, model=model, judge_timeout=args.judge_timeout)
-    skipped = []
-    for judge in config["judges"]:
-        for key in judge.get("requires_expectations", []):
-            lacking = sum(1 for row in rows if key not in (row.get("expectations") or {}))
-            if lacking:
-                skipped.append(
-                    {"scorer": judge["name"], "reason": f"{lacking} of {len(rows)} rows have no expectations.{key}"}
-                )
+    skipped = [
+        {"scorer": judge["name"], "reason": f"no row has expectations.{key}"}
+        for judge in config["judges"]
+        for key in judge.get("requires_expectations", [])
+        if not any(key in (row.get("expectations") or {}) for row in rows)
+    ]
     dropped = {entry["scorer"] for entry in skipped}
     return [s for s in scorers if s.name not in dropped], skipped
 
 
-def collect(result_df: Any, names: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def not_applicable(config: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Judge -> the case ids it cannot judge (the row lacks the expectation it needs): their
+    missing values are expected, not failures."""
+    lacking: dict[str, set[str]] = {}
+    for judge in config["judges"]:
+        for key in judge.get("requires_expectations", []):
+            cases = {row["tags"]["case_id"] for row in rows if key not in (row.get("expectations") or {})}
+            if cases:
+                lacking.setdefault(judge["name"], set()).update(cases)
+    return lacking
+
+
+def collect(
+    result_df: Any, names: list[str], inapplicable: dict[str, set[str]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     per_scorer: dict[str, Any] = {}
+    all_tags = list(result_df["tags"]) if "tags" in result_df.columns else [None] * len(result_df)
+    case_ids = [tags.get("case_id") if isinstance(tags, dict) else None for tags in all_tags]
     for name in names:
         column = f"{name}/value"
+        skip = inapplicable.get(name, set())
         values = list(result_df[column]) if column in result_df.columns else []
-        judged = [value for value in values if not is_missing(value)]
+        applicable = [value for value, case_id in zip(values, case_ids, strict=False) if case_id not in skip]
+        judged = [value for value in applicable if not is_missing(value)]
         passed = sum(1 for value in judged if passes(value))
         errors = (
             list(result_df[f"{name}/error_message"].dropna()) if f"{name}/error_message" in result_df.columns else []
         )
         per_scorer[name] = {
             "values": len(judged),
-            "missing": len(values) - len(judged),
+            "missing": len(applicable) - len(judged),
+            "not_applicable": len(values) - len(applicable),
             "passed": passed,
             "pass_rate": round(passed / len(judged), 4) if judged else None,
             "errors": [str(error)[:300] for error in errors[:3]],
@@ -207,8 +227,19 @@ def collect(result_df: Any, names: list[str]) -> tuple[dict[str, Any], list[dict
     return per_scorer, rows
 
 
-def resolve_gates(overrides: list[str], config: dict[str, Any]) -> dict[str, float]:
-    gates = json.loads(GATES_FILE.read_text(encoding="utf-8"))["gates"] if GATES_FILE.exists() else {}
+def resolve_gates(overrides: list[str], config: dict[str, Any], case_ids: set[str]) -> dict[str, float]:
+    """The suite's gates, with baseline gates re-measured on `case_ids` when only some cases run
+    (production's rate on a subset differs from its rate on all), then the --gate overrides."""
+    stored = json.loads(GATES_FILE.read_text(encoding="utf-8")) if GATES_FILE.exists() else {}
+    gates = dict(stored.get("gates", {}))
+    verdicts = stored.get("case_verdicts", {})
+    if verdicts and set(verdicts) - case_ids:
+        for name in set(gates) - set(stored.get("set_by_caller", [])):
+            judged = [
+                row[name] for case_id, row in verdicts.items() if case_id in case_ids and row.get(name) is not None
+            ]
+            if judged:
+                gates[name] = int(sum(judged) / len(judged) * 10_000) / 10_000
     known = {spec["name"] for spec in config["code_scorers"]} | {judge["name"] for judge in config["judges"]}
     for override in overrides:
         name, _, value = override.partition("=")

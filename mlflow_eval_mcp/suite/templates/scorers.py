@@ -102,9 +102,10 @@ def code_scorer_names() -> list[str]:
     return [spec["name"] for spec in load_config()["code_scorers"]]
 
 
-def _verdict(spec: dict[str, Any], passed: bool, problem: str = "") -> Feedback:
+def _verdict(spec: dict[str, Any], passed: bool, problem: str = "", *, note: str = "") -> Feedback:
+    """Pass with `note` (or "no problem found"), or fail saying `problem` and the findings targeted."""
     if passed:
-        return Feedback(value=True, rationale=problem or "no problem found")
+        return Feedback(value=True, rationale=note or "no problem found")
     return Feedback(value=False, rationale=f"{problem} [finding: {'; '.join(spec.get('titles', [])) or spec['name']}]")
 
 
@@ -188,7 +189,7 @@ def _latency_budget(spec: dict[str, Any]) -> Any:
 
     def latency_budget(trace: Trace) -> Feedback:
         if (trace.info.tags or {}).get(SYNTHETIC_TIME_TAG) == "true":
-            return _verdict(spec, True, "timestamps are synthetic; latency not judged")
+            return _verdict(spec, True, note="timestamps are synthetic; latency not judged")
         slow = []
         for span in _spans(trace):
             duration = _duration_ms(span)
@@ -249,6 +250,19 @@ def _no_pii_in_output(spec: dict[str, Any]) -> Any:
     return scorer(name=spec["name"])(no_pii_in_output)
 
 
+def _no_span_errors(spec: dict[str, Any]) -> Any:
+    def no_span_errors(trace: Trace) -> Feedback:
+        root = _root(trace)
+        failed = [
+            span.name
+            for span in _spans(trace)
+            if span is not root and span.span_type != "TOOL" and _status(span) == "ERROR"
+        ]
+        return _verdict(spec, not failed, f"failed steps: {', '.join(failed[:5])}")
+
+    return scorer(name=spec["name"])(no_span_errors)
+
+
 def _output_is_json(spec: dict[str, Any]) -> Any:
     def output_is_json(outputs: Any) -> Feedback:
         valid = not _has_response(outputs) or signals.output_format(outputs) == "json"
@@ -280,4 +294,5 @@ CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "no_pii_in_output": _no_pii_in_output,
     "output_is_json": _output_is_json,
     "subagent_fanout_budget": _subagent_fanout_budget,
+    "no_span_errors": _no_span_errors,
 }
