@@ -47,10 +47,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> None:
     from mlflow_eval_mcp.demo.runner import render_summary, run_demo_pipeline
 
     def progress(done: int, total: int) -> None:
-        print(f"\rseeding traces: {done}/{total}", end="", file=sys.stderr, flush=True)
-
-    def step(name: str) -> None:
-        print(f"\n{_STEP_LABELS[name]}", end="", file=sys.stderr, flush=True)
+        print(f"\rseeding traces: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     result = run_demo_pipeline(
         settings,
@@ -58,7 +55,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> None:
         seed=args.seed,
         tracking_uri=args.tracking_uri,
         on_progress=progress,
-        on_step=step,
+        on_step=_print_step,
     )
     print(file=sys.stderr)
     print(result.model_dump_json(indent=2) if args.json else render_summary(result))
@@ -71,6 +68,10 @@ _STEP_LABELS = {
     "script": "writing run_eval.py and gates…",
     "validate": "validating the suite (runs it)…",
 }
+
+
+def _print_step(name: str) -> None:
+    print(_STEP_LABELS[name], file=sys.stderr, flush=True)
 
 
 def _library_call(
@@ -146,9 +147,6 @@ def _suite(args: argparse.Namespace, settings: Settings, default_name: str = "su
 def _generate(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.suite.pipeline import generate_suite
 
-    def step(name: str) -> None:
-        print(_STEP_LABELS[name], file=sys.stderr, flush=True)
-
     return generate_suite(
         client,
         workspace_suites=lambda name: _suite(args, settings, name),
@@ -162,7 +160,7 @@ def _generate(client: MlflowClient, args: argparse.Namespace, settings: Settings
         redact=not args.no_redact,
         judge_model=args.judge_model,
         gates=_gates(args.gate),
-        on_progress=step,
+        on_progress=_print_step,
     )
 
 

@@ -35,8 +35,3 @@ _LINE_BREAKERS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85"
 def jsonl_line(value: Any) -> str:
     """One JSON Lines record: readable UTF-8, with nothing that any reader takes for a line break."""
     return json.dumps(value, ensure_ascii=False).translate(_LINE_BREAKERS) + "\n"
-
-
-def read_jsonl(path: Path) -> list[Any]:
-    """The records of a JSON Lines file, split at "\\n" only."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]

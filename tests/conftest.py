@@ -10,16 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlflow_eval_mcp.settings import Settings
-
-# Variables a developer's shell may carry that would point tests at a real store or service.
-_FOREIGN_ENV = (
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_EVAL_MCP_TRACKING_URI",
-    "DATABRICKS_HOST",
-    "DATABRICKS_TOKEN",
-    "DATABRICKS_CONFIG_PROFILE",
-    "ANTHROPIC_API_KEY",
-)
+from tests.environment import FOREIGN_ENV
 
 
 @pytest.fixture
@@ -29,7 +20,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in _FOREIGN_ENV:
+    for name in FOREIGN_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLFLOW_EVAL_MCP_WORKSPACE", str(tmp_path / "workspace"))
 

@@ -9,13 +9,13 @@ from mlflow.entities import Trace
 from mlflow.genai.datasets import get_dataset
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.checks.sensitive import find_sensitive
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import CASES_FILE, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase
-from mlflow_eval_mcp.trace_writer import AssessmentRecord, write_traces
+from mlflow_eval_mcp.trace_writer import AssessmentRecord
+from tests.suite_factory import analysed
 from tests.trace_factory import make_trace
 
 
@@ -25,12 +25,8 @@ def _cases(suite_dir) -> list[DatasetCase]:
 
 
 def _analysed(store_uri, tmp_path, records):
-    client = MlflowClient(tracking_uri=store_uri)
-    experiment_id = client.create_experiment("agent")
-    write_traces(store_uri, experiment_id, records)
-    suite = SuiteLayout(tmp_path / "suite")
-    analysis = analyze_traces(client, experiment_id=experiment_id, suite=suite)
-    return client, suite, analysis
+    small = analysed(store_uri, tmp_path, records)
+    return small.client, small.suite, small.analysis
 
 
 def test_every_finding_is_represented_and_clean_traces_too(demo_suite):

@@ -5,29 +5,19 @@ slug can hold, hand-edited state files, a predict_fn module in the project direc
 import dataclasses
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.suite.dataset import generate_dataset
-from mlflow_eval_mcp.suite.layout import CASES_FILE, SuiteLayout, slug
+from mlflow_eval_mcp.suite.layout import CASES_FILE, slug
 from mlflow_eval_mcp.suite.run_script import render_run_script
 from mlflow_eval_mcp.suite.runner import run_suite
-from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
-from mlflow_eval_mcp.trace_writer import write_traces
+from tests.suite_factory import built
 from tests.trace_factory import make_trace
 
 
-def _build(store_uri, tmp_path, records, name="agent"):
-    client = MlflowClient(tracking_uri=store_uri)
-    experiment_id = client.create_experiment(name)
-    write_traces(store_uri, experiment_id, records)
-    suite = SuiteLayout(tmp_path / "suite")
-    analysis = analyze_traces(client, experiment_id=experiment_id, suite=suite)
-    generate_dataset(client, suite, max_cases=60, include_synthetic=False)
-    scorers = generate_scorers(suite)
-    script = render_run_script(suite)
-    return client, suite, analysis, scorers, script
+def _build(store_uri, tmp_path, records):
+    small = built(store_uri, tmp_path, records, max_cases=60, include_synthetic=False)
+    return small.client, small.suite, small.analysis, small.scorers, small.script
 
 
 def _answered(index: int, answer) -> object:

@@ -40,8 +40,9 @@ from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, ScorerConfi
 from mlflow_eval_mcp.suite.run_script import render_run_script
 from mlflow_eval_mcp.suite.runner import SuiteRun, run_suite
 from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
-from mlflow_eval_mcp.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id, write_traces
-from tests.trace_factory import BASE_NS, MS, make_trace
+from mlflow_eval_mcp.trace_writer import TraceRecord, stable_trace_id, write_traces
+from tests.environment import FOREIGN_ENV
+from tests.trace_factory import make_trace
 
 HEALTHY = 40
 MAX_CASES = 60
@@ -50,15 +51,6 @@ NONCE = "zqHostileNonce"
 PACKAGE = Path(mlflow_eval_mcp.__file__).resolve().parent
 TEMPLATES = PACKAGE / "suite" / "templates"
 CHECKS = PACKAGE / "checks"
-_FOREIGN_ENV = (
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_EVAL_MCP_TRACKING_URI",
-    "DATABRICKS_HOST",
-    "DATABRICKS_TOKEN",
-    "DATABRICKS_CONFIG_PROFILE",
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-)
 
 
 def _payloads(canary: Path) -> dict[str, str]:
@@ -110,54 +102,29 @@ def _hostile_trace(
     tool_error: str | None = None,
     root_error: str | None = None,
 ) -> TraceRecord:
-    """A trace shaped like `make_trace`'s with hostile content in every place that holds text."""
-    start = BASE_NS + index * 60_000 * MS
-    root, llm, tool = span_id_for(0), span_id_for(1), span_id_for(2)
-    return TraceRecord(
+    """`make_trace`'s trace with hostile content in every place that holds text."""
+    base = make_trace(index, tool_error=tool_error)
+    root, llm, tool = base.spans
+    return dataclasses.replace(
+        base,
         trace_id=stable_trace_id(f"hostile:{index}"),
         spans=[
-            SpanRecord(
+            dataclasses.replace(
                 root,
-                None,
-                "agent",
-                "AGENT",
-                start,
-                start + 900 * MS,
-                {"question": question, "context": {"note": tool_inputs}},
-                answer,
+                inputs={"question": question, "context": {"note": tool_inputs}},
+                outputs=answer,
                 error=root_error,
                 exception_type="RuntimeError" if root_error else None,
             ),
-            SpanRecord(
+            dataclasses.replace(
                 llm,
-                root,
-                "generate_answer",
-                "CHAT_MODEL",
-                start + 100 * MS,
-                start + 800 * MS,
-                {"messages": [{"role": "user", "content": question}]},
-                {"choices": [{"message": {"content": str(answer)}, "finish_reason": "stop"}]},
-                attributes={
-                    "mlflow.chat.tokenUsage": {"input_tokens": 120, "output_tokens": 30, "total_tokens": 150},
-                    "mlflow.llm.model": "claude-test",
-                },
+                inputs={"messages": [{"role": "user", "content": question}]},
+                outputs={"choices": [{"message": {"content": str(answer)}, "finish_reason": "stop"}]},
             ),
-            SpanRecord(
-                tool,
-                root,
-                tool_name,
-                "TOOL",
-                start + 10 * MS,
-                start + 90 * MS,
-                tool_inputs,
-                None if tool_error else tool_outputs,
-                error=tool_error,
-                exception_type="TimeoutError" if tool_error else None,
-            ),
+            dataclasses.replace(tool, name=tool_name, inputs=tool_inputs, outputs=None if tool_error else tool_outputs),
         ],
         # A tag value is short (MLflow limits its length); the request and outputs carry the long text.
         tags={"env": "test", "note": tag[:200], "payload": NONCE},
-        metadata={"mlflow.trace.user": f"user-{index % 3}", "mlflow.trace.session": f"session-{index % 5}"},
         client_request_id=f"req-hostile-{index}",
     )
 
@@ -240,7 +207,7 @@ def hostile_suite(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -
     uri = f"sqlite:///{store}"
     hostile = _hostile_records(canary)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for name in _FOREIGN_ENV:
+        for name in FOREIGN_ENV:
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("MLFLOW_EVAL_MCP_WORKSPACE", str(base / "workspace"))
         client = MlflowClient(tracking_uri=uri)
@@ -259,7 +226,7 @@ def hostile_suite(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -
 def suite_run(hostile_suite: HostileSuite) -> SuiteRun:
     """The suite run once in a subprocess, code scorers only (its evaluation experiment is its own)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for name in _FOREIGN_ENV:
+        for name in FOREIGN_ENV:
             monkeypatch.delenv(name, raising=False)
         return run_suite(
             hostile_suite.suite, tracking_uri=hostile_suite.store_uri, args=["--no-llm-judges"], timeout_s=300

@@ -6,14 +6,9 @@ import shutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.analysis.engine import analyze_traces
-from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import SuiteLayout
-from mlflow_eval_mcp.suite.run_script import render_run_script
 from mlflow_eval_mcp.suite.runner import run_suite
-from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
-from mlflow_eval_mcp.trace_writer import write_traces
-from tests.trace_factory import make_trace
+from tests.suite_factory import built
 
 AGENT = """
 def answer(question, customer_id=None):
@@ -58,16 +53,7 @@ def test_the_production_traces_are_not_written_to(recorded_run):
 
 
 def _small_suite(store_uri, tmp_path, strategy=None) -> SuiteLayout:
-    client = MlflowClient(tracking_uri=store_uri)
-    experiment_id = client.create_experiment("agent")
-    records = [make_trace(i) for i in range(20)] + [make_trace(100 + i, tool_error="timed out") for i in range(4)]
-    write_traces(store_uri, experiment_id, records)
-    suite = SuiteLayout(tmp_path / "suite")
-    analyze_traces(client, experiment_id=experiment_id, suite=suite)
-    generate_dataset(client, suite, strategy=strategy)
-    generate_scorers(suite)
-    render_run_script(suite)
-    return suite
+    return built(store_uri, tmp_path, strategy=strategy).suite
 
 
 def test_judges_without_credentials_are_skipped_with_the_reason(store_uri, tmp_path, monkeypatch):

@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.suite.dataset import generate_dataset
-from mlflow_eval_mcp.suite.layout import SCORER_CONFIG_FILE, SuiteLayout
+from mlflow_eval_mcp.suite.layout import SCORER_CONFIG_FILE
 from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
-from mlflow_eval_mcp.trace_writer import AssessmentRecord, write_traces
+from mlflow_eval_mcp.trace_writer import AssessmentRecord
+from tests.suite_factory import analysed
 from tests.trace_factory import make_trace
 
 # Every demo trace through the suite's own scorers, in a fresh interpreter (the suite imports its
@@ -84,14 +83,10 @@ def test_latency_budgets_come_from_the_observed_data(demo_suite):
     assert {name: tool["params"]["budgets_ms"][name] for name in fences} == fences
 
 
-def _suite_for(store_uri, tmp_path, records):
-    client = MlflowClient(tracking_uri=store_uri)
-    experiment_id = client.create_experiment("agent")
-    write_traces(store_uri, experiment_id, records)
-    suite = SuiteLayout(tmp_path / "suite")
-    analyze_traces(client, experiment_id=experiment_id, suite=suite)
-    generate_dataset(client, suite)
-    return generate_scorers(suite)
+def _suite_for(store_uri, tmp_path, records, judge_model=None):
+    small = analysed(store_uri, tmp_path, records)
+    generate_dataset(small.client, small.suite)
+    return generate_scorers(small.suite, judge_model=judge_model)
 
 
 def test_a_healthy_agent_gets_guards_and_no_retrieval_judges(store_uri, tmp_path):
@@ -112,15 +107,10 @@ def test_correctness_is_used_only_with_expected_responses(store_uri, tmp_path):
 
 
 def test_the_judge_model_is_configuration_not_code(store_uri, tmp_path):
-    client = MlflowClient(tracking_uri=store_uri)
-    experiment_id = client.create_experiment("agent")
-    write_traces(store_uri, experiment_id, [make_trace(0)])
-    suite = SuiteLayout(tmp_path / "suite")
-    analyze_traces(client, experiment_id=experiment_id, suite=suite)
-    generate_dataset(client, suite)
-    generate_scorers(suite, judge_model="anthropic:/claude-sonnet-4-5")
-    assert _config(suite.root)["judge_model"] == "anthropic:/claude-sonnet-4-5"
-    assert "claude" not in (suite.root / "evaluation" / "scorers.py").read_text()
+    _suite_for(store_uri, tmp_path, [make_trace(0)], judge_model="anthropic:/claude-sonnet-4-5")
+    suite_dir = tmp_path / "suite"
+    assert _config(suite_dir)["judge_model"] == "anthropic:/claude-sonnet-4-5"
+    assert "claude" not in (suite_dir / "evaluation" / "scorers.py").read_text()
 
 
 def test_generated_python_compiles_and_passes_ruff(demo_suite):

@@ -6,29 +6,16 @@ import json
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import CASES_FILE, SuiteLayout
-from mlflow_eval_mcp.suite.run_script import render_run_script
-from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
 from mlflow_eval_mcp.suite.tasks import load_tasks
 from mlflow_eval_mcp.suite.validation import validate_eval
-from mlflow_eval_mcp.trace_writer import write_traces
-from tests.trace_factory import make_trace
+from tests.suite_factory import built
 
 
 def _suite(store_uri, tmp_path) -> tuple[MlflowClient, SuiteLayout]:
-    client = MlflowClient(tracking_uri=store_uri)
-    experiment_id = client.create_experiment("agent")
-    records = [make_trace(i) for i in range(20)] + [make_trace(100 + i, tool_error="timed out") for i in range(4)]
-    write_traces(store_uri, experiment_id, records)
-    suite = SuiteLayout(tmp_path / "suite")
-    analyze_traces(client, experiment_id=experiment_id, suite=suite)
-    generate_dataset(client, suite)
-    generate_scorers(suite)
-    render_run_script(suite)
-    return client, suite
+    small = built(store_uri, tmp_path)
+    return small.client, small.suite
 
 
 def _check(result, name):

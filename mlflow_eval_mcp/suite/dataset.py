@@ -20,7 +20,7 @@ from mlflow_eval_mcp.suite.layout import CASES_FILE, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, DatasetSync, Strategy
 from mlflow_eval_mcp.suite.redaction import Redactor
 from mlflow_eval_mcp.suite.selection import Candidate, NearDuplicates, candidates
-from mlflow_eval_mcp.suite.state import read_analysis
+from mlflow_eval_mcp.suite.state import read_analysis, write_cases
 from mlflow_eval_mcp.suite.synthetic import EDGE_CASES, synthetic_inputs
 from mlflow_eval_mcp.suite.tasks import record
 from mlflow_eval_mcp.suite.templates_io import install_template
@@ -214,7 +214,7 @@ def _source_type(assessment: Any) -> str:
 
 
 def _write(suite: SuiteLayout, cases: list[DatasetCase], traces: list[dict[str, Any]]) -> list[str]:
-    write_text_atomic(suite.path(CASES_FILE), "".join(jsonl_line(case.model_dump(mode="json")) for case in cases))
+    write_cases(suite, cases)
     files = [CASES_FILE]
     traces_path = suite.path(TRACES_FILE)
     if traces:

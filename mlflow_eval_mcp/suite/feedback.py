@@ -13,11 +13,11 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.files import jsonl_line, write_json_atomic, write_text_atomic
+from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import PullResult, PushResult, ScorerConfig
 from mlflow_eval_mcp.suite.runner import RESULT_FILE
-from mlflow_eval_mcp.suite.state import read_cases, read_config
+from mlflow_eval_mcp.suite.state import read_cases, read_config, write_cases
 from mlflow_eval_mcp.suite.tasks import record
 from mlflow_eval_mcp.traces import load_traces
 
@@ -244,7 +244,7 @@ def pull_feedback(client: MlflowClient, suite: SuiteLayout) -> PullResult:
             updated += 1
     write_json_atomic(suite.path(REVIEW_FILE), {"reviews": _merged_reviews(suite, pulled)})
     if updated:
-        write_text_atomic(suite.path(CASES_FILE), "".join(jsonl_line(case.model_dump(mode="json")) for case in cases))
+        write_cases(suite, cases)
         record(suite, "dataset", outputs=[CASES_FILE], message="expectations updated from the traces by pull_feedback")
     return PullResult(
         suite_dir=str(suite.root),

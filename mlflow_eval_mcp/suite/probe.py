@@ -10,14 +10,15 @@ prints one JSON report on the last line of stdout.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-ALLOWED_AGGREGATIONS = {"min", "max", "mean", "median", "variance", "p90"}
 DRY_RUN_ROWS = 3
 
 
@@ -122,64 +123,59 @@ def describe_scorers(evaluation: Path) -> dict[str, Any]:
 
 
 def dry_run() -> dict[str, Any]:
-    from mlflow.entities import Trace
-
-    import eval_dataset
     import scorers
 
-    recorded = [case for case in eval_dataset.load_cases() if case.get("has_trace")][:DRY_RUN_ROWS]
-    traces = eval_dataset.load_traces()
-    results: dict[str, list[dict[str, Any]]] = {}
     try:
         code = scorers.get_scorers(include_judges=False)
     except Exception as error:
         return {"rows": 0, "results": {}, "error": str(error)}
-    for case in recorded:
-        trace = Trace.from_dict(traces[case["source_trace_id"]])
-        root = next((span for span in trace.data.spans if span.parent_id is None), None)
-        for scorer in code:
-            outcome: dict[str, Any] = {"row": case["case_id"], "value": None, "aggregatable": False, "error": None}
-            try:
-                value = scorer.run(
-                    inputs=root.inputs if root else None,
-                    outputs=root.outputs if root else None,
-                    expectations=case.get("expectations") or {},
-                    trace=trace,
-                )
-                outcome.update(judge_value(value))
-            except Exception as error:
-                outcome["error"] = f"{type(error).__name__}: {error}"[:300]
-            results.setdefault(scorer.name, []).append(outcome)
-    return {"rows": len(recorded), "results": results, "error": None}
+    results: dict[str, list[dict[str, Any]]] = {}
+    rows: set[str] = set()
+    for case_id, scorer, call in scored_cases(code, limit=DRY_RUN_ROWS):
+        rows.add(case_id)
+        outcome: dict[str, Any] = {"row": case_id, "value": None, "aggregatable": False, "error": None}
+        try:
+            outcome.update(judge_value(call()))
+        except Exception as error:
+            outcome["error"] = f"{type(error).__name__}: {error}"[:300]
+        results.setdefault(scorer.name, []).append(outcome)
+    return {"rows": len(rows), "results": results, "error": None}
 
 
 def verdicts() -> dict[str, dict[str, bool | None]]:
     """case_id -> code scorer -> passed, for every recorded case (None: no verdict)."""
-    from mlflow.entities import Feedback, Trace
+    from mlflow.entities import Feedback
 
-    import eval_dataset
     import scorers
 
-    traces = eval_dataset.load_traces()
-    code = scorers.get_scorers(include_judges=False)
     results: dict[str, dict[str, bool | None]] = {}
-    for case in eval_dataset.load_cases():
-        if not case.get("has_trace") or case.get("source_trace_id") not in traces:
-            continue
+    for case_id, scorer, call in scored_cases(scorers.get_scorers(include_judges=False)):
+        value = call()
+        value = value.value if isinstance(value, Feedback) else value
+        results.setdefault(case_id, {})[scorer.name] = value if isinstance(value, bool) else None
+    return results
+
+
+def scored_cases(code: list[Any], *, limit: int | None = None) -> Iterator[tuple[str, Any, Callable[[], Any]]]:
+    """(case_id, scorer, a call scoring that recorded case as evaluate() would) for the first
+    `limit` recorded cases whose trace is stored."""
+    from mlflow.entities import Trace
+
+    import eval_dataset
+
+    traces = eval_dataset.load_traces()
+    recorded = [c for c in eval_dataset.load_cases() if c.get("has_trace") and c.get("source_trace_id") in traces]
+    for case in recorded[:limit]:
         trace = Trace.from_dict(traces[case["source_trace_id"]])
         root = next((span for span in trace.data.spans if span.parent_id is None), None)
-        row: dict[str, bool | None] = {}
+        arguments = {
+            "inputs": root.inputs if root else None,
+            "outputs": root.outputs if root else None,
+            "expectations": case.get("expectations") or {},
+            "trace": trace,
+        }
         for scorer in code:
-            value = scorer.run(
-                inputs=root.inputs if root else None,
-                outputs=root.outputs if root else None,
-                expectations=case.get("expectations") or {},
-                trace=trace,
-            )
-            value = value.value if isinstance(value, Feedback) else value
-            row[scorer.name] = value if isinstance(value, bool) else None
-        results[case["case_id"]] = row
-    return results
+            yield case["case_id"], scorer, functools.partial(scorer.run, **arguments)
 
 
 def judge_value(value: Any) -> dict[str, Any]:

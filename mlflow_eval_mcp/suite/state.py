@@ -1,5 +1,5 @@
-"""Reading a suite's state files back. They are meant to be read and edited by people, so a file
-that no longer parses is an error that names the file and the step that rewrites it."""
+"""A suite's state files: read back with errors that name the file and the step that rewrites
+it (people read and edit these files), and the cases written by the two steps that change them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.files import jsonl_line, write_text_atomic
 from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, CASES_FILE, SCORER_CONFIG_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, ScorerConfig
 from mlflow_eval_mcp.suite.tasks import require
@@ -42,6 +43,10 @@ def read_cases(suite: SuiteLayout) -> list[DatasetCase]:
                 "generate_dataset(suite_dir=...) again to rewrite the file."
             ) from error
     return cases
+
+
+def write_cases(suite: SuiteLayout, cases: list[DatasetCase]) -> None:
+    write_text_atomic(suite.path(CASES_FILE), "".join(jsonl_line(case.model_dump(mode="json")) for case in cases))
 
 
 def _read(suite: SuiteLayout, relative: str, model: type[Model], step: str) -> Model:
