@@ -10,6 +10,21 @@ Mode = Literal["offline", "claude"]
 LISTED_SKIPS = 50
 
 
+class ClaudeUsage(BaseModel):
+    """What Claude cost one tool call. A cached response is free: re-running an unchanged step
+    makes no request."""
+
+    model: str
+    requests: int = Field(default=0, description="Requests sent to the Messages API (retries not counted).")
+    cached_responses: int = Field(default=0, description="Answers read from the on-disk cache instead.")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = Field(default=0.0, description="Estimated from list prices; null for an unknown model.")
+    notes: list[str] = Field(
+        default_factory=list, description="What Claude added, and where it failed and the offline result stood."
+    )
+
+
 class TokenUsage(BaseModel):
     input_tokens: int | None = None
     output_tokens: int | None = None

@@ -36,6 +36,22 @@ class Settings(BaseSettings):
     databricks_token: SecretStr | None = Field(default=None, validation_alias="DATABRICKS_TOKEN")
     databricks_config_profile: str | None = Field(default=None, validation_alias="DATABRICKS_CONFIG_PROFILE")
     anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_auth_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="ANTHROPIC_AUTH_TOKEN",
+        description="Bearer token instead of an API key, e.g. a Databricks token with ANTHROPIC_BASE_URL.",
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias="ANTHROPIC_BASE_URL",
+        description="Another Messages API endpoint, e.g. https://<workspace>/serving-endpoints/anthropic.",
+    )
+    claude: Literal["auto", "off"] = Field(
+        default="auto", description="auto: use Claude when credentials are set; off: always offline."
+    )
+    claude_model: str = Field(default="claude-sonnet-5-5", min_length=1)
+    claude_timeout_s: float = Field(default=120.0, gt=0, le=900, description="Per request, retries excluded.")
+    claude_max_retries: int = Field(default=3, ge=0, le=10, description="Retries on 429, 5xx and dropped connections.")
     connect_timeout_s: float = Field(
         default=5.0, gt=0, le=60, description="How long to wait for a remote tracking server to answer."
     )
@@ -44,6 +60,10 @@ class Settings(BaseSettings):
     @property
     def embedded_store_uri(self) -> str:
         return f"sqlite:///{self.workspace.expanduser().resolve() / 'mlflow.db'}"
+
+    @property
+    def claude_cache_dir(self) -> Path:
+        return self.workspace.expanduser().resolve() / "cache" / "claude"
 
     @property
     def artifacts_dir(self) -> Path:

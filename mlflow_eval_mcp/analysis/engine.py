@@ -33,6 +33,8 @@ from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+    from mlflow_eval_mcp.claude.session import ClaudeSession
+
 logger = logging.getLogger(__name__)
 
 MAX_TRACES_LIMIT = 50_000
@@ -47,8 +49,10 @@ def analyze_traces(
     max_traces: int = 500,
     suite: SuiteLayout | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    claude: ClaudeSession | None = None,
 ) -> TraceAnalysis:
-    """Analyse up to `max_traces` of the newest traces of one experiment."""
+    """Analyse up to `max_traces` of the newest traces of one experiment; with `claude`, add
+    its reading of a sample (see `claude.analysis`)."""
     if not 1 <= max_traces <= MAX_TRACES_LIMIT:
         raise InvalidArgumentError(f"max_traces must be between 1 and {MAX_TRACES_LIMIT:,} (got {max_traces}).")
     started = time.perf_counter()
@@ -86,6 +90,11 @@ def analyze_traces(
         dataset_strategy=recommend_dataset(collector),
         seconds=0.0,
     )
+    if claude is not None:
+        from mlflow_eval_mcp.claude.analysis import enrich_analysis
+
+        claude.attempt("analysis", lambda: enrich_analysis(client, analysis, claude))
+        claude.stamp(analysis)
     analysis.seconds = round(time.perf_counter() - started, 3)
     if suite is not None:
         path = suite.path(ANALYSIS_FILE)

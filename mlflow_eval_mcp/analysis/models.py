@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mlflow_eval_mcp.models import Mode
+from mlflow_eval_mcp.models import ClaudeUsage, Mode
 
 Severity = Literal["high", "medium", "low"]
 FindingKind = Literal[
@@ -25,6 +25,7 @@ FindingKind = Literal[
     "subagent_fanout",
     "span_errors",
     "format_violations",
+    "semantic_pattern",
 ]
 
 
@@ -111,6 +112,7 @@ class ErrorCluster(BaseModel):
 
 class InputCluster(BaseModel):
     cluster_id: int
+    name: str | None = Field(default=None, description="What these requests are about (Claude mode).")
     size: int
     top_terms: list[str]
     examples: list[str]
@@ -128,6 +130,7 @@ class Finding(BaseModel):
     evidence: list[str] = Field(description="Short excerpts that show the problem.")
     suggested_scorer: str = Field(description="Name of the code scorer or judge that would catch it.")
     details: dict[str, str | int | float] = Field(default_factory=dict)
+    source: Mode = Field(default="offline", description="offline: measured by the engine; claude: read by Claude.")
 
 
 class ScorerRecommendation(BaseModel):
@@ -142,8 +145,20 @@ class DatasetRecommendation(BaseModel):
     reason: str
 
 
+class AgentProfile(BaseModel):
+    """What the agent is, as Claude read it from a sample of traces."""
+
+    agent_type: str = Field(description="e.g. customer-support assistant with tools, RAG question answering.")
+    purpose: str
+    domains: list[str]
+    input_shape: str = Field(description="What a request looks like.")
+    output_shape: str = Field(description="What a response looks like.")
+
+
 class TraceAnalysis(BaseModel):
     mode: Mode = "offline"
+    claude: ClaudeUsage | None = None
+    agent: AgentProfile | None = Field(default=None, description="Claude mode: what the agent is for.")
     tracking_uri: str
     experiment_id: str
     experiment_name: str
