@@ -108,7 +108,7 @@ class _Write:
 
 
 def _scorer_names(config: ScorerConfig) -> set[str]:
-    return {spec.name for spec in config.code_scorers} | {judge.name for judge in config.judges}
+    return set(config.scorer_names())
 
 
 def _last_run_id(suite: SuiteLayout) -> str:

@@ -24,6 +24,7 @@ TRACES_FILE = f"{DATA_DIR}/traces.jsonl"
 SCORER_CONFIG_FILE = f"{DATA_DIR}/scorer_config.json"
 GATES_FILE = f"{DATA_DIR}/gates.json"
 CHECKS_PACKAGE = f"{EVALUATION_DIR}/mlflow_eval_checks"
+GENERATED_SCORERS_FILE = f"{EVALUATION_DIR}/generated_scorers.py"
 _SLUG = re.compile(r"[^a-z0-9]+")
 _SLUG_CHARS = 60
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mlflow_eval_mcp.models import Mode
+from mlflow_eval_mcp.models import ClaudeUsage, Mode
 
 Strategy = Literal["traces", "manual", "hybrid"]
 
@@ -34,6 +34,7 @@ class DatasetSync(BaseModel):
 
 class DatasetResult(BaseModel):
     mode: Mode = "offline"
+    claude: ClaudeUsage | None = None
     suite_dir: str
     strategy: Strategy
     cases: int
@@ -74,6 +75,7 @@ JudgeName = Literal[
     "RetrievalRelevance",
     "ToolCallEfficiency",
     "Guidelines",
+    "make_judge",
 ]
 
 
@@ -86,16 +88,32 @@ class CodeScorerSpec(BaseModel):
     titles: list[str] = Field(default_factory=list, description="Their titles, quoted in failing rationales.")
     params: dict[str, Any] = Field(default_factory=dict)
     reason: str
+    source: Mode = "offline"
 
 
 class JudgeSpec(BaseModel):
     name: str
     judge: JudgeName
     guidelines: list[str] = Field(default_factory=list)
+    instructions: str | None = Field(
+        default=None, description="make_judge only: the pass/fail instructions, with {{ inputs }}/{{ outputs }}/…"
+    )
     requires_expectations: list[str] = Field(
         default_factory=list, description="Expectation keys every evaluated row must have (else it is skipped)."
     )
+    findings: list[str] = Field(default_factory=list, description="Finding ids it targets.")
     reason: str
+    source: Mode = "offline"
+
+
+class GeneratedScorerSpec(BaseModel):
+    """A code scorer Claude wrote: the function of this name in `evaluation/generated_scorers.py`,
+    accepted only after it passed the code policy and a dry run on the recorded rows."""
+
+    name: str
+    findings: list[str] = Field(default_factory=list)
+    reason: str
+    source: Mode = "claude"
 
 
 class ScorerConfig(BaseModel):
@@ -105,13 +123,26 @@ class ScorerConfig(BaseModel):
     judge_model: str | None = Field(description="Default judge model URI; the environment can override it.")
     code_scorers: list[CodeScorerSpec]
     judges: list[JudgeSpec]
+    generated_code_scorers: list[GeneratedScorerSpec] = Field(default_factory=list)
+
+    def all_code(self) -> list[CodeScorerSpec | GeneratedScorerSpec]:
+        """The code scorers in the order the suite runs them: the engine's, then Claude's."""
+        return [*self.code_scorers, *self.generated_code_scorers]
+
+    def scorer_names(self) -> list[str]:
+        return [spec.name for spec in self.all_code()] + [judge.name for judge in self.judges]
 
 
 class ScorersResult(BaseModel):
     mode: Mode = "offline"
+    claude: ClaudeUsage | None = None
     suite_dir: str
     code_scorers: list[CodeScorerSpec]
     judges: list[JudgeSpec]
+    generated_code_scorers: list[GeneratedScorerSpec] = Field(
+        default_factory=list, description="Code scorers Claude wrote that passed the policy and a dry run."
+    )
+    dropped: list[str] = Field(default_factory=list, description="Claude's proposals left out, each with why.")
     not_used: list[str] = Field(description="Scorers considered and left out, each with why.")
     judge_model: str | None
     files: list[str]
@@ -130,6 +161,7 @@ class RunScriptResult(BaseModel):
 
 class GenerateResult(BaseModel):
     mode: Mode = "offline"
+    claude: ClaudeUsage | None = None
     suite_dir: str
     traces_analyzed: int
     findings: int
@@ -163,6 +195,7 @@ class ValidationResult(BaseModel):
     """`state/validation_results.json`."""
 
     mode: Mode = "offline"
+    claude: ClaudeUsage | None = None
     suite_dir: str
     status: Literal["passed", "failed"]
     checks: list[ValidationCheck]

@@ -6,6 +6,8 @@ prints one JSON report on the last line of stdout.
                                               and a dry run of each code scorer on three recorded rows
     python probe.py EVALUATION_DIR --verdicts every code scorer's verdict on every recorded case, from
                                               which render_run_script sets the baseline gates
+    python probe.py EVALUATION_DIR --trial F  candidate scorers (JSON file F) built and dry-run on the
+                                              recorded rows, before generate_scorers accepts them
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 DRY_RUN_ROWS = 3
+TRIAL_ROWS = 20
 
 
 def main() -> None:
@@ -27,6 +30,9 @@ def main() -> None:
     sys.path.insert(0, str(evaluation))
     if sys.argv[2:] == ["--verdicts"]:
         print(json.dumps(verdicts(), default=str))
+        return
+    if sys.argv[2:3] == ["--trial"]:
+        print(json.dumps(trial(Path(sys.argv[3])), default=str))
         return
     report: dict[str, Any] = {"imports": {}, "dataset": None, "scorers": None, "dry_runs": None}
     for module in ("eval_dataset", "scorers", "run_eval"):
@@ -154,6 +160,61 @@ def verdicts() -> dict[str, dict[str, bool | None]]:
         value = value.value if isinstance(value, Feedback) else value
         results.setdefault(case_id, {})[scorer.name] = value if isinstance(value, bool) else None
     return results
+
+
+def trial(candidates_file: Path) -> dict[str, Any]:
+    """Each candidate code scorer compiled, wrapped as MLflow would and run on up to TRIAL_ROWS
+    recorded rows; each candidate judge built. name -> outcome (error None when it works)."""
+    from mlflow.entities import Feedback
+    from mlflow.genai.scorers import scorer
+
+    import scorers
+
+    candidates = json.loads(candidates_file.read_text(encoding="utf-8"))
+    report: dict[str, Any] = {"code": {}, "judges": {}}
+    built = []
+    for candidate in candidates.get("code", []):
+        name = candidate["name"]
+        report["code"][name] = {"error": None, "rows": 0, "passed": 0}
+        try:
+            namespace: dict[str, Any] = {"__name__": f"generated_{name}"}
+            exec(compile(candidate["source"], f"<{name}>", "exec"), namespace)
+            built.append(scorer(name=name)(namespace[name]))
+        except BaseException as error:
+            report["code"][name]["error"] = candidate_error(error, name)
+    for case_id, candidate, call in scored_cases(built, limit=TRIAL_ROWS):
+        outcome = report["code"][candidate.name]
+        if outcome["error"]:
+            continue
+        try:
+            value = call()
+        except Exception as error:
+            outcome["error"] = f"on row {case_id}: {candidate_error(error, candidate.name)}"
+            continue
+        checked = judge_value(value)
+        if checked["error"] or not checked["aggregatable"]:
+            problem = checked["error"] or f"returned {checked['value']}, which MLflow cannot aggregate"
+            outcome["error"] = f"on row {case_id}: {problem} (return a bool, or a Feedback holding one)"
+            continue
+        value = value.value if isinstance(value, Feedback) else value
+        outcome["rows"] += 1
+        outcome["passed"] += value is True or value == "yes"
+    for candidate in candidates.get("judges", []):
+        try:
+            scorers.custom_judge(candidate["name"], candidate["instructions"], scorers.judge_model())
+            report["judges"][candidate["name"]] = None
+        except Exception as error:
+            report["judges"][candidate["name"]] = f"{type(error).__name__}: {error}"[:500]
+    return report
+
+
+def candidate_error(error: BaseException, name: str) -> str:
+    """The error with the line of the candidate's code it happened on."""
+    if isinstance(error, SyntaxError):
+        return f"line {error.lineno}: SyntaxError: {error.msg}"
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == f"<{name}>"]
+    where_in_code = f"line {lines[-1]}: " if lines else ""
+    return f"{where_in_code}{type(error).__name__}: {error}"[:500]
 
 
 def scored_cases(code: list[Any], *, limit: int | None = None) -> Iterator[tuple[str, Any, Callable[[], Any]]]:

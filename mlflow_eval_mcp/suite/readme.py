@@ -69,9 +69,10 @@ def render_readme(
         "| scorer | kind | what it catches | gate (min pass rate) |",
         "|---|---|---|---|",
     ]
-    for spec in config.code_scorers:
+    for spec in config.all_code():
         gate = f"{gates[spec.name]:.2%}" if spec.name in gates else "-"
-        lines.append(f"| `{spec.name}` | code | {_cell(spec.reason)} | {gate} |")
+        kind = "code" if spec.source == "offline" else "code (written by Claude)"
+        lines.append(f"| `{spec.name}` | {kind} | {_cell(spec.reason)} | {gate} |")
     for judge in config.judges:
         gate = f"{gates[judge.name]:.2%}" if judge.name in gates else "-"
         lines.append(f"| `{judge.name}` | LLM judge ({judge.judge}) | {_cell(judge.reason)} | {gate} |")

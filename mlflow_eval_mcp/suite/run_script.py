@@ -72,7 +72,7 @@ def _verdicts(suite: SuiteLayout) -> dict[str, dict[str, bool | None]]:
 
 def _baseline(config: ScorerConfig, verdicts: dict[str, dict[str, bool | None]]) -> dict[str, float]:
     baseline = {}
-    for spec in config.code_scorers:
+    for spec in config.all_code():
         judged = [row[spec.name] for row in verdicts.values() if row.get(spec.name) is not None]
         if judged:
             baseline[spec.name] = _floor(sum(judged) / len(judged))
@@ -84,7 +84,7 @@ def _floor(rate: float) -> float:
 
 
 def _checked(gates: dict[str, float], config: ScorerConfig) -> dict[str, float]:
-    known = {spec.name for spec in config.code_scorers} | {judge.name for judge in config.judges}
+    known = set(config.scorer_names())
     for name, minimum in gates.items():
         if name not in known:
             raise InvalidArgumentError(

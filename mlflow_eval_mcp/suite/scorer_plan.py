@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
+from mlflow_eval_mcp.claude.scorers import add_claude_scorers, write_generated
 from mlflow_eval_mcp.files import write_json_atomic
-from mlflow_eval_mcp.suite.layout import SCORER_CONFIG_FILE, SuiteLayout
+from mlflow_eval_mcp.suite.layout import GENERATED_SCORERS_FILE, SCORER_CONFIG_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import CheckName, CodeScorerSpec, JudgeSpec, ScorerConfig, ScorersResult
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases
 from mlflow_eval_mcp.suite.tasks import record, require
 from mlflow_eval_mcp.suite.templates_io import install_checks, install_template
+
+if TYPE_CHECKING:
+    from mlflow_eval_mcp.claude.session import ClaudeSession
 
 _CHECK_OF_KIND: dict[str, CheckName] = {
     "trace_errors": "trace_succeeded",
@@ -61,7 +66,11 @@ _GUIDELINES: dict[str, tuple[str, str]] = {
 _EXPECTATION_KEYS = {"Correctness": ("expected_response", "expected_facts"), "ExpectationsGuidelines": ("guidelines",)}
 
 
-def generate_scorers(suite: SuiteLayout, *, judge_model: str | None = None) -> ScorersResult:
+def generate_scorers(
+    suite: SuiteLayout, *, judge_model: str | None = None, claude: ClaudeSession | None = None
+) -> ScorersResult:
+    """The engine's scorers for the analysis; with `claude`, also the judges and code scorers it
+    proposes that pass their trial (see `claude.scorers`)."""
     require(suite, "analyze", "dataset")
     analysis = read_analysis(suite)
     expectation_keys = _expectation_keys(suite)
@@ -69,17 +78,33 @@ def generate_scorers(suite: SuiteLayout, *, judge_model: str | None = None) -> S
     judges, not_used = _judges(analysis, expectation_keys)
     config = ScorerConfig(suite_id=suite.name, judge_model=judge_model, code_scorers=code, judges=judges)
     write_json_atomic(suite.path(SCORER_CONFIG_FILE), config.model_dump(mode="json"))
+    write_generated(suite, {})
     files = [SCORER_CONFIG_FILE, install_template(suite, "scorers.py"), *install_checks(suite)]
+    dropped: list[str] = []
+    if claude is not None:
+        # Claude's additions go into a copy: if it fails halfway, the engine's config stands as written.
+        enriched = config.model_copy(deep=True)
+        added = claude.attempt("scorers", lambda: add_claude_scorers(suite, enriched, claude))
+        if added is not None:
+            config, dropped = enriched, added
+            write_json_atomic(suite.path(SCORER_CONFIG_FILE), config.model_dump(mode="json"))
+            if config.generated_code_scorers:
+                files.append(GENERATED_SCORERS_FILE)
     record(suite, "scorers", outputs=files)
-    return ScorersResult(
+    result = ScorersResult(
         suite_dir=str(suite.root),
-        code_scorers=code,
-        judges=judges,
+        code_scorers=config.code_scorers,
+        judges=config.judges,
+        generated_code_scorers=config.generated_code_scorers,
+        dropped=dropped,
         not_used=not_used,
         judge_model=judge_model,
         files=files,
         next_step=f"render_run_script(suite_dir={str(suite.root)!r})",
     )
+    if claude is not None:
+        claude.stamp(result)
+    return result
 
 
 def _expectation_keys(suite: SuiteLayout) -> set[str]:
@@ -225,6 +250,20 @@ def _judges(analysis: TraceAnalysis, expectation_keys: set[str]) -> tuple[list[J
             judges.append(
                 JudgeSpec(
                     name=name, judge="Guidelines", guidelines=[guideline], reason=f"From the finding: {finding.title}."
+                )
+            )
+    for finding in analysis.findings:
+        guideline = finding.details.get("guideline")
+        if finding.kind == "semantic_pattern" and guideline and finding.suggested_scorer not in seen:
+            seen.add(finding.suggested_scorer)
+            judges.append(
+                JudgeSpec(
+                    name=finding.suggested_scorer,
+                    judge="Guidelines",
+                    guidelines=[str(guideline)],
+                    findings=[finding.id],
+                    reason=f"From Claude's reading of the traces: {finding.title}.",
+                    source="claude",
                 )
             )
     if not analysis.structure.has_retrieval:

@@ -150,7 +150,7 @@ def _dataset(dataset: dict[str, Any]) -> ValidationCheck:
 
 
 def _config_checks(config: ScorerConfig, described: dict[str, Any] | None) -> list[ValidationCheck]:
-    names = [spec.name for spec in config.code_scorers] + [judge.name for judge in config.judges]
+    names = config.scorer_names()
     duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     checks = [
         _failed("scorer_names_unique", f"duplicate scorer names: {', '.join(duplicates)}", _RENAME)
@@ -210,7 +210,7 @@ def _dry_runs(dry_runs: dict[str, Any], config: ScorerConfig) -> ValidationCheck
             message="no recorded rows to dry-run on (manual strategy); the executed phase checks the scorers",
         )
     issues = []
-    for spec in config.code_scorers:
+    for spec in config.all_code():
         outcomes = dry_runs["results"].get(spec.name, [])
         for outcome in outcomes:
             if outcome["error"] or not outcome["aggregatable"]:
@@ -228,7 +228,7 @@ def _dry_runs(dry_runs: dict[str, Any], config: ScorerConfig) -> ValidationCheck
         )
     return _passed(
         "code_scorers_dry_run",
-        f"{len(config.code_scorers)} code scorers each returned an aggregatable value on {dry_runs['rows']} rows",
+        f"{len(config.all_code())} code scorers each returned an aggregatable value on {dry_runs['rows']} rows",
     )
 
 

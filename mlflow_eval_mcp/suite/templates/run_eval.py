@@ -240,7 +240,8 @@ def resolve_gates(overrides: list[str], config: dict[str, Any], case_ids: set[st
             ]
             if judged:
                 gates[name] = int(sum(judged) / len(judged) * 10_000) / 10_000
-    known = {spec["name"] for spec in config["code_scorers"]} | {judge["name"] for judge in config["judges"]}
+    known = {spec["name"] for spec in config["code_scorers"] + config.get("generated_code_scorers", [])}
+    known |= {judge["name"] for judge in config["judges"]}
     for override in overrides:
         name, _, value = override.partition("=")
         try:

@@ -78,9 +78,20 @@ def get_scorers(
     of which is abandoned after `judge_timeout` seconds (MLflow's default: 300)."""
     config = load_config()
     scorers = [CHECKS[spec["check"]](spec) for spec in config["code_scorers"]]
+    scorers += generated(config)
     if include_judges:
         scorers += judges(config, model or judge_model(config=config), timeout=judge_timeout)
     return scorers
+
+
+def generated(config: dict[str, Any]) -> list[Any]:
+    """The code scorers Claude wrote (`generated_scorers.py`), each a function of the scorer's name."""
+    specs = config.get("generated_code_scorers") or []
+    if not specs:
+        return []
+    import generated_scorers
+
+    return [scorer(name=spec["name"])(getattr(generated_scorers, spec["name"])) for spec in specs]
 
 
 def judges(config: dict[str, Any], model: str, *, timeout: float | None = None) -> list[Any]:
@@ -90,6 +101,8 @@ def judges(config: dict[str, Any], model: str, *, timeout: float | None = None) 
     for spec in config["judges"]:
         if spec["judge"] == "Guidelines":
             judge = builtin.Guidelines(name=spec["name"], guidelines=spec["guidelines"], model=model)
+        elif spec["judge"] == "make_judge":
+            judge = custom_judge(spec["name"], spec["instructions"], model)
         else:
             judge = getattr(builtin, spec["judge"])(name=spec["name"], model=model)
         if timeout is not None:
@@ -98,8 +111,15 @@ def judges(config: dict[str, Any], model: str, *, timeout: float | None = None) 
     return made
 
 
+def custom_judge(name: str, instructions: str, model: str) -> Any:
+    from mlflow.genai.judges import make_judge
+
+    return make_judge(name=name, instructions=instructions, feedback_value_type=bool, model=model)
+
+
 def code_scorer_names() -> list[str]:
-    return [spec["name"] for spec in load_config()["code_scorers"]]
+    config = load_config()
+    return [spec["name"] for spec in config["code_scorers"] + config.get("generated_code_scorers", [])]
 
 
 def _verdict(spec: dict[str, Any], passed: bool, problem: str = "", *, note: str = "") -> Feedback:
