@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.checks import signals
+from mlflow_eval_mcp.claude.dataset import claude_cases, evidence_text
 from mlflow_eval_mcp.errors import InvalidArgumentError, TrackingUnavailableError
 from mlflow_eval_mcp.files import jsonl_line, write_text_atomic
 from mlflow_eval_mcp.suite.layout import CASES_FILE, TRACES_FILE, SuiteLayout
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
     from mlflow.entities import Trace
     from mlflow.tracking import MlflowClient
 
+    from mlflow_eval_mcp.claude.session import ClaudeSession
+
 MAX_CASES_LIMIT = 1_000
+MAX_CLAUDE_CASES = 10
 _FETCH_CHUNK = 50
 
 
@@ -45,16 +49,19 @@ def generate_dataset(
     redact: bool = True,
     sync: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    claude: ClaudeSession | None = None,
 ) -> DatasetResult:
     """Choose up to `max_cases` cases (stratified over findings and request clusters), redact
-    them, and write them with the source traces into the suite's data files."""
+    them, and write them with the source traces into the suite's data files. With `claude`, part
+    of the budget goes to synthetic cases it grounds in the recorded ones (see `claude.dataset`)."""
     if not 1 <= max_cases <= MAX_CASES_LIMIT:
         raise InvalidArgumentError(f"max_cases must be between 1 and {MAX_CASES_LIMIT:,} (got {max_cases}).")
     analysis = read_analysis(suite)
     strategy = strategy or analysis.dataset_strategy.strategy
     redactor = Redactor(enabled=redact)
     synthetic_count = len(EDGE_CASES) if include_synthetic else 0
-    budget = max(1, max_cases - synthetic_count)
+    claude_count = min(MAX_CLAUDE_CASES, max(1, max_cases // 6)) if claude is not None and include_synthetic else 0
+    budget = max(1, max_cases - synthetic_count - claude_count)
     builder = _CaseBuilder(analysis, redactor, keep_traces=strategy != "manual")
     for trace, candidate in _fetch(client, candidates(analysis)):
         if builder.add(trace, candidate) and on_progress is not None:
@@ -67,11 +74,17 @@ def generate_dataset(
             "run analyze_traces again against the store that holds them."
         )
     cases = builder.cases + (builder.synthetic_cases()[: max_cases - len(builder.cases)] if include_synthetic else [])
+    dropped: list[str] = []
+    if claude is not None and claude_count and max_cases > len(cases):
+        added = claude.attempt("dataset", lambda: _claude_cases(analysis, builder, redactor, claude, claude_count))
+        if added is not None:
+            grounded, dropped = added
+            cases += grounded[: max_cases - len(cases)]
     files = _write(suite, cases, builder.traces)
     record(suite, "dataset", outputs=files)
     dataset_sync = _sync(client, suite, analysis, cases) if sync else None
     covered = Counter(reason for case in cases for reason in case.reasons)
-    return DatasetResult(
+    result = DatasetResult(
         suite_dir=str(suite.root),
         strategy=strategy,
         cases=len(cases),
@@ -90,8 +103,24 @@ def generate_dataset(
         redacted=dict(redactor.counts),
         files=files,
         sync=dataset_sync,
+        dropped=dropped,
         next_step=f"generate_scorers(suite_dir={str(suite.root)!r})",
     )
+    if claude is not None:
+        claude.stamp(result)
+    return result
+
+
+def _claude_cases(
+    analysis: TraceAnalysis, builder: _CaseBuilder, redactor: Redactor, claude: ClaudeSession, count: int
+) -> tuple[list[DatasetCase], list[str]]:
+    traces = {entry["trace_id"]: entry["trace"] for entry in builder.traces}
+    evidence = {
+        case.case_id: evidence_text(traces[case.source_trace_id])
+        for case in builder.cases
+        if case.source_trace_id in traces
+    }
+    return claude_cases(analysis, builder.cases, evidence, count=count, redactor=redactor, claude=claude)
 
 
 def _fetch(client: MlflowClient, ordered: Iterator[Candidate]) -> Iterator[tuple[Trace, Candidate]]:

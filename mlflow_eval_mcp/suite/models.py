@@ -49,6 +49,7 @@ class DatasetResult(BaseModel):
     redacted: dict[str, int] = Field(description="What redaction removed: kind -> occurrences.")
     files: list[str]
     sync: DatasetSync | None = None
+    dropped: list[str] = Field(default_factory=list, description="Claude's proposed cases left out, each with why.")
     next_step: str
 
 
