@@ -118,3 +118,26 @@ def test_the_suite_with_claudes_scorers_gets_gates_and_validates(store_uri, tmp_
     result = validate_eval(built.client, built.suite, timeout_s=300)
     assert result.status == "passed", [c for c in result.checks if c.status == "failed"]
     assert {"answer_is_one_sentence", "mentions_status"} <= {name.split("/")[0] for name in result.metrics}
+
+
+RAISES_ON_TIMEOUTS = """def mentions_status(outputs, trace):
+    if any(span.status.status_code == "ERROR" for span in trace.data.spans):
+        raise ValueError("cannot judge a failed trace")
+    return 'shipped' in str(outputs)
+"""
+
+
+def test_validation_repairs_a_generated_scorer_that_fails_in_the_run_and_validates_again(store_uri, tmp_path):
+    built = _suite_with_dataset(store_uri, tmp_path)
+    with fake_anthropic(_respond) as fake:
+        settings = claude_settings(fake, tmp_path / "ws")
+        generate_scorers(built.suite, claude=open_claude(settings))
+        path = built.suite.path(GENERATED_SCORERS_FILE)
+        path.write_text(path.read_text().replace(FIXED_CODE.strip(), RAISES_ON_TIMEOUTS.strip()))
+        render_run_script(built.suite)
+        result = validate_eval(built.client, built.suite, timeout_s=300, claude=open_claude(settings))
+    assert result.status == "passed", [c for c in result.checks if c.status == "failed"]
+    assert result.mode == "claude"
+    assert result.repairs[0].startswith("mentions_status: repaired after validation failed")
+    assert "cannot judge a failed trace" in prompt_text(fake.requests[-1])
+    assert "raise ValueError" not in path.read_text()

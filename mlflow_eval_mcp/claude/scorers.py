@@ -36,6 +36,7 @@ EXAMPLE_ROWS = 4
 JUDGE_VARIABLES = frozenset({"inputs", "outputs", "trace"})
 _NAME = r"^[a-z][a-z0-9_]{2,50}$"
 _VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_MARKER = re.compile(r"^# scorer: (\w+)$", re.MULTILINE)
 GENERATED_HEADER = '''"""Code scorers written by Claude for this suite (see data/scorer_config.json, where they are
 listed as generated_code_scorers). Each passed the code policy of mlflow-eval-mcp (no imports
 beyond re, json, math, statistics, collections and mlflow.entities; no file, process or
@@ -120,7 +121,7 @@ def add_claude_scorers(suite: SuiteLayout, config: ScorerConfig, claude: ClaudeS
     judges = [p for p in proposals.judges if _judge_ok(p, dropped) and claim(p.name)]
     code = {p.name: p for p in proposals.code_scorers if claim(p.name)}
     sources = {name: proposal.code for name, proposal in code.items()}
-    judge_errors, accepted = _try(suite, judges, sources, claude, dropped)
+    judge_errors, accepted = accept_candidates(suite, judges, sources, claude, dropped)
     for judge in judges:
         if judge_errors.get(judge.name):
             dropped.append(f"{judge.name}: the judge does not build: {judge_errors[judge.name]}")
@@ -150,12 +151,22 @@ def add_claude_scorers(suite: SuiteLayout, config: ScorerConfig, claude: ClaudeS
 
 
 def write_generated(suite: SuiteLayout, sources: dict[str, str]) -> None:
+    """All accepted code scorers in one module, each after a `# scorer: <name>` line (which
+    `read_generated` splits on), or no module when there are none."""
     path = suite.path(GENERATED_SCORERS_FILE)
     if not sources:
         path.unlink(missing_ok=True)
         return
-    body = "\n\n".join(source.strip() + "\n" for source in sources.values())
+    body = "\n\n".join(f"# scorer: {name}\n{source.strip()}\n" for name, source in sources.items())
     write_text_atomic(path, f"{GENERATED_HEADER}\n\n{body}")
+
+
+def read_generated(suite: SuiteLayout) -> dict[str, str]:
+    path = suite.path(GENERATED_SCORERS_FILE)
+    if not path.is_file():
+        return {}
+    parts = _MARKER.split(path.read_text(encoding="utf-8"))
+    return {name: source.strip() + "\n" for name, source in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 def _judge_ok(proposal: JudgeProposal, dropped: list[str]) -> bool:
@@ -169,7 +180,7 @@ def _judge_ok(proposal: JudgeProposal, dropped: list[str]) -> bool:
     return True
 
 
-def _try(
+def accept_candidates(
     suite: SuiteLayout,
     judges: list[JudgeProposal],
     sources: dict[str, str],

@@ -206,6 +206,9 @@ class ValidationResult(BaseModel):
     skipped_scorers: list[dict[str, str]] = Field(
         default_factory=list, description="Judges not run, with the reason (never counted as passed)."
     )
+    repairs: list[str] = Field(
+        default_factory=list, description="Claude mode: generated scorers fixed or removed before this validation."
+    )
     seconds: float
     next_step: str
 

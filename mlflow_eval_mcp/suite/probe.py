@@ -156,7 +156,10 @@ def verdicts() -> dict[str, dict[str, bool | None]]:
 
     results: dict[str, dict[str, bool | None]] = {}
     for case_id, scorer, call in scored_cases(scorers.get_scorers(include_judges=False)):
-        value = call()
+        try:
+            value = call()
+        except Exception:  # no verdict: validate_eval reports the scorer's error on this row
+            value = None
         value = value.value if isinstance(value, Feedback) else value
         results.setdefault(case_id, {})[scorer.name] = value if isinstance(value, bool) else None
     return results

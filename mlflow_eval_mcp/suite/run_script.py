@@ -10,6 +10,8 @@ as production did on the same cases. The per-case verdicts are kept, so that a r
 
 from __future__ import annotations
 
+import json
+
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic, write_text_atomic
 from mlflow_eval_mcp.suite.layout import EVALUATION_DIR, GATES_FILE, SuiteLayout
@@ -81,6 +83,20 @@ def _baseline(config: ScorerConfig, verdicts: dict[str, dict[str, bool | None]])
 
 def _floor(rate: float) -> float:
     return int(rate * 10_000) / 10_000
+
+
+def refresh_run_script(suite: SuiteLayout) -> RunScriptResult:
+    """Render again after the scorers changed: new baselines, the caller's gates kept for the
+    scorers still in the suite."""
+    path = suite.path(GATES_FILE)
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    names = set(read_config(suite).scorer_names())
+    kept = {
+        name: stored["gates"][name]
+        for name in stored.get("set_by_caller", [])
+        if name in names and name in stored.get("gates", {})
+    }
+    return render_run_script(suite, gates=kept)
 
 
 def _checked(gates: dict[str, float], config: ScorerConfig) -> dict[str, float]:

@@ -22,12 +22,15 @@ from mlflow_eval_mcp.suite.layout import (
     SuiteLayout,
 )
 from mlflow_eval_mcp.suite.models import ScorerConfig, ValidationCheck, ValidationIssue, ValidationResult
+from mlflow_eval_mcp.suite.run_script import refresh_run_script
 from mlflow_eval_mcp.suite.runner import SuiteRun, run_probe, run_suite
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config
 from mlflow_eval_mcp.suite.tasks import record, require
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+    from mlflow_eval_mcp.claude.session import ClaudeSession
 
 ALLOWED_AGGREGATIONS = {"min", "max", "mean", "median", "variance", "p90"}
 PROBE_TIMEOUT_S = 120
@@ -40,6 +43,33 @@ def validate_eval(
     run: bool = True,
     timeout_s: float = 600,
     predict_fn: str | None = None,
+    claude: ClaudeSession | None = None,
+) -> ValidationResult:
+    """Static checks, then (with `run`) an executed run. With `claude`, a failure in a code scorer
+    Claude wrote gets one bounded repair (see `claude.repair`), then the suite is validated again."""
+    result = _validate(client, suite, run=run, timeout_s=timeout_s, predict_fn=predict_fn)
+    if claude is None:
+        return result
+    if result.status == "failed":
+        from mlflow_eval_mcp.claude.repair import repair_generated_scorers
+
+        repairs = claude.attempt("validation repair", lambda: repair_generated_scorers(suite, result, claude))
+        if repairs:
+            refresh_run_script(suite)
+            result = _validate(client, suite, run=run, timeout_s=timeout_s, predict_fn=predict_fn, repairs=repairs)
+    claude.stamp(result)
+    write_json_atomic(suite.path(VALIDATION_FILE), result.model_dump(mode="json"))
+    return result
+
+
+def _validate(
+    client: MlflowClient,
+    suite: SuiteLayout,
+    *,
+    run: bool,
+    timeout_s: float,
+    predict_fn: str | None,
+    repairs: list[str] | None = None,
 ) -> ValidationResult:
     require(suite, "analyze", "dataset", "scorers", "script")
     started = time.perf_counter()
@@ -67,6 +97,7 @@ def validate_eval(
         experiment_id=outcome.get("experiment_id"),
         metrics=outcome.get("metrics", {}),
         skipped_scorers=outcome.get("skipped", []),
+        repairs=repairs or [],
         seconds=round(time.perf_counter() - started, 2),
         next_step=(
             f"push_feedback(suite_dir={str(suite.root)!r}) to put the results on the production traces"
