@@ -99,6 +99,14 @@ Gates = Annotated[
     dict[str, float] | None,
     Field(description="Scorer name -> minimum pass rate (0-1), overriding the production baseline."),
 ]
+Generation = Annotated[
+    Literal["auto", "offline", "claude"],
+    Field(
+        description="auto (default): add Claude's reading when ANTHROPIC_API_KEY, or ANTHROPIC_BASE_URL with "
+        "ANTHROPIC_AUTH_TOKEN, is set; offline: the deterministic engine only; claude: fail unless Claude is set up. "
+        "The result's mode says which produced it."
+    ),
+]
 RunSuite = Annotated[bool, Field(description="Also run run_eval.py (executed checks); false for static checks only.")]
 TimeoutSeconds = Annotated[
     int, Field(ge=10, le=7200, description="Seconds before the suite's run is killed (LLM judge calls get a quarter).")

@@ -19,6 +19,7 @@ from mlflow_eval_mcp.settings import Settings
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+    from mlflow_eval_mcp.claude.session import ClaudeSession
     from mlflow_eval_mcp.suite.layout import SuiteLayout
 
 
@@ -133,9 +134,16 @@ def _analyze_traces(client: MlflowClient, args: argparse.Namespace, settings: Se
         max_traces=args.max_traces,
         suite=_suite(args, settings) if args.suite_dir else None,
         on_progress=progress,
+        claude=_claude(args, settings),
     )
     print(file=sys.stderr)
     return result
+
+
+def _claude(args: argparse.Namespace, settings: Settings) -> ClaudeSession | None:
+    from mlflow_eval_mcp.claude.session import open_claude
+
+    return open_claude(settings, args.generation)
 
 
 def _suite(args: argparse.Namespace, settings: Settings, default_name: str = "suite") -> SuiteLayout:
@@ -161,6 +169,7 @@ def _generate(client: MlflowClient, args: argparse.Namespace, settings: Settings
         judge_model=args.judge_model,
         gates=_gates(args.gate),
         on_progress=_print_step,
+        claude=_claude(args, settings),
     )
 
 
@@ -175,13 +184,14 @@ def _generate_dataset(client: MlflowClient, args: argparse.Namespace, settings: 
         include_synthetic=not args.no_synthetic,
         redact=not args.no_redact,
         sync=args.sync,
+        claude=_claude(args, settings),
     )
 
 
 def _generate_scorers(args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
 
-    return generate_scorers(_suite(args, settings), judge_model=args.judge_model)
+    return generate_scorers(_suite(args, settings), judge_model=args.judge_model, claude=_claude(args, settings))
 
 
 def _render_run_script(args: argparse.Namespace, settings: Settings) -> BaseModel:
@@ -194,7 +204,12 @@ def _validate_eval(client: MlflowClient, args: argparse.Namespace, settings: Set
     from mlflow_eval_mcp.suite.validation import validate_eval
 
     return validate_eval(
-        client, _suite(args, settings), run=not args.static_only, timeout_s=args.timeout, predict_fn=args.predict_fn
+        client,
+        _suite(args, settings),
+        run=not args.static_only,
+        timeout_s=args.timeout,
+        predict_fn=args.predict_fn,
+        claude=_claude(args, settings),
     )
 
 
@@ -311,8 +326,16 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--max-record-mb", type=_positive_int, default=32, help="skip larger records")
     importer.set_defaults(handler=_library_call(_import_traces, create_store=True))
 
+    generation = argparse.ArgumentParser(add_help=False)
+    generation.add_argument(
+        "--generation",
+        choices=["auto", "offline", "claude"],
+        default="auto",
+        help="auto: add Claude when ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL + ANTHROPIC_AUTH_TOKEN) is set; "
+        "offline: never; claude: require it",
+    )
     analyze = commands.add_parser(
-        "analyze", parents=[common], help="analyse an experiment's traces for failures, offline (JSON)"
+        "analyze", parents=[common, generation], help="analyse an experiment's traces for failures (JSON)"
     )
     analyze.add_argument("--experiment-id")
     analyze.add_argument("--experiment-name")
@@ -333,7 +356,7 @@ def _parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser(
         "generate",
-        parents=[common, dataset_options, judge, gates],
+        parents=[common, dataset_options, judge, gates, generation],
         help="analyse, then write a whole evaluation suite (dataset, scorers, run_eval.py) (JSON)",
     )
     generate.add_argument("--experiment-id")
@@ -344,13 +367,15 @@ def _parser() -> argparse.ArgumentParser:
     generate.set_defaults(handler=_library_call(_generate))
 
     dataset = commands.add_parser(
-        "generate-dataset", parents=[common, dataset_options], help="write a suite's dataset (JSON)"
+        "generate-dataset", parents=[common, dataset_options, generation], help="write a suite's dataset (JSON)"
     )
     dataset.add_argument("--suite-dir", required=True)
     dataset.add_argument("--sync", action="store_true", help="also upsert into an MLflow evaluation dataset")
     dataset.set_defaults(handler=_library_call(_generate_dataset))
 
-    scorers = commands.add_parser("generate-scorers", parents=[common, judge], help="write a suite's scorers (JSON)")
+    scorers = commands.add_parser(
+        "generate-scorers", parents=[common, judge, generation], help="write a suite's scorers (JSON)"
+    )
     scorers.add_argument("--suite-dir", required=True)
     scorers.set_defaults(handler=_offline_call(_generate_scorers))
 
@@ -360,7 +385,9 @@ def _parser() -> argparse.ArgumentParser:
     script.add_argument("--suite-dir", required=True)
     script.set_defaults(handler=_offline_call(_render_run_script))
 
-    validate = commands.add_parser("validate-eval", parents=[common], help="validate a suite, running it (JSON)")
+    validate = commands.add_parser(
+        "validate-eval", parents=[common, generation], help="validate a suite, running it (JSON)"
+    )
     validate.add_argument("--suite-dir", required=True)
     validate.add_argument("--static-only", action="store_true", help="do not run run_eval.py")
     validate.add_argument("--timeout", type=_positive_int, default=600, help="seconds before the run is killed")

@@ -28,6 +28,7 @@ from mlflow_eval_mcp.args import (
     ExperimentName,
     FilterString,
     Gates,
+    Generation,
     ImportFormat,
     ImportPath,
     IncludeSynthetic,
@@ -69,6 +70,9 @@ from mlflow_eval_mcp.tracking import open_client
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+    from mlflow_eval_mcp.claude.session import ClaudeSession
+    from mlflow_eval_mcp.claude.session import Generation as GenerationMode
 
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result", bound=BaseModel)
@@ -167,11 +171,13 @@ class TraceTools:
         filter_string: FilterString = None,
         max_traces: MaxTraces = 500,
         suite_dir: OptionalSuiteDir = None,
+        generation: Generation = "auto",
         tracking_uri: TrackingUri = None,
     ) -> TraceAnalysis:
-        """Analyse an experiment's traces offline, without an LLM: latency, tokens, tools, structure,
-        outputs, error and request clusters, and findings (each with every affected trace id and the
-        scorer that would catch it), plus scorer and dataset recommendations."""
+        """Analyse an experiment's traces: latency, tokens, tools, structure, outputs, error and request
+        clusters, and findings (each with every affected trace id and the scorer that would catch it), plus
+        scorer and dataset recommendations. Offline by default; with Claude configured, also what the agent
+        is for, cluster names and semantic failures in a sample (findings with source 'claude')."""
         from mlflow_eval_mcp.analysis.engine import analyze_traces
 
         def progress(done: int, total: int) -> None:
@@ -187,6 +193,7 @@ class TraceTools:
                 max_traces=max_traces,
                 suite=self._suite(suite_dir) if suite_dir else None,
                 on_progress=progress,
+                claude=self._claude(generation),
             ),
         )
 
@@ -199,11 +206,13 @@ class TraceTools:
         include_synthetic: IncludeSynthetic = True,
         redact: Redact = True,
         sync: SyncDataset = False,
+        generation: Generation = "auto",
         tracking_uri: TrackingUri = None,
     ) -> DatasetResult:
         """Write the suite's evaluation dataset from its analysed traces: cases stratified over findings
         (every kind) and request clusters, near duplicates removed, source traces kept as JSON so
-        trace-aware scorers run without the production store, secrets and PII redacted."""
+        trace-aware scorers run without the production store, secrets and PII redacted. With Claude, also
+        synthetic cases grounded in recorded ones."""
         from mlflow_eval_mcp.suite.dataset import generate_dataset
 
         def progress(done: int, total: int) -> None:
@@ -220,15 +229,22 @@ class TraceTools:
                 redact=redact,
                 sync=sync,
                 on_progress=progress,
+                claude=self._claude(generation),
             ),
         )
 
-    async def generate_scorers(self, suite_dir: SuiteDir, judge_model: JudgeModel = None) -> ScorersResult:
+    async def generate_scorers(
+        self, suite_dir: SuiteDir, judge_model: JudgeModel = None, generation: Generation = "auto"
+    ) -> ScorersResult:
         """Write the suite's scorers: a code scorer per structural finding (budgets from the observed
-        data), guards, built-in judges only where their prerequisites hold, and Guidelines judges."""
+        data), guards, built-in judges only where their prerequisites hold, and Guidelines judges. With
+        Claude, also domain Guidelines, make_judge judges and code scorers, each tried on the dataset rows
+        before it is accepted (broken ones are repaired or dropped, with the reason)."""
         from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
 
-        return await self._run(lambda: generate_scorers(self._suite(suite_dir), judge_model=judge_model))
+        return await self._run(
+            lambda: generate_scorers(self._suite(suite_dir), judge_model=judge_model, claude=self._claude(generation))
+        )
 
     async def render_run_script(self, suite_dir: SuiteDir, gates: Gates = None) -> RunScriptResult:
         """Write run_eval.py (tracking URI and experiment from the environment or flags, a dedicated eval
@@ -249,9 +265,10 @@ class TraceTools:
         strategy: DatasetStrategy = None,
         max_cases: MaxCases = 50,
         judge_model: JudgeModel = None,
+        generation: Generation = "auto",
         tracking_uri: TrackingUri = None,
     ) -> GenerateResult:
-        """Run the whole offline pipeline into one suite directory: analyze_traces, generate_dataset,
+        """Run the whole pipeline into one suite directory: analyze_traces, generate_dataset,
         generate_scorers and render_run_script (default directory: WORKSPACE/suites/<experiment>)."""
         from mlflow_eval_mcp.suite.pipeline import generate_suite
 
@@ -273,6 +290,7 @@ class TraceTools:
                 max_cases=max_cases,
                 judge_model=judge_model,
                 on_progress=progress,
+                claude=self._claude(generation),
             ),
         )
 
@@ -282,18 +300,25 @@ class TraceTools:
         run: RunSuite = True,
         timeout_s: TimeoutSeconds = 600,
         predict_fn: PredictFn = None,
+        generation: Generation = "auto",
         tracking_uri: TrackingUri = None,
     ) -> ValidationResult:
         """Prove the suite works: every file compiles and imports, rows match MLflow's schema, scorers
         dry-run to aggregatable values; then run_eval.py in a subprocess with a timeout, checking that
         every scorer produced values, none is degenerate, metrics were logged and the baseline gates pass.
-        Judges without credentials are reported as skipped. Writes state/validation_results.json."""
+        Judges without credentials are reported as skipped. With Claude, a failing scorer that Claude wrote
+        gets one bounded repair and the suite is validated again. Writes state/validation_results.json."""
         from mlflow_eval_mcp.suite.validation import validate_eval
 
         return await self._with_client(
             tracking_uri,
             lambda client: validate_eval(
-                client, self._suite(suite_dir), run=run, timeout_s=timeout_s, predict_fn=predict_fn
+                client,
+                self._suite(suite_dir),
+                run=run,
+                timeout_s=timeout_s,
+                predict_fn=predict_fn,
+                claude=self._claude(generation),
             ),
         )
 
@@ -330,6 +355,11 @@ class TraceTools:
         return await self._with_client(
             tracking_uri, lambda client: compare_runs(client, baseline_run_id, candidate_run_id)
         )
+
+    def _claude(self, generation: GenerationMode) -> ClaudeSession | None:
+        from mlflow_eval_mcp.claude.session import open_claude
+
+        return open_claude(self.settings, generation)
 
     def _suite(self, suite_dir: str | None, default_name: str = "suite") -> SuiteLayout:
         return SuiteLayout.resolve(suite_dir, workspace=self.settings.workspace, default_name=default_name)

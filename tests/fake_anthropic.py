@@ -136,3 +136,69 @@ def prompt_text(request: dict[str, Any]) -> str:
 def shown_trace_ids(request: dict[str, Any]) -> list[str]:
     """The trace ids whose digests the prompt carries, in order."""
     return re.findall(r'"trace_id": "(tr-[0-9a-f]+)"', prompt_text(request))
+
+
+def fenced_payloads(request: dict[str, Any]) -> list[Any]:
+    """The JSON payloads of the prompt's untrusted-data blocks, in order."""
+    text = request["messages"][0]["content"]
+    return [json.loads(block) for block in re.findall(r"<untrusted_data>\n(.*?)\n</untrusted_data>", text, re.DOTALL)]
+
+
+def plausible_answer(request: dict[str, Any]) -> Reply:
+    """A valid answer to any of the product's Claude tasks: one semantic finding on the first
+    sampled trace, one grounded case, one Guidelines judge."""
+    task = task_of(request)
+    if task == "trace_analysis":
+        shown = shown_trace_ids(request)
+        answer: dict[str, Any] = {
+            "agent": {
+                "agent_type": "support assistant",
+                "purpose": "answers customer questions",
+                "domains": ["support"],
+                "input_shape": "a question",
+                "output_shape": "an answer",
+            },
+            "cluster_names": [{"cluster_id": 0, "name": "common questions"}],
+            "semantic_findings": [
+                {
+                    "category": "unsupported_claim",
+                    "title": "States facts no tool returned",
+                    "description": "The answer asserts details absent from the tool results.",
+                    "severity": "medium",
+                    "trace_ids": shown[:1],
+                    "evidence": ["..."],
+                    "guideline": "The response states only facts that the tool results support.",
+                }
+            ],
+        }
+    elif task == "dataset_cases":
+        shown_cases = fenced_payloads(request)[1]
+        case_id, inputs = shown_cases[0]["case_id"], shown_cases[0]["inputs"]
+        varied = {
+            key: f"{value} (asked differently)" if isinstance(value, str) else value for key, value in inputs.items()
+        }
+        answer = {
+            "cases": [
+                {
+                    "scenario": "rephrased",
+                    "inputs": varied,
+                    "grounded_in": [case_id],
+                    "rationale": "a rephrasing of a recorded request",
+                    "expectations": {"guidelines": ["The response answers the question."]},
+                }
+            ]
+        }
+    elif task == "scorer_proposals":
+        answer = {
+            "guidelines": [
+                {
+                    "name": "answers_the_question",
+                    "guidelines": ["The response answers what the request asks."],
+                    "findings": [],
+                    "reason": "the agent's purpose",
+                }
+            ]
+        }
+    else:
+        raise AssertionError(f"no plausible answer for task {task}")
+    return tool_answer(request, answer)

@@ -16,6 +16,8 @@ from mlflow_eval_mcp.tracking import resolve_experiment
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+    from mlflow_eval_mcp.claude.session import ClaudeSession
+
 
 def generate_suite(
     client: MlflowClient,
@@ -32,6 +34,7 @@ def generate_suite(
     judge_model: str | None = None,
     gates: dict[str, float] | None = None,
     on_progress: Callable[[str], None] | None = None,
+    claude: ClaudeSession | None = None,
 ) -> GenerateResult:
     """`workspace_suites(experiment name)` gives the suite directory (the caller's choice, or
     the default one named after the experiment)."""
@@ -44,17 +47,28 @@ def generate_suite(
 
     step("analyse")
     analysis = analyze_traces(
-        client, experiment_id=experiment.experiment_id, filter_string=filter_string, max_traces=max_traces, suite=suite
+        client,
+        experiment_id=experiment.experiment_id,
+        filter_string=filter_string,
+        max_traces=max_traces,
+        suite=suite,
+        claude=claude,
     )
     step("dataset")
     dataset = generate_dataset(
-        client, suite, strategy=strategy, max_cases=max_cases, include_synthetic=include_synthetic, redact=redact
+        client,
+        suite,
+        strategy=strategy,
+        max_cases=max_cases,
+        include_synthetic=include_synthetic,
+        redact=redact,
+        claude=claude,
     )
     step("scorers")
-    scorers = generate_scorers(suite, judge_model=judge_model)
+    scorers = generate_scorers(suite, judge_model=judge_model, claude=claude)
     step("script")
     script = render_run_script(suite, gates=gates)
-    return GenerateResult(
+    result = GenerateResult(
         suite_dir=str(suite.root),
         traces_analyzed=analysis.overview.traces_analyzed,
         findings=len(analysis.findings),
@@ -62,3 +76,6 @@ def generate_suite(
         scorers=scorers,
         script=script,
     )
+    if claude is not None:
+        claude.stamp(result)
+    return result
