@@ -54,6 +54,7 @@ from mlflow_eval_mcp.args import (
 )
 from mlflow_eval_mcp.errors import MlflowEvalError
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
+from mlflow_eval_mcp.resources import register_resources
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.models import (
@@ -423,4 +424,5 @@ def create_server(settings: Settings) -> MCPServer:
                 open_world_hint=False,
             ),
         )
+    register_resources(server, settings)
     return server
