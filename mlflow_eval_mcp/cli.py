@@ -57,6 +57,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> None:
         tracking_uri=args.tracking_uri,
         on_progress=progress,
         on_step=_print_step,
+        generation=args.generation,
     )
     print(file=sys.stderr)
     print(result.model_dump_json(indent=2) if args.json else render_summary(result))
@@ -301,6 +302,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--traces", type=_positive_int, default=300, help="how many traces (default 300)")
     demo.add_argument("--seed", type=int, default=7, help="corpus seed (same seed, same traces)")
     demo.add_argument("--json", action="store_true", help="print the result as JSON")
+    demo.add_argument(
+        "--generation",
+        choices=["auto", "offline", "claude"],
+        default="auto",
+        help="auto: use Claude if configured (default); offline: never; claude: require it",
+    )
     demo.set_defaults(handler=_demo)
 
     search = commands.add_parser("search-traces", parents=[common], help="search one experiment's traces (JSON)")

@@ -128,3 +128,20 @@ def test_without_credentials_nothing_is_sent_and_the_result_says_offline(store_u
     from mlflow_eval_mcp.settings import Settings
 
     assert open_claude(Settings(workspace=tmp_path)) is None
+
+
+def test_a_bearer_token_and_base_url_reach_a_databricks_style_endpoint(store_uri, tmp_path):
+    client, experiment_id = _experiment(store_uri)
+    with fake_anthropic(_good) as fake:
+        settings = claude_settings(
+            fake,
+            tmp_path,
+            anthropic_api_key=None,
+            anthropic_auth_token="dapi-token",
+            claude_model="databricks-claude-sonnet-4-5",
+        )
+        analysis = analyze_traces(client, experiment_id=experiment_id, claude=open_claude(settings))
+    assert fake.headers[0]["authorization"] == "Bearer dapi-token"
+    assert fake.requests[0]["model"] == "databricks-claude-sonnet-4-5"
+    assert analysis.mode == "claude"
+    assert analysis.claude.cost_usd == round((1200 * 3 + 300 * 15) / 1e6, 6)  # priced as Sonnet 4.5

@@ -44,7 +44,7 @@ async def test_a_missing_suite_file_says_which_step_writes_it(demo_store):
         await client.call_tool(
             "analyze_traces", {"experiment_name": "mlflow-eval-demo", "max_traces": 20, "suite_dir": "first"}
         )
-        with pytest.raises(Exception, match="has no state/validation_results.json yet"):
+        with pytest.raises(Exception, match=r"has no state/validation_results\.json yet"):
             await client.read_resource("suite://first/validation")
         with pytest.raises(Exception, match="the suites are: first"):
             await client.read_resource("suite://nope/analysis")

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from mlflow_eval_mcp import traces
+from mlflow_eval_mcp.claude.session import Generation
 from mlflow_eval_mcp.demo.sample_agent import FAILURE_MODES, generate_corpus
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.models import SearchTracesResult
@@ -52,12 +53,16 @@ def run_demo_pipeline(
     tracking_uri: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_step: Callable[[str], None] | None = None,
+    generation: Generation = "auto",
 ) -> DemoResult:
     """Seed the corpus, generate a suite from it in WORKSPACE/suites/<experiment>, and validate it,
-    which runs it against the same store (in the suite's own eval experiment)."""
+    which runs it against the same store (in the suite's own eval experiment). Claude joins in
+    when configured, unless `generation` is offline."""
+    from mlflow_eval_mcp.claude.session import open_claude
     from mlflow_eval_mcp.suite.pipeline import generate_suite
     from mlflow_eval_mcp.suite.validation import validate_eval
 
+    claude = open_claude(settings, generation)
     result = run_demo(settings, n_traces=n_traces, seed=seed, tracking_uri=tracking_uri, on_progress=on_progress)
     uri = settings.check(tracking_uri or settings.embedded_store_uri, create_store=True)
     client = open_client(uri, settings.connect_timeout_s)
@@ -70,10 +75,11 @@ def run_demo_pipeline(
         experiment_id=result.experiment_id,
         max_traces=n_traces,
         on_progress=on_step,
+        claude=claude,
     )
     if on_step is not None:
         on_step("validate")
-    result.validation = validate_eval(client, SuiteLayout(Path(result.suite.suite_dir)))
+    result.validation = validate_eval(client, SuiteLayout(Path(result.suite.suite_dir)), claude=claude)
     return result
 
 
@@ -184,15 +190,23 @@ def _suite_summary(result: DemoResult) -> list[str]:
         return []
     evaluation = Path(suite.suite_dir) / "evaluation"
     redacted = ", ".join(f"{kind} {count}" for kind, count in suite.dataset.redacted.items())
+    claude = suite.claude
     lines = [
         "",
-        f"Suite generated in {suite.suite_dir}",
+        f"Suite generated in {suite.suite_dir} (mode: {suite.mode})",
         f"  analysed {suite.traces_analyzed} traces: {suite.findings} findings",
         f"  dataset: {suite.dataset.cases} cases ({suite.dataset.recorded} recorded, "
         f"{suite.dataset.synthetic} synthetic); redacted: {redacted or 'nothing'}",
         f"  scorers: {len(suite.scorers.code_scorers)} code ({', '.join(s.name for s in suite.scorers.code_scorers)}), "
         f"{len(suite.scorers.judges)} LLM judges",
     ]
+    if claude is not None:
+        cost = f"${claude.cost_usd:.4f}" if claude.cost_usd is not None else "cost unknown for this model"
+        lines.append(
+            f"  Claude ({claude.model}): {claude.requests} requests, {claude.cached_responses} cached, "
+            f"{claude.input_tokens:,} in / {claude.output_tokens:,} out tokens, {cost}"
+        )
+        lines += [f"    {note}" for note in claude.notes]
     if validation is not None:
         failed = [check for check in validation.checks if check.status == "failed"]
         skipped = [check for check in validation.checks if check.status == "skipped"]

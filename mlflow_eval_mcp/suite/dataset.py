@@ -60,8 +60,7 @@ def generate_dataset(
     strategy = strategy or analysis.dataset_strategy.strategy
     redactor = Redactor(enabled=redact)
     synthetic_count = len(EDGE_CASES) if include_synthetic else 0
-    claude_count = min(MAX_CLAUDE_CASES, max(1, max_cases // 6)) if claude is not None and include_synthetic else 0
-    budget = max(1, max_cases - synthetic_count - claude_count)
+    budget = max(1, max_cases - synthetic_count)
     builder = _CaseBuilder(analysis, redactor, keep_traces=strategy != "manual")
     for trace, candidate in _fetch(client, candidates(analysis)):
         if builder.add(trace, candidate) and on_progress is not None:
@@ -73,13 +72,20 @@ def generate_dataset(
             f"None of the {analysis.overview.traces_analyzed} analysed traces could be read back from the store; "
             "run analyze_traces again against the store that holds them."
         )
-    cases = builder.cases + (builder.synthetic_cases()[: max_cases - len(builder.cases)] if include_synthetic else [])
+    synthetic = builder.synthetic_cases()[: max_cases - len(builder.cases)] if include_synthetic else []
+    grounded: list[DatasetCase] = []
     dropped: list[str] = []
-    if claude is not None and claude_count and max_cases > len(cases):
-        added = claude.attempt("dataset", lambda: _claude_cases(analysis, builder, redactor, claude, claude_count))
+    if claude is not None and include_synthetic:
+        count = min(MAX_CLAUDE_CASES, max(1, max_cases // 6), max_cases - 1)
+        added = claude.attempt("dataset", lambda: _claude_cases(analysis, builder, redactor, claude, count))
         if added is not None:
             grounded, dropped = added
-            cases += grounded[: max_cases - len(cases)]
+            # Claude's cases take the place of the lowest-ranked recorded ones, keeping at least one.
+            builder.drop_last(
+                min(len(builder.cases) - 1, len(builder.cases) + len(synthetic) + len(grounded) - max_cases)
+            )
+            grounded = grounded[: max_cases - len(builder.cases) - len(synthetic)]
+    cases = builder.cases + synthetic + grounded
     files = _write(suite, cases, builder.traces)
     record(suite, "dataset", outputs=files)
     dataset_sync = _sync(client, suite, analysis, cases) if sync else None
@@ -182,6 +188,15 @@ class _CaseBuilder:
         if self.keep_traces:
             self.traces.append({"trace_id": trace_id, "trace": self.redactor.trace_dict(_rooted(trace.to_dict()))})
         return True
+
+    def drop_last(self, count: int) -> None:
+        """Forget the last `count` recorded cases (the lowest-ranked) and their traces."""
+        if count <= 0:
+            return
+        kept = self.cases[:-count]
+        ids = {case.source_trace_id for case in kept}
+        self.cases = kept
+        self.traces = [entry for entry in self.traces if entry["trace_id"] in ids]
 
     def synthetic_cases(self) -> list[DatasetCase]:
         if self._grounding is None and self.cases:
