@@ -4,7 +4,8 @@ LLM judges where their prerequisites exist.
 Which scorers are active, their budgets and the findings they target are in
 `data/scorer_config.json` (written by generate_scorers); this file is fixed code. The checks
 come from `mlflow_eval_checks`, the same code the analysis used, so a scorer fails a recorded
-trace exactly when the analysis reported it.
+trace exactly when the analysis reported it. Code scorers written by Claude (if any) are the
+functions in `generated_scorers.py`, listed in the config as `generated_code_scorers`.
 
 Judge model: `--judge-model`, else `MLFLOW_EVAL_JUDGE_MODEL`, else the suite's configured
 `judge_model`, else MLflow's default (`MLFLOW_GENAI_JUDGE_DEFAULT_MODEL`, or `openai:/gpt-4.1-mini`;
