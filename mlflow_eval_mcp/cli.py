@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> None:
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     # Configuration errors surface here, before the transport opens, as one line.
     settings.check(create_store=True)
+    if getattr(args, "transport", "stdio") == "http":
+        from mlflow_eval_mcp.http_transport import serve_http
+
+        serve_http(settings, host=args.host, port=args.port)
+        return
     from mlflow_eval_mcp.server import create_server
 
     create_server(settings).run("stdio")
@@ -294,9 +299,11 @@ def _parser() -> argparse.ArgumentParser:
     common = _common_options(argparse.SUPPRESS)
     commands = parser.add_subparsers(title="commands")
 
-    commands.add_parser("serve", parents=[common], help="serve MCP over stdio (the default)").set_defaults(
-        handler=_serve
-    )
+    serve = commands.add_parser("serve", parents=[common], help="serve MCP over stdio (the default) or HTTP")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="http: Streamable HTTP at /mcp")
+    serve.add_argument("--host", default="127.0.0.1", help="http: address to bind (default loopback)")
+    serve.add_argument("--port", type=_port, default=8000, help="http: port (default 8000)")
+    serve.set_defaults(handler=_serve)
 
     demo = commands.add_parser("demo", parents=[common], help="seed the embedded store with sample agent traces")
     demo.add_argument("--traces", type=_positive_int, default=300, help="how many traces (default 300)")
@@ -436,6 +443,13 @@ def _common_options(default: object) -> argparse.ArgumentParser:
         "--tracking-uri", default=default, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else embedded)"
     )
     return common
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 1-65535")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=60, description="How long to wait for a remote tracking server to answer."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http_token: SecretStr | None = Field(
+        default=None, description="Bearer token the Streamable HTTP transport requires (serve --transport http)."
+    )
 
     @property
     def embedded_store_uri(self) -> str:
