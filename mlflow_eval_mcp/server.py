@@ -68,6 +68,7 @@ from mlflow_eval_mcp.suite.models import (
     ValidationResult,
 )
 from mlflow_eval_mcp.tracking import open_client
+from mlflow_eval_mcp.workflows import register_workflows
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -425,4 +426,5 @@ def create_server(settings: Settings) -> MCPServer:
             ),
         )
     register_resources(server, settings)
+    register_workflows(server)
     return server
