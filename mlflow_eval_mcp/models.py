@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mlflow_eval_mcp.ui_links import LINK_DESCRIPTION
+
 Mode = Literal["offline", "claude"]
 LISTED_SKIPS = 50
 
@@ -64,6 +66,7 @@ class SearchTracesResult(BaseModel):
     next_page_token: str | None = Field(
         description="Pass back as page_token with the same arguments for the next page; null at the end."
     )
+    ui_url: str | None = Field(default=None, description=LINK_DESCRIPTION)
 
 
 class SpanNode(BaseModel):
@@ -92,6 +95,7 @@ class GetTraceResult(BaseModel):
         "parent_id and depth give the nesting."
     )
     truncated_fields: int = Field(description="How many inputs/outputs were cut to max_chars.")
+    ui_url: str | None = Field(default=None, description=LINK_DESCRIPTION)
 
 
 class ExperimentSummary(BaseModel):
@@ -136,3 +140,4 @@ class ImportResult(BaseModel):
     lost: int = Field(description="Traces written but not readable afterwards; 0 unless the store misbehaved.")
     seconds: float
     traces_per_second: float
+    ui_url: str | None = Field(default=None, description=LINK_DESCRIPTION)

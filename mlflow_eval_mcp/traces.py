@@ -29,6 +29,7 @@ from mlflow_eval_mcp.models import (
 )
 from mlflow_eval_mcp.page_tokens import decode_page_token, encode_page_token, query_fingerprint
 from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment, scrub
+from mlflow_eval_mcp.ui_links import traces_url
 
 if TYPE_CHECKING:
     from mlflow.entities import Span, Trace, TraceInfo
@@ -89,6 +90,7 @@ def search_traces(
         order_by=ordering,
         traces=[summarize_trace(with_spans.get(trace.info.trace_id, trace)) for trace in page],
         next_page_token=encode_page_token(page.token, fingerprint),
+        ui_url=traces_url(client.tracking_uri, experiment.experiment_id),
     )
 
 
@@ -182,6 +184,9 @@ def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int = 2000) -> 
         trace=summarize_trace(trace),
         spans=_span_tree(trace.data.spans, truncator),
         truncated_fields=truncator.truncated,
+        ui_url=traces_url(client.tracking_uri, trace.info.experiment_id, trace_id)
+        if trace.info.experiment_id
+        else None,
     )
 
 

@@ -29,6 +29,7 @@ from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.tasks import load_tasks, record
 from mlflow_eval_mcp.traces import iter_trace_pages
 from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
+from mlflow_eval_mcp.ui_links import traces_url
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -89,6 +90,7 @@ def analyze_traces(
         recommended_scorers=recommend_scorers(collector, findings),
         dataset_strategy=recommend_dataset(collector),
         seconds=0.0,
+        ui_url=traces_url(client.tracking_uri, experiment.experiment_id),
     )
     if claude is not None:
         from mlflow_eval_mcp.claude.analysis import enrich_analysis

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from mlflow_eval_mcp.models import ClaudeUsage, Mode
+from mlflow_eval_mcp.ui_links import LINK_DESCRIPTION
 
 Severity = Literal["high", "medium", "low"]
 FindingKind = Literal[
@@ -176,3 +177,4 @@ class TraceAnalysis(BaseModel):
     dataset_strategy: DatasetRecommendation
     seconds: float
     analysis_path: str | None = Field(default=None, description="Where state/analysis.json was written, if asked.")
+    ui_url: str | None = Field(default=None, description=LINK_DESCRIPTION)

@@ -25,6 +25,7 @@ from mlflow_eval_mcp.importing.sources import (
 from mlflow_eval_mcp.models import LISTED_SKIPS, FileImport, ImportResult, SkippedRecord
 from mlflow_eval_mcp.trace_writer import TraceRecord, write_traces
 from mlflow_eval_mcp.tracking import get_or_create_experiment, redact_uri
+from mlflow_eval_mcp.ui_links import traces_url
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -67,6 +68,7 @@ def import_traces(
         experiment_id=experiment_id,
         experiment_name=experiment_name.strip(),
         files=[FileImport(file=str(plan.file), format=plan.format.name if plan.format else None) for plan in plans],
+        ui_url=traces_url(client.tracking_uri, experiment_id),
         imported=report.written,
         already_present=report.skipped_existing,
         skipped=len(skips),

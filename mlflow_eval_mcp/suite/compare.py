@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.suite.models import CompareResult, ScorerComparison
+from mlflow_eval_mcp.ui_links import run_url
 
 if TYPE_CHECKING:
     from mlflow.entities import Trace
@@ -43,6 +44,8 @@ def compare_runs(
         scorers=comparisons,
         unpaired_rows=len(set(baseline) ^ set(candidate)),
         verdict=verdict,
+        baseline_ui_url=_run_link(client, baseline_run_id),
+        candidate_ui_url=_run_link(client, candidate_run_id),
         regressions=[
             f"{c.scorer}: {c.pass_to_fail} rows pass -> fail vs {c.fail_to_pass} fail -> pass (p = {c.p_value:.3g}); "
             f"rows: {', '.join(c.regressed_rows[:10])}"
@@ -50,6 +53,10 @@ def compare_runs(
             if c.verdict == "regressed"
         ],
     )
+
+
+def _run_link(client: MlflowClient, run_id: str) -> str | None:
+    return run_url(client.tracking_uri, client.get_run(run_id).info.experiment_id, run_id)
 
 
 def _outcomes(client: MlflowClient, run_id: str) -> dict[str, dict[str, bool | None]]:

@@ -17,9 +17,10 @@ from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import PullResult, PushResult, ScorerConfig
 from mlflow_eval_mcp.suite.runner import RESULT_FILE
-from mlflow_eval_mcp.suite.state import read_cases, read_config, write_cases
+from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config, write_cases
 from mlflow_eval_mcp.suite.tasks import record
 from mlflow_eval_mcp.traces import load_traces
+from mlflow_eval_mcp.ui_links import traces_url
 
 if TYPE_CHECKING:
     from mlflow.entities import Trace
@@ -93,6 +94,7 @@ def push_feedback(
         skipped_reasons=dict(skipped),
         human_reviews=sum(1 for review in reviews if review.get("source") != "mlflow"),
         traces_tagged=0 if dry_run else len(tagged),
+        ui_url=traces_url(client.tracking_uri, read_analysis(suite).experiment_id),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from mlflow_eval_mcp.models import ClaudeUsage, Mode
+from mlflow_eval_mcp.ui_links import LINK_DESCRIPTION
 
 Strategy = Literal["traces", "manual", "hybrid"]
 
@@ -210,6 +211,7 @@ class ValidationResult(BaseModel):
         default_factory=list, description="Claude mode: generated scorers fixed or removed before this validation."
     )
     seconds: float
+    ui_url: str | None = Field(default=None, description=f"The evaluation run. {LINK_DESCRIPTION}")
     next_step: str
 
 
@@ -225,6 +227,7 @@ class PushResult(BaseModel):
     skipped_reasons: dict[str, int]
     human_reviews: int = Field(description="Reviews from state/review.json pushed as HUMAN feedback.")
     traces_tagged: int
+    ui_url: str | None = Field(default=None, description=f"The production traces. {LINK_DESCRIPTION}")
 
 
 class PullResult(BaseModel):
@@ -259,3 +262,5 @@ class CompareResult(BaseModel):
     unpaired_rows: int = Field(description="Rows present in only one of the runs.")
     verdict: Literal["regressed", "improved", "unchanged", "changed"]
     regressions: list[str] = Field(description="One line per scorer that regressed, with its rows.")
+    baseline_ui_url: str | None = Field(default=None, description=LINK_DESCRIPTION)
+    candidate_ui_url: str | None = Field(default=None, description=LINK_DESCRIPTION)

@@ -26,6 +26,7 @@ from mlflow_eval_mcp.suite.run_script import refresh_run_script
 from mlflow_eval_mcp.suite.runner import SuiteRun, run_probe, run_suite
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config
 from mlflow_eval_mcp.suite.tasks import record, require
+from mlflow_eval_mcp.ui_links import run_url
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -98,6 +99,9 @@ def _validate(
         metrics=outcome.get("metrics", {}),
         skipped_scorers=outcome.get("skipped", []),
         repairs=repairs or [],
+        ui_url=run_url(client.tracking_uri, outcome["experiment_id"], outcome["run_id"])
+        if outcome.get("run_id") and outcome.get("experiment_id")
+        else None,
         seconds=round(time.perf_counter() - started, 2),
         next_step=(
             f"push_feedback(suite_dir={str(suite.root)!r}) to put the results on the production traces"
