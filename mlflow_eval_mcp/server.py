@@ -52,6 +52,7 @@ from mlflow_eval_mcp.args import (
     TraceId,
     TrackingUri,
 )
+from mlflow_eval_mcp.cancellation import cancellable
 from mlflow_eval_mcp.errors import MlflowEvalError
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
 from mlflow_eval_mcp.resources import register_resources
@@ -377,8 +378,13 @@ class TraceTools:
 
     async def _run(self, work: Callable[[], Result]) -> Result:
         """`work` in a worker thread; anticipated library errors become ToolErrors."""
+
+        def cancellable_work() -> Result:
+            with cancellable(anyio.from_thread.check_cancelled):
+                return work()
+
         try:
-            return await anyio.to_thread.run_sync(work)
+            return await anyio.to_thread.run_sync(cancellable_work)
         except MlflowEvalError as error:
             raise ToolError(str(error)) from error
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.models import FailedWrite
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def write_traces(
     sent: list[str] = []
     failed: list[FailedWrite] = []
     for batch in _batches(records, batch_size):
+        raise_if_cancelled()  # between batches: what is written stays whole, and a re-run adds the rest
         requested += len(batch)
         fresh = [record for record in batch if record.trace_id not in existing]
         skipped += len(batch) - len(fresh)

@@ -23,6 +23,7 @@ from mlflow_eval_mcp.analysis.models import (
 )
 from mlflow_eval_mcp.analysis.recommend import recommend_dataset, recommend_scorers
 from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile, percentiles
+from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, SuiteLayout
@@ -63,6 +64,7 @@ def analyze_traces(
     collector = TraceCollector()
     unreadable = 0
     for page in iter_trace_pages(client, experiment.experiment_id, filter_string=filter_string, max_traces=max_traces):
+        raise_if_cancelled()
         for trace in page:
             try:
                 collector.add(trace)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.checks.sensitive import redact
 from mlflow_eval_mcp.claude.pricing import cost_usd
 from mlflow_eval_mcp.errors import ConfigurationError, MlflowEvalError
@@ -147,6 +148,7 @@ class ClaudeSession:
         import anthropic
         from anthropic.types import Message
 
+        raise_if_cancelled()
         request = _redacted({"model": self.model, "max_tokens": MAX_TOKENS, **request})
         key = hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         cached = self.cache_dir / key[:2] / f"{key}.json"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
+from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.claude.dataset import claude_cases, evidence_text
 from mlflow_eval_mcp.errors import InvalidArgumentError, TrackingUnavailableError
@@ -142,6 +143,7 @@ def _fetch(client: MlflowClient, ordered: Iterator[Candidate]) -> Iterator[tuple
 
 
 def _load(client: MlflowClient, chunk: list[Candidate]) -> Iterator[tuple[Trace, Candidate]]:
+    raise_if_cancelled()
     by_id = {trace.info.trace_id: trace for trace in load_traces(client, [c.trace_id for c in chunk])}
     for candidate in chunk:
         if candidate.trace_id in by_id:

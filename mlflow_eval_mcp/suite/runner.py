@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.suite.layout import EVALUATION_DIR, SuiteLayout
 
@@ -82,13 +83,7 @@ def run_suite(
         text=True,
         start_new_session=True,
     )
-    try:
-        _, stderr = process.communicate(timeout=timeout_s)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        _, stderr = process.communicate()
-        timed_out = True
+    stderr, timed_out = _wait(process, timeout_s)
     result = json.loads(output.read_text(encoding="utf-8")) if output.exists() and not timed_out else None
     return SuiteRun(
         exit_code=None if timed_out else process.returncode,
@@ -105,21 +100,52 @@ def run_probe(suite: SuiteLayout, *, args: list[str] | None = None, timeout_s: f
     script = resources.files("mlflow_eval_mcp.suite").joinpath("probe.py")
     evaluation = suite.path(EVALUATION_DIR)
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    try:
-        done = subprocess.run(
-            [sys.executable, str(script), str(evaluation), *(args or [])],
-            cwd=evaluation,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env={**env, "PYTHONDONTWRITEBYTECODE": "1", "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false"},
-        )
-    except subprocess.TimeoutExpired:
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(evaluation), *(args or [])],
+        cwd=evaluation,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "PYTHONDONTWRITEBYTECODE": "1", "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false"},
+        start_new_session=True,
+    )
+    stdout: list[str] = []
+    stderr, timed_out = _wait(process, timeout_s, stdout)
+    if timed_out:
         return {"timeout": timeout_s}
     try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return json.loads("".join(stdout).strip().splitlines()[-1])
     except (IndexError, ValueError):
-        return {"crashed": done.stderr.strip()[-1500:]}
+        return {"crashed": stderr.strip()[-1500:]}
+
+
+def _wait(process: subprocess.Popen[str], timeout_s: float, stdout: list[str] | None = None) -> tuple[str, bool]:
+    """Wait for `process` (stderr, and whether it timed out), checking for cancellation twice a
+    second; a timeout or a cancellation kills its whole process group."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                out, err = process.communicate(timeout=max(0.01, min(0.5, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    _kill(process)
+                    out, err = process.communicate()
+                    return err or "", True
+                raise_if_cancelled()
+                continue
+            if stdout is not None:
+                stdout.append(out or "")
+            return err or "", False
+    except BaseException:
+        _kill(process)
+        raise
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _tail(text: str, lines: int = 30) -> str:
