@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlflow_eval_mcp import __version__
 from mlflow_eval_mcp.errors import InvalidArgumentError, MlflowEvalError
+from mlflow_eval_mcp.progress import ProgressBar
 from mlflow_eval_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,8 +53,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 def _demo(args: argparse.Namespace, settings: Settings) -> None:
     from mlflow_eval_mcp.demo.runner import render_summary, run_demo_pipeline
 
-    def progress(done: int, total: int) -> None:
-        print(f"\rseeding traces: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+    progress = ProgressBar("seeding traces")
+
+    def step(name: str) -> None:
+        progress.close()
+        _print_step(name)
 
     result = run_demo_pipeline(
         settings,
@@ -61,10 +65,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> None:
         seed=args.seed,
         tracking_uri=args.tracking_uri,
         on_progress=progress,
-        on_step=_print_step,
+        on_step=step,
         generation=args.generation,
     )
-    print(file=sys.stderr)
     print(result.model_dump_json(indent=2) if args.json else render_summary(result))
 
 
@@ -110,9 +113,7 @@ def _search_traces(client: MlflowClient, args: argparse.Namespace, settings: Set
 def _import_traces(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.importing.importer import import_traces
 
-    def progress(done: int) -> None:
-        print(f"\rconverted: {done} traces", end="", file=sys.stderr, flush=True)
-
+    progress = ProgressBar("traces converted")
     result = import_traces(
         client,
         args.path,
@@ -122,16 +123,14 @@ def _import_traces(client: MlflowClient, args: argparse.Namespace, settings: Set
         max_record_bytes=args.max_record_mb * 1024 * 1024,
         on_progress=progress,
     )
-    print(file=sys.stderr)
+    progress.close()
     return result
 
 
 def _analyze_traces(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.analysis.engine import analyze_traces
 
-    def progress(done: int, total: int) -> None:
-        print(f"\ranalysed: {done}/{total} traces", end="", file=sys.stderr, flush=True)
-
+    progress = ProgressBar("traces analysed")
     result = analyze_traces(
         client,
         experiment_id=args.experiment_id,
@@ -142,7 +141,7 @@ def _analyze_traces(client: MlflowClient, args: argparse.Namespace, settings: Se
         on_progress=progress,
         claude=_claude(args, settings),
     )
-    print(file=sys.stderr)
+    progress.close()
     return result
 
 
@@ -182,7 +181,8 @@ def _generate(client: MlflowClient, args: argparse.Namespace, settings: Settings
 def _generate_dataset(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.suite.dataset import generate_dataset
 
-    return generate_dataset(
+    progress = ProgressBar("cases chosen")
+    result = generate_dataset(
         client,
         _suite(args, settings),
         strategy=args.strategy,
@@ -190,8 +190,11 @@ def _generate_dataset(client: MlflowClient, args: argparse.Namespace, settings: 
         include_synthetic=not args.no_synthetic,
         redact=not args.no_redact,
         sync=args.sync,
+        on_progress=progress,
         claude=_claude(args, settings),
     )
+    progress.close()
+    return result
 
 
 def _generate_scorers(args: argparse.Namespace, settings: Settings) -> BaseModel:
