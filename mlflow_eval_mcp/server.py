@@ -88,7 +88,10 @@ experiment (findings with every affected trace id and the scorer that would catc
 evaluation suite, call generate_suite, or step by step with the same suite_dir: analyze_traces,
 generate_dataset, generate_scorers, render_run_script; then validate_eval, push_feedback (results onto
 the production traces), pull_feedback (human labels back into the suite) and compare_runs (regression
-check between two evaluation runs). Every result says which mode produced it."""
+check between two evaluation runs). Every result says which mode produced it (offline, or claude when
+Claude is configured; pass generation='offline' to avoid it). The prompts give whole workflows; the
+skill://mlflow-evaluation resources hold verified MLflow evaluation facts to read before writing
+scorers, and suite://index lists the suites whose analysis, dataset and validation can be read."""
 
 
 class TraceTools:
