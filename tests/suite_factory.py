@@ -16,6 +16,14 @@ from mlflow_eval_mcp.trace_writer import TraceRecord, write_traces
 from tests.trace_factory import make_trace
 
 
+def experiment_with(store_uri: str, records: list[TraceRecord] | None = None) -> tuple[MlflowClient, str]:
+    """A new experiment "agent" holding `records` (default: agent_with_failing_tools())."""
+    client = MlflowClient(tracking_uri=store_uri)
+    experiment_id = client.create_experiment("agent")
+    write_traces(store_uri, experiment_id, agent_with_failing_tools() if records is None else records)
+    return client, experiment_id
+
+
 def agent_with_failing_tools() -> list[TraceRecord]:
     """20 healthy traces and 4 whose tool timed out."""
     return [make_trace(i) for i in range(20)] + [make_trace(100 + i, tool_error="timed out") for i in range(4)]

@@ -2,14 +2,11 @@
 
 import json
 
-from mlflow.tracking import MlflowClient
-
 from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.claude.session import open_claude
 from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, SuiteLayout
-from mlflow_eval_mcp.trace_writer import write_traces
 from tests.fake_anthropic import claude_settings, fake_anthropic, shown_trace_ids, tool_answer
-from tests.suite_factory import agent_with_failing_tools
+from tests.suite_factory import experiment_with
 
 
 def _answer(request, *, invented="tr-00000000000000000000000000000000"):
@@ -49,15 +46,8 @@ def _answer(request, *, invented="tr-00000000000000000000000000000000"):
     )
 
 
-def _experiment(store_uri, records=None):
-    client = MlflowClient(tracking_uri=store_uri)
-    experiment_id = client.create_experiment("agent")
-    write_traces(store_uri, experiment_id, records or agent_with_failing_tools())
-    return client, experiment_id
-
-
 def test_claude_adds_profile_cluster_names_and_semantic_findings_to_the_offline_ones(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     offline = analyze_traces(client, experiment_id=experiment_id)
     with fake_anthropic(_answer) as fake:
         claude = open_claude(claude_settings(fake, tmp_path / "ws"))
@@ -74,7 +64,7 @@ def test_claude_adds_profile_cluster_names_and_semantic_findings_to_the_offline_
 
 
 def test_claude_usage_and_cost_are_accounted(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     with fake_anthropic(_answer) as fake:
         claude = open_claude(claude_settings(fake, tmp_path / "ws"))
         analysis = analyze_traces(client, experiment_id=experiment_id, claude=claude)
@@ -86,7 +76,7 @@ def test_claude_usage_and_cost_are_accounted(store_uri, tmp_path):
 
 
 def test_the_claude_analysis_is_written_to_the_suite(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     suite = SuiteLayout(tmp_path / "suite")
     with fake_anthropic(_answer) as fake:
         analyze_traces(

@@ -4,13 +4,10 @@ API on 127.0.0.1: retries, timeouts, malformed answers, the cache, and what leav
 import dataclasses
 import time
 
-from mlflow.tracking import MlflowClient
-
 from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.claude.session import open_claude
-from mlflow_eval_mcp.trace_writer import write_traces
 from tests.fake_anthropic import Reply, claude_settings, fake_anthropic, overloaded, prompt_text, tool_answer
-from tests.suite_factory import agent_with_failing_tools
+from tests.suite_factory import agent_with_failing_tools, experiment_with
 from tests.trace_factory import make_trace
 
 PROFILE = {
@@ -22,19 +19,12 @@ PROFILE = {
 }
 
 
-def _experiment(store_uri, records=None):
-    client = MlflowClient(tracking_uri=store_uri)
-    experiment_id = client.create_experiment("agent")
-    write_traces(store_uri, experiment_id, records or agent_with_failing_tools())
-    return client, experiment_id
-
-
 def _good(request):
     return tool_answer(request, {"agent": PROFILE})
 
 
 def test_a_429_is_retried_and_then_succeeds(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     replies = iter([overloaded(), None])
     with fake_anthropic(lambda request: next(replies) or _good(request)) as fake:
         analysis = analyze_traces(
@@ -47,7 +37,7 @@ def test_a_429_is_retried_and_then_succeeds(store_uri, tmp_path):
 
 
 def test_persistent_429s_leave_the_offline_analysis_with_a_note(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     with fake_anthropic(lambda request: overloaded()) as fake:
         analysis = analyze_traces(
             client, experiment_id=experiment_id, claude=open_claude(claude_settings(fake, tmp_path))
@@ -60,7 +50,7 @@ def test_persistent_429s_leave_the_offline_analysis_with_a_note(store_uri, tmp_p
 
 
 def test_a_timeout_gives_up_quickly_and_the_offline_result_stands(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     with fake_anthropic(lambda request: Reply(delay_s=5, body={})) as fake:
         settings = claude_settings(fake, tmp_path, claude_timeout_s=0.5, claude_max_retries=0)
         started = time.monotonic()
@@ -72,7 +62,7 @@ def test_a_timeout_gives_up_quickly_and_the_offline_result_stands(store_uri, tmp
 
 
 def test_a_malformed_answer_goes_back_with_the_errors_and_the_corrected_one_is_used(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     replies = iter([{"agent": {"purpose": 42}}, {"agent": PROFILE}])
     with fake_anthropic(lambda request: tool_answer(request, next(replies))) as fake:
         analysis = analyze_traces(
@@ -85,7 +75,7 @@ def test_a_malformed_answer_goes_back_with_the_errors_and_the_corrected_one_is_u
 
 
 def test_an_answer_malformed_twice_is_dropped_with_the_reason(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     with fake_anthropic(lambda request: tool_answer(request, {"agent": "no"})) as fake:
         analysis = analyze_traces(
             client, experiment_id=experiment_id, claude=open_claude(claude_settings(fake, tmp_path))
@@ -96,7 +86,7 @@ def test_an_answer_malformed_twice_is_dropped_with_the_reason(store_uri, tmp_pat
 
 
 def test_a_second_run_is_answered_from_the_cache_without_a_request(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     with fake_anthropic(_good) as fake:
         first = analyze_traces(client, experiment_id=experiment_id, claude=open_claude(claude_settings(fake, tmp_path)))
         second = analyze_traces(
@@ -114,7 +104,7 @@ def test_a_secret_in_a_trace_never_reaches_the_api(store_uri, tmp_path):
     planted = make_trace(500, answer=f"Use key {secret} and write to {email}")
     root = dataclasses.replace(planted.spans[0], inputs={"question": f"my key is {secret}, mail me at {email}"})
     planted = dataclasses.replace(planted, spans=[root, *planted.spans[1:]])
-    client, experiment_id = _experiment(store_uri, [*agent_with_failing_tools(), planted])
+    client, experiment_id = experiment_with(store_uri, [*agent_with_failing_tools(), planted])
     with fake_anthropic(_good) as fake:
         analyze_traces(client, experiment_id=experiment_id, claude=open_claude(claude_settings(fake, tmp_path)))
     assert fake.raw_bodies
@@ -131,7 +121,7 @@ def test_without_credentials_nothing_is_sent_and_the_result_says_offline(store_u
 
 
 def test_a_bearer_token_and_base_url_reach_a_databricks_style_endpoint(store_uri, tmp_path):
-    client, experiment_id = _experiment(store_uri)
+    client, experiment_id = experiment_with(store_uri)
     with fake_anthropic(_good) as fake:
         settings = claude_settings(
             fake,

@@ -106,18 +106,13 @@ def add_claude_scorers(suite: SuiteLayout, config: ScorerConfig, claude: ClaudeS
         taken.add(name)
         return True
 
+    def judge_spec(proposal: GuidelinesProposal | JudgeProposal, **kind: Any) -> JudgeSpec:
+        findings = [f for f in proposal.findings if f in known_findings]
+        return JudgeSpec(name=proposal.name, findings=findings, reason=proposal.reason, source="claude", **kind)
+
     for proposal in proposals.guidelines:
         if claim(proposal.name):
-            config.judges.append(
-                JudgeSpec(
-                    name=proposal.name,
-                    judge="Guidelines",
-                    guidelines=proposal.guidelines,
-                    findings=[f for f in proposal.findings if f in known_findings],
-                    reason=proposal.reason,
-                    source="claude",
-                )
-            )
+            config.judges.append(judge_spec(proposal, judge="Guidelines", guidelines=proposal.guidelines))
     judges = [p for p in proposals.judges if _judge_ok(p, dropped) and claim(p.name)]
     code = {p.name: p for p in proposals.code_scorers if claim(p.name)}
     sources = {name: proposal.code for name, proposal in code.items()}
@@ -126,16 +121,7 @@ def add_claude_scorers(suite: SuiteLayout, config: ScorerConfig, claude: ClaudeS
         if judge_errors.get(judge.name):
             dropped.append(f"{judge.name}: the judge does not build: {judge_errors[judge.name]}")
             continue
-        config.judges.append(
-            JudgeSpec(
-                name=judge.name,
-                judge="make_judge",
-                instructions=judge.instructions,
-                findings=[f for f in judge.findings if f in known_findings],
-                reason=judge.reason,
-                source="claude",
-            )
-        )
+        config.judges.append(judge_spec(judge, judge="make_judge", instructions=judge.instructions))
     for name in accepted:
         config.generated_code_scorers.append(
             GeneratedScorerSpec(
