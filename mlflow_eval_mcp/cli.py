@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -85,13 +85,22 @@ def _print_step(name: str) -> None:
 
 
 def _library_call(
-    run: Callable[[MlflowClient, argparse.Namespace, Settings], BaseModel], *, create_store: bool = False
+    run: Callable[[MlflowClient, argparse.Namespace, Settings], BaseModel],
+    *,
+    create_store: bool = False,
+    failed: Callable[[Any, argparse.Namespace], bool] | None = None,
 ) -> Callable[[argparse.Namespace, Settings], None]:
+    """A command that opens the tracking store; it exits 1 after printing when `failed` says the
+    result is a failure (so a CI step fails)."""
+
     def handler(args: argparse.Namespace, settings: Settings) -> None:
         from mlflow_eval_mcp.tracking import open_client
 
         client = open_client(settings.check(create_store=create_store), settings.connect_timeout_s)
-        print(run(client, args, settings).model_dump_json(indent=2))
+        result = run(client, args, settings)
+        print(result.model_dump_json(indent=2))
+        if failed is not None and failed(result, args):
+            sys.exit(1)
 
     return handler
 
@@ -409,7 +418,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--static-only", action="store_true", help="do not run run_eval.py")
     validate.add_argument("--timeout", type=_positive_int, default=600, help="seconds before the run is killed")
     validate.add_argument("--predict-fn", help="validate with your agent: module:function or file.py:function")
-    validate.set_defaults(handler=_library_call(_validate_eval))
+    validate.set_defaults(handler=_library_call(_validate_eval, failed=lambda result, args: result.status == "failed"))
 
     push = commands.add_parser("push-feedback", parents=[common], help="put results on the production traces (JSON)")
     push.add_argument("--suite-dir", required=True)
@@ -424,7 +433,12 @@ def _parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare-runs", parents=[common], help="regression check of two runs (JSON)")
     compare.add_argument("baseline_run_id")
     compare.add_argument("candidate_run_id")
-    compare.set_defaults(handler=_library_call(_compare_runs))
+    compare.add_argument("--fail-on-regression", action="store_true", help="exit 1 when the verdict is regressed")
+    compare.set_defaults(
+        handler=_library_call(
+            _compare_runs, failed=lambda result, args: args.fail_on_regression and result.verdict == "regressed"
+        )
+    )
 
     get = commands.add_parser("get-trace", parents=[common], help="one trace's span tree (JSON)")
     get.add_argument("trace_id")

@@ -105,3 +105,14 @@ def test_suite_steps_run_one_by_one_from_the_cli(store_uri, tmp_path, capsys):
 def test_a_malformed_gate_is_a_one_line_error(store_uri, tmp_path):
     with pytest.raises(SystemExit, match="must look like SCORER=MIN"):
         main(["render-run-script", "--tracking-uri", store_uri, "--suite-dir", str(tmp_path / "s"), "--gate", "x"])
+
+
+def test_validate_eval_exits_1_when_the_suite_fails_validation(store_uri, tmp_path, capsys):
+    from tests.suite_factory import built
+
+    suite = built(store_uri, tmp_path).suite
+    (suite.root / "evaluation" / "scorers.py").write_text("def broken(:\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["validate-eval", "--tracking-uri", store_uri, "--suite-dir", str(suite.root), "--static-only"])
+    assert exited.value.code == 1
+    assert json.loads(capsys.readouterr().out)["status"] == "failed"

@@ -10,6 +10,7 @@ import pytest
 from mlflow.entities import AssessmentSource, Expectation, Feedback
 from mlflow.tracking import MlflowClient
 
+from mlflow_eval_mcp.cli import main
 from mlflow_eval_mcp.suite.compare import compare_runs, mcnemar_exact
 from mlflow_eval_mcp.suite.feedback import SUITE_TAG, pull_feedback, push_feedback, source_id
 from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
@@ -123,11 +124,21 @@ def test_comparing_with_a_run_in_which_one_scorer_regressed_names_it_and_its_row
     assert all(c.verdict != "regressed" for name, c in by_scorer.items() if name != "non_empty_response")
     assert comparison.unpaired_rows == 6  # the synthetic cases exist only in the predict_fn run
     assert comparison.metric_deltas["non_empty_response/mean"]["delta"] < -0.9
+    with pytest.raises(SystemExit) as exited:  # the CLI fails a CI step on a regression when asked to
+        main(
+            [
+                *("compare-runs", loop.validation.run_id, candidate.result["run_id"], "--fail-on-regression"),
+                *("--tracking-uri", loop.client.tracking_uri),
+            ]
+        )
+    assert exited.value.code == 1
 
 
 def test_a_run_compared_with_itself_is_unchanged(loop):
     comparison = compare_runs(loop.client, loop.validation.run_id, loop.validation.run_id)
     assert comparison.verdict == "unchanged" and comparison.regressions == []
+    run_id, uri = loop.validation.run_id, loop.client.tracking_uri
+    main(["compare-runs", run_id, run_id, "--fail-on-regression", "--tracking-uri", uri])  # no SystemExit
 
 
 @pytest.mark.parametrize(
