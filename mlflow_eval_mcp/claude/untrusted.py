@@ -4,6 +4,7 @@ fenced as untrusted data that the system prompt tells Claude never to follow."""
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.checks import signals
@@ -16,6 +17,7 @@ FIELD_CHARS = 1_200
 STEP_CHARS = 300
 MAX_STEPS = 12
 _STEP_TYPES = ("TOOL", "RETRIEVER", "AGENT", "CHAT_MODEL", "LLM")
+_TAG = re.compile(r"</?\s*untrusted_data", re.IGNORECASE)
 OPEN_TAG = "<untrusted_data>"
 CLOSE_TAG = "</untrusted_data>"
 
@@ -31,13 +33,16 @@ def fenced(payload: Any) -> str:
     """`payload` as redacted JSON between the untrusted-data tags, with any tag inside escaped so
     the data cannot close the fence."""
     text = json.dumps(Redactor().value(payload), ensure_ascii=False, indent=1, default=str)
-    text = text.replace("<untrusted_data", "<\\u0075ntrusted_data").replace("</untrusted_data", "<\\/untrusted_data")
+    text = _TAG.sub(lambda match: match.group().replace("<", "<\\u200b"), text)
     return f"{OPEN_TAG}\n{text}\n{CLOSE_TAG}"
 
 
 def cut(value: Any, limit: int = FIELD_CHARS) -> str | None:
+    """`value` as text of at most `limit` characters, redacted first, so that a secret cut in half
+    is not sent as a fragment the patterns no longer recognise."""
     if value is None:
         return None
+    value = Redactor().value(value)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else f"{text[:limit]}… [{len(text) - limit} more characters]"
 

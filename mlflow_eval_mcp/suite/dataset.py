@@ -76,8 +76,8 @@ def generate_dataset(
     synthetic = builder.synthetic_cases()[: max_cases - len(builder.cases)] if include_synthetic else []
     grounded: list[DatasetCase] = []
     dropped: list[str] = []
-    if claude is not None and include_synthetic:
-        count = min(MAX_CLAUDE_CASES, max(1, max_cases // 6), max_cases - 1)
+    count = min(MAX_CLAUDE_CASES, max(1, max_cases // 6), max_cases - 1)
+    if claude is not None and include_synthetic and count > 0:
         added = claude.attempt("dataset", lambda: _claude_cases(analysis, builder, redactor, claude, count))
         if added is not None:
             grounded, dropped = added
@@ -114,7 +114,7 @@ def generate_dataset(
         next_step=f"generate_scorers(suite_dir={str(suite.root)!r})",
     )
     if claude is not None:
-        claude.stamp(result)
+        claude.stamp(result, contributed=bool(grounded))
     return result
 
 

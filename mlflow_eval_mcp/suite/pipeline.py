@@ -77,5 +77,5 @@ def generate_suite(
         script=script,
     )
     if claude is not None:
-        claude.stamp(result)
+        claude.stamp(result, contributed="claude" in {analysis.mode, dataset.mode, scorers.mode})
     return result

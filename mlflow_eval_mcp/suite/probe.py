@@ -12,9 +12,11 @@ prints one JSON report on the last line of stdout.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ from typing import Any
 
 DRY_RUN_ROWS = 3
 TRIAL_ROWS = 20
+CANDIDATE_SECONDS = 5
 
 
 def main() -> None:
@@ -181,7 +184,8 @@ def trial(candidates_file: Path) -> dict[str, Any]:
         report["code"][name] = {"error": None, "rows": 0, "passed": 0}
         try:
             namespace: dict[str, Any] = {"__name__": f"generated_{name}"}
-            exec(compile(candidate["source"], f"<{name}>", "exec"), namespace)
+            code = compile(candidate["source"], f"<{name}>", "exec")
+            time_boxed(functools.partial(exec, code, namespace))
             built.append(scorer(name=name)(namespace[name]))
         except BaseException as error:
             report["code"][name]["error"] = candidate_error(error, name)
@@ -190,8 +194,8 @@ def trial(candidates_file: Path) -> dict[str, Any]:
         if outcome["error"]:
             continue
         try:
-            value = call()
-        except Exception as error:
+            value = time_boxed(call)
+        except BaseException as error:  # a candidate may loop, exit or raise anything
             outcome["error"] = f"on row {case_id}: {candidate_error(error, candidate.name)}"
             continue
         checked = judge_value(value)
@@ -209,6 +213,23 @@ def trial(candidates_file: Path) -> dict[str, Any]:
         except Exception as error:
             report["judges"][candidate["name"]] = f"{type(error).__name__}: {error}"[:500]
     return report
+
+
+def time_boxed(call: Callable[[], Any]) -> Any:
+    """`call()` with at most CANDIDATE_SECONDS of wall time, and its prints kept off stdout (which
+    carries the report)."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"took longer than {CANDIDATE_SECONDS} s on one row")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(CANDIDATE_SECONDS)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return call()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def candidate_error(error: BaseException, name: str) -> str:

@@ -3,6 +3,7 @@ the whole process group is killed, and the JSON result read back."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -122,7 +123,8 @@ def run_probe(suite: SuiteLayout, *, args: list[str] | None = None, timeout_s: f
 
 def _wait(process: subprocess.Popen[str], timeout_s: float, stdout: list[str] | None = None) -> tuple[str, bool]:
     """Wait for `process` (stderr, and whether it timed out), checking for cancellation twice a
-    second; a timeout or a cancellation kills its whole process group."""
+    second. Its whole process group is killed at the end: on a timeout, a cancellation, and after
+    a normal exit too, so no descendant outlives the call."""
     deadline = time.monotonic() + timeout_s
     try:
         while True:
@@ -138,13 +140,13 @@ def _wait(process: subprocess.Popen[str], timeout_s: float, stdout: list[str] | 
             if stdout is not None:
                 stdout.append(out or "")
             return err or "", False
-    except BaseException:
+    finally:
         _kill(process)
-        raise
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
+    """Kill the whole process group: a child that exited may have left descendants holding its pipes."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
 
 

@@ -103,7 +103,10 @@ def generate_scorers(
         next_step=f"render_run_script(suite_dir={str(suite.root)!r})",
     )
     if claude is not None:
-        claude.stamp(result)
+        claude.stamp(
+            result,
+            contributed=bool(config.generated_code_scorers) or any(judge.source == "claude" for judge in config.judges),
+        )
     return result
 
 

@@ -58,7 +58,7 @@ def validate_eval(
         if repairs:
             refresh_run_script(suite)
             result = _validate(client, suite, run=run, timeout_s=timeout_s, predict_fn=predict_fn, repairs=repairs)
-    claude.stamp(result)
+    claude.stamp(result, contributed=result.repairs != [])
     write_json_atomic(suite.path(VALIDATION_FILE), result.model_dump(mode="json"))
     return result
 
