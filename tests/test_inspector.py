@@ -2,6 +2,7 @@
 tools and calls search_traces (see .ci/inspector, which installs Node.js from PyPI and the pinned
 inspector-cli from npm)."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -9,8 +10,34 @@ from pathlib import Path
 
 import pytest
 
+from tests.environment import FOREIGN_ENV
+
 pytestmark = pytest.mark.stdio
 SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "inspector"
+
+
+def inspector_env(parent: dict[str, str]) -> dict[str, str]:
+    """The machine's environment (npm needs its CA and proxy settings to reach the registry) without
+    the variables that would point the server at a real store or service."""
+    env = {name: value for name, value in parent.items() if name not in FOREIGN_ENV}
+    env["VENV"] = str(Path(sys.executable).parent.parent)
+    return env
+
+
+def test_the_inspector_keeps_the_machines_certificate_and_proxy_settings():
+    parent = {
+        "PATH": "/usr/bin",
+        "NODE_EXTRA_CA_CERTS": "/etc/ssl/corp.pem",
+        "SSL_CERT_FILE": "/etc/ssl/cert.pem",
+        "HTTPS_PROXY": "http://proxy.internal:3128",
+        "npm_config_registry": "https://registry.internal/",
+        "MLFLOW_TRACKING_URI": "http://real-store:5000",
+        "OPENAI_API_KEY": "sk-real",
+    }
+    env = inspector_env(parent)
+    assert {name: env[name] for name in parent if name in env} == {
+        name: value for name, value in parent.items() if name not in ("MLFLOW_TRACKING_URI", "OPENAI_API_KEY")
+    }
 
 
 def test_the_mcp_inspector_lists_the_tools_and_searches_traces():
@@ -19,7 +46,7 @@ def test_the_mcp_inspector_lists_the_tools_and_searches_traces():
     done = subprocess.run(
         [str(SCRIPT)],
         cwd=SCRIPT.parent.parent,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "VENV": str(Path(sys.executable).parent.parent)},
+        env=inspector_env(dict(os.environ)),
         capture_output=True,
         text=True,
         timeout=600,
