@@ -101,20 +101,24 @@ def write_traces(
     *,
     batch_size: int = 100,
     on_progress: Callable[[int], None] | None = None,
+    stored: tuple[set[str], set[str]] | None = None,
 ) -> WriteReport:
-    """Write `records` into `experiment_id`, skipping trace ids that already exist there."""
+    """Write `records` into `experiment_id`, skipping trace ids that already exist there or came
+    earlier in `records`: a trace id is written once, never merged from two records. `stored` is
+    the experiment's (complete, partial) trace ids if the caller just read them (a pass over a
+    large experiment costs seconds)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
     store = client._tracking_client.store
-    existing, partial = stored_trace_ids(client, experiment_id)
+    existing, partial = stored or stored_trace_ids(client, experiment_id)
     requested = skipped = 0
     sent: list[str] = []
     failed: list[FailedWrite] = []
     for batch in _batches(records, batch_size):
         raise_if_cancelled()  # between batches: what is written stays whole, and a re-run adds the rest
         requested += len(batch)
-        fresh = [record for record in batch if record.trace_id not in existing]
+        fresh = _unclaimed(batch, existing)
         skipped += len(batch) - len(fresh)
         # A trace row without spans is what an interrupted earlier write leaves: replace it.
         _delete(client, experiment_id, [record.trace_id for record in fresh if record.trace_id in partial])
@@ -142,7 +146,13 @@ def write_traces(
 def stored_trace_ids(client: Any, experiment_id: str) -> tuple[set[str], set[str]]:
     """(complete, partial) trace ids in an experiment: a trace is complete once the store has
     its spans, which MLflow marks with a tag. Spans are not loaded, so this is cheap."""
-    complete: set[str] = set()
+    complete, partial = stored_traces(client, experiment_id)
+    return set(complete), partial
+
+
+def stored_traces(client: Any, experiment_id: str, tag: str | None = None) -> tuple[dict[str, str | None], set[str]]:
+    """As `stored_trace_ids`, with each complete trace's value of tag `tag` (None where unset)."""
+    complete: dict[str, str | None] = {}
     partial: set[str] = set()
     page_token = None
     while True:
@@ -150,11 +160,23 @@ def stored_trace_ids(client: Any, experiment_id: str) -> tuple[set[str], set[str
             locations=[experiment_id], max_results=1000, page_token=page_token, include_spans=False
         )
         for trace in page:
-            has_spans = trace.info.tags.get(_SPANS_LOCATION_TAG) == "TRACKING_STORE"
-            (complete if has_spans else partial).add(trace.info.trace_id)
+            if trace.info.tags.get(_SPANS_LOCATION_TAG) == "TRACKING_STORE":
+                complete[trace.info.trace_id] = trace.info.tags.get(tag) if tag else None
+            else:
+                partial.add(trace.info.trace_id)
         page_token = page.token
         if not page_token:
             return complete, partial
+
+
+def _unclaimed(batch: list[TraceRecord], existing: set[str]) -> list[TraceRecord]:
+    """The records of a batch whose trace id is neither stored nor taken by an earlier record:
+    two records with one id would otherwise become one trace mixing the spans of both."""
+    fresh: dict[str, TraceRecord] = {}
+    for record in batch:
+        if record.trace_id not in existing:
+            fresh.setdefault(record.trace_id, record)
+    return list(fresh.values())
 
 
 def _batches(records: Iterable[TraceRecord], size: int) -> Iterator[list[TraceRecord]]:

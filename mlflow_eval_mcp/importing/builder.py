@@ -12,13 +12,16 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from mlflow_eval_mcp.trace_writer import AssessmentRecord, SpanRecord, TraceRecord, span_id_for
 
 SYNTHETIC_TIME_TAG = "mlflow_eval_mcp.synthetic_timestamps"
+CONTENT_TAG = "mlflow_eval_mcp.import.content_id"
+"""Trace tag: a hash of everything the trace holds but synthetic times, so that a record reusing
+another's id can be told apart from the same record imported again."""
 SYNTHETIC_ROOT = "mlflow_eval_mcp.synthetic_root"
 """Span attribute on a root span the importer added to hold a source's several top-level spans."""
 TOKEN_USAGE = "mlflow.chat.tokenUsage"
@@ -111,12 +114,13 @@ class TraceBuilder:
         if not self._spans:
             raise ValueError("a trace needs at least one span")
         tags = dict(tags or {})
-        if any(span.start_ns is None for span in self._spans.values()):
+        synthetic = any(span.start_ns is None for span in self._spans.values())
+        if synthetic:
             self._synthesize_times()
             tags[SYNTHETIC_TIME_TAG] = "true"
         else:
             self._close_open_spans()
-        return TraceRecord(
+        record = TraceRecord(
             trace_id=self.trace_id,
             spans=[
                 SpanRecord(
@@ -139,6 +143,7 @@ class TraceBuilder:
             client_request_id=client_request_id,
             assessments=list(assessments or []),
         )
+        return replace(record, tags={**tags, CONTENT_TAG: _content_fingerprint(record, synthetic)})
 
     def _synthesize_times(self) -> None:
         clock = self.synthetic_start_ns
@@ -161,6 +166,20 @@ class TraceBuilder:
             latest = max([span.start_ns or 0, *child_ends])
             if span.end_ns is None or span.end_ns < latest:
                 span.end_ns = latest
+
+
+def _content_fingerprint(record: TraceRecord, synthetic_times: bool) -> str:
+    # Synthetic times depend on when and where in an import a record came, not on the record.
+    untimed = {"start_ns", "end_ns"} if synthetic_times else set()
+    return content_id(
+        {
+            "spans": [{key: value for key, value in vars(span).items() if key not in untimed} for span in record.spans],
+            "tags": record.tags,
+            "metadata": record.metadata,
+            "client_request_id": record.client_request_id,
+            "assessments": [vars(assessment) for assessment in record.assessments],
+        }
+    )
 
 
 def parse_time_ns(value: Any) -> int | None:

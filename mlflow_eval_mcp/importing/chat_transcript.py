@@ -9,6 +9,7 @@ assistant message, and one TOOL span per tool call holding the tool's reply as i
 from __future__ import annotations
 
 import json
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -182,29 +183,48 @@ def _arguments(raw: Any) -> Any:
         return raw
 
 
-def _match_results(messages: list[dict[str, Any]], calls: list[_Call]) -> dict[int, int]:
-    """For each answered call (by position in `calls`), the index of its result message. Results
-    match by `tool_call_id`, else (legacy `function` messages) the earliest open call of that name."""
-    by_id = {call.call_id: position for position, call in enumerate(calls) if call.call_id}
+def _calls_by_message(calls: list[_Call]) -> dict[int, list[int]]:
+    """The positions in `calls` of the calls each message made."""
+    made_by: dict[int, list[int]] = defaultdict(list)
+    for position, call in enumerate(calls):
+        made_by[call.message].append(position)
+    return made_by
+
+
+def _match_results(messages: list[dict[str, Any]], calls: list[_Call], made_by: dict[int, list[int]]) -> dict[int, int]:
+    """For each answered call (by position in `calls`), the index of its result message; each
+    result answers at most one call. A result answers the nearest earlier unanswered call with its
+    `tool_call_id` (transcripts reuse ids: tau-bench's `call_…` ids recur within a conversation),
+    else, for legacy `function` messages, the earliest unanswered call of that name."""
+    by_id: dict[str, deque[int]] = defaultdict(deque)
+    by_name: dict[str, deque[int]] = defaultdict(deque)
     matched: dict[int, int] = {}
     for index, message in enumerate(messages):
         if message["role"] not in _RESULT_ROLES:
+            for position in made_by.get(index, []):
+                by_name[calls[position].name].append(position)
+            # Reversed, so that of several calls one message made with the same id the first is taken first.
+            for position in reversed(made_by.get(index, [])):
+                if calls[position].call_id:
+                    by_id[calls[position].call_id].append(position)
             continue
-        call_id = message.get("tool_call_id")
+        call_id, name = message.get("tool_call_id"), message.get("name")
         if call_id is not None:
-            position = by_id.get(call_id)
+            position = _take_unanswered(by_id.get(call_id) if isinstance(call_id, str) else None, matched, nearest=True)
         else:
-            position = next(
-                (
-                    position
-                    for position, call in enumerate(calls)
-                    if position not in matched and call.message < index and call.name == message.get("name")
-                ),
-                None,
-            )
-        if position is not None and position not in matched:
+            position = _take_unanswered(by_name.get(name) if isinstance(name, str) else None, matched, nearest=False)
+        if position is not None:
             matched[position] = index
     return matched
+
+
+def _take_unanswered(pending: deque[int] | None, matched: dict[int, int], *, nearest: bool) -> int | None:
+    """The nearest (latest) or earliest call still waiting in `pending` that no result answered yet."""
+    while pending:
+        position = pending.pop() if nearest else pending.popleft()
+        if position not in matched:
+            return position
+    return None
 
 
 def _explicit_error(message: dict[str, Any]) -> str | None:
@@ -234,7 +254,8 @@ def _build(context: ParseContext, conversation: _Conversation) -> TraceRecord:
         if message["role"] == "assistant"
         for call in _calls(index, message)
     ]
-    results = _match_results(messages, calls)
+    made_by = _calls_by_message(calls)
+    results = _match_results(messages, calls, made_by)
     answered = set(results.values())
     single_call_usage, root_usage = _record_usage_placement(conversation)
     builder = context.builder(conversation.source_id)
@@ -251,9 +272,8 @@ def _build(context: ParseContext, conversation: _Conversation) -> TraceRecord:
     for index, message in enumerate(messages):
         if message["role"] == "assistant":
             _add_chat_span(builder, conversation, index, times, single_call_usage)
-            for position, call in enumerate(calls):
-                if call.message == index:
-                    _add_tool_span(builder, call, messages, times, results.get(position))
+            for position in made_by.get(index, []):
+                _add_tool_span(builder, calls[position], messages, times, results.get(position))
         elif message["role"] in _RESULT_ROLES and index not in answered:
             _add_unmatched_result(builder, message, index, times)
     return builder.build(tags=conversation.tags, metadata=conversation.metadata)

@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.errors import InvalidArgumentError, clip
+from mlflow_eval_mcp.importing.builder import CONTENT_TAG
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.registry import FORMATS, format_named
 from mlflow_eval_mcp.importing.sources import (
     DEFAULT_MAX_RECORD_BYTES,
+    NESTED_TOO_DEEPLY,
     Skipped,
     SourceRecord,
     describe,
@@ -23,7 +25,7 @@ from mlflow_eval_mcp.importing.sources import (
     source_files,
 )
 from mlflow_eval_mcp.models import LISTED_SKIPS, FileImport, ImportResult, SkippedRecord
-from mlflow_eval_mcp.trace_writer import TraceRecord, write_traces
+from mlflow_eval_mcp.trace_writer import TraceRecord, stored_traces, write_traces
 from mlflow_eval_mcp.tracking import get_or_create_experiment, redact_uri
 from mlflow_eval_mcp.ui_links import traces_url
 
@@ -37,6 +39,7 @@ SOURCE_ID_TAG = "mlflow_eval_mcp.import.source_id"
 SOURCE_FILE_TAG = "mlflow_eval_mcp.import.file"
 _DETECTION_SAMPLE = 3
 _TAG_LIMIT = 250
+_DUPLICATE = "duplicate id, different content"
 
 
 def import_traces(
@@ -60,8 +63,11 @@ def import_traces(
         raise InvalidArgumentError(_no_format_message(plans))
     experiment_id = get_or_create_experiment(client, experiment_name.strip(), artifacts_dir)
     skips: list[Skipped] = []
-    records = _converted(plans, experiment_id, skips)
-    report = write_traces(client.tracking_uri, experiment_id, records, on_progress=on_progress)
+    stored, partial = stored_traces(client, experiment_id, CONTENT_TAG)
+    records = _converted(plans, experiment_id, skips, _IdClaims(stored))
+    report = write_traces(
+        client.tracking_uri, experiment_id, records, on_progress=on_progress, stored=(set(stored), partial)
+    )
     seconds = time.perf_counter() - started
     return ImportResult(
         tracking_uri=redact_uri(client.tracking_uri),
@@ -87,6 +93,7 @@ class _FilePlan:
     format: TraceFormat | None
     records: Iterator[SourceRecord | Skipped]
     sample: list[SourceRecord]
+    first_skip: Skipped | None
 
 
 def _plan(file: Path, forced: TraceFormat | None, max_record_bytes: int) -> _FilePlan:
@@ -94,7 +101,8 @@ def _plan(file: Path, forced: TraceFormat | None, max_record_bytes: int) -> _Fil
     head = list(itertools.islice(records, _DETECTION_SAMPLE + 20))
     sample = [record for record in head if isinstance(record, SourceRecord)][:_DETECTION_SAMPLE]
     chosen = forced or _detect(sample)
-    return _FilePlan(file, chosen, itertools.chain(head, records), sample)
+    first_skip = next((record for record in head if isinstance(record, Skipped)), None)
+    return _FilePlan(file, chosen, itertools.chain(head, records), sample, first_skip)
 
 
 def _detect(sample: list[SourceRecord]) -> TraceFormat | None:
@@ -113,11 +121,35 @@ def _safe_detect(trace_format: TraceFormat, record: SourceRecord) -> bool:
         return False
 
 
-def _converted(plans: list[_FilePlan], experiment_id: str, skips: list[Skipped]) -> Iterator[TraceRecord]:
+class _IdClaims:
+    """Which content each trace id stands for, in the store and so far in this import, so that
+    two different records with one id are never merged into one trace."""
+
+    def __init__(self, stored: dict[str, str | None]) -> None:
+        self._stored = stored
+        self._claimed: dict[str, str] = {}
+
+    def conflict(self, item: ImportedTrace) -> str | None:
+        """Why `item` cannot be written, or None: a new id, or the same content again (which the
+        writer counts as already present)."""
+        trace_id, content = item.record.trace_id, item.record.tags[CONTENT_TAG]
+        if self._stored.get(trace_id) not in (None, content):
+            return (
+                f"{_DUPLICATE}: the experiment already holds a different trace with id {item.source_id}; "
+                "delete that trace or import into another experiment to keep both"
+            )
+        if self._claimed.setdefault(trace_id, content) != content:
+            return f"{_DUPLICATE}: an earlier record of this import has id {item.source_id} and was kept"
+        return None
+
+
+def _converted(
+    plans: list[_FilePlan], experiment_id: str, skips: list[Skipped], claims: _IdClaims
+) -> Iterator[TraceRecord]:
     synthetic_start_ns = time.time_ns()
     for plan in plans:
         if plan.format is None:
-            skips.append(Skipped(plan.file.name, "no supported format recognised: " + describe(plan.file, plan.sample)))
+            skips.extend(_unrecognised(plan))
             continue
         context = ParseContext(experiment_id, plan.format.name, synthetic_start_ns)
         for record in _whole_file(plan, skips) if plan.format.whole_file else plan.records:
@@ -127,8 +159,25 @@ def _converted(plans: list[_FilePlan], experiment_id: str, skips: list[Skipped])
             for item in _parse(plan.format, record, context):
                 if isinstance(item, Skipped):
                     skips.append(item)
+                elif conflict := claims.conflict(item):
+                    skips.append(Skipped(record.ref, conflict))
                 else:
                     yield _with_source_tags(item, plan)
+
+
+def _unrecognised(plan: _FilePlan) -> list[Skipped]:
+    """A file in no known format: its unreadable records with their own reasons (a file whose
+    only record nests too deeply says so), and one skip for the readable rest."""
+    skips: list[Skipped] = []
+    readable = False
+    for record in plan.records:
+        if isinstance(record, Skipped):
+            skips.append(record)
+        else:
+            readable = True
+    if readable or not skips:
+        skips.append(Skipped(plan.file.name, "no supported format recognised: " + describe(plan.file, plan.sample)))
+    return skips
 
 
 def _whole_file(plan: _FilePlan, skips: list[Skipped]) -> list[SourceRecord]:
@@ -146,6 +195,9 @@ def _parse(trace_format: TraceFormat, record: SourceRecord, context: ParseContex
     # never a partial conversion.
     try:
         return list(trace_format.parse(record, context))
+    except RecursionError:
+        # JSON text inside the record (tool arguments, encoded inputs) can nest past what was checked.
+        return [Skipped(record.ref, NESTED_TOO_DEEPLY)]
     except Exception as error:
         logger.debug("converting %s failed", record.ref, exc_info=True)
         return [Skipped(record.ref, f"could not be converted as {trace_format.name}: {type(error).__name__}: {error}")]
@@ -163,12 +215,18 @@ def _with_source_tags(item: ImportedTrace, plan: _FilePlan) -> TraceRecord:
 
 
 def _no_format_message(plans: list[_FilePlan]) -> str:
-    looked_like = "; ".join(describe(plan.file, plan.sample) for plan in plans[:3])
-    supported = "; ".join(f"{f.name}: {f.description}" for f in FORMATS)
+    # The formats by name only: their descriptions are in the format argument's documentation.
+    looked_like = "; ".join(clip(_looked_like(plan)) for plan in plans[:3])
     return (
-        f"No supported format recognised ({looked_like}). Supported formats: {supported}. "
+        f"No supported format recognised ({looked_like}); supported: {', '.join(f.name for f in FORMATS)}. "
         "If the file is one of these, pass format explicitly to see why its records are skipped."
     )
+
+
+def _looked_like(plan: _FilePlan) -> str:
+    if not plan.sample and plan.first_skip is not None:
+        return f"{plan.first_skip.ref}: {plan.first_skip.reason}"  # why nothing in it could be read
+    return describe(plan.file, plan.sample)
 
 
 def _reason_kind(reason: str) -> str:
