@@ -1,7 +1,7 @@
 """Serving MCP over Streamable HTTP, to host the server remotely (e.g. as a Databricks App).
 
-It binds to loopback unless told otherwise; beyond loopback a bearer token is required, since
-the tools read traces and write suites. The token is compared in constant time and comes from
+It binds to loopback unless told otherwise; beyond loopback a strong bearer token is required,
+since the tools read traces and write suites. The token is compared in constant time and comes from
 the environment only, so it never shows in a process list.
 """
 
@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 MCP_PATH = "/mcp"
+MIN_TOKEN_CHARS = 32
+# Fewer distinct characters than this is a pattern (aaaa…, abab…), not a random token.
+_MIN_DISTINCT_CHARS = 8
+_HOW_TO_MAKE_A_TOKEN = (
+    'make one with `openssl rand -hex 32` or `python -c "import secrets; print(secrets.token_hex(32))"`'
+)
 
 
 class BearerTokenMiddleware:
@@ -63,13 +69,26 @@ def http_app(settings: Settings, *, host: str) -> ASGIApp:
     from mlflow_eval_mcp.server import create_server
 
     token = settings.http_token.get_secret_value() if settings.http_token else None
-    if host not in LOOPBACK and not token:
-        raise ConfigurationError(
-            f"--host {host} would expose the server beyond this machine without authentication: set "
-            "MLFLOW_EVAL_MCP_HTTP_TOKEN (clients then send Authorization: Bearer <token>), or bind to 127.0.0.1."
-        )
+    if host not in LOOPBACK:
+        if not token:
+            raise ConfigurationError(
+                f"--host {host} would expose the server beyond this machine without authentication: set "
+                "MLFLOW_EVAL_MCP_HTTP_TOKEN (clients then send Authorization: Bearer <token>; "
+                f"{_HOW_TO_MAKE_A_TOKEN}), or bind to 127.0.0.1."
+            )
+        if not _strong(token):
+            raise ConfigurationError(
+                f"MLFLOW_EVAL_MCP_HTTP_TOKEN is too weak to expose the server on --host {host}: it needs at least "
+                f"{MIN_TOKEN_CHARS} random printable characters without spaces; {_HOW_TO_MAKE_A_TOKEN}."
+            )
     app = create_server(settings).streamable_http_app(host=host, streamable_http_path=MCP_PATH)
     return BearerTokenMiddleware(app, token) if token else app
+
+
+def _strong(token: str) -> bool:
+    # Printable ASCII without spaces: anything else cannot travel intact in an Authorization header.
+    visible = token.isascii() and token.isprintable() and not any(char.isspace() for char in token)
+    return visible and len(token) >= MIN_TOKEN_CHARS and len(set(token)) >= _MIN_DISTINCT_CHARS
 
 
 def serve_http(settings: Settings, *, host: str, port: int) -> None:

@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlflow_eval_mcp.errors import ConfigurationError
+from mlflow_eval_mcp.secrets import scrub
 
 DEFAULT_WORKSPACE = Path.home() / ".mlflow-eval-mcp"
 _DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
@@ -91,33 +92,37 @@ class Settings(BaseSettings):
 
 
 def check_tracking_uri(uri: str, settings: Settings, *, create_store: bool = True) -> None:
+    # Every message shows the URI scrubbed: a tracking URI may carry a password or a signed query.
+    shown = scrub(uri)
     # "databricks" alone is a valid URI that urlparse sees as a path with no scheme.
     scheme = (urlparse(uri).scheme or uri).split("+")[0]
     if scheme == "databricks":
-        _check_databricks_auth(uri, settings)
+        _check_databricks_auth(uri, shown, settings)
     elif scheme == "sqlite":
         if not uri.startswith("sqlite:///"):
-            raise ConfigurationError(f"Tracking URI {uri!r} is not a sqlite file URI; use sqlite:///absolute/path.db")
+            raise ConfigurationError(f"Tracking URI {shown!r} is not a sqlite file URI; use sqlite:///absolute/path.db")
         database = Path(uri.removeprefix("sqlite:///")).expanduser()
         if not create_store and not database.is_file():
             raise ConfigurationError(
-                f"No MLflow database at {database}; check the path in the tracking URI "
+                f"No MLflow database at {scrub(str(database))}; check the path in the tracking URI "
                 "(importing traces or `mlflow-eval-mcp demo --tracking-uri …` creates one)."
             )
         _ensure_writable_dir(database.parent)
     elif scheme in ("http", "https"):
         if not urlparse(uri).hostname:
-            raise ConfigurationError(f"Tracking URI {uri!r} has no host; use e.g. http://127.0.0.1:5000")
+            raise ConfigurationError(f"Tracking URI {shown!r} has no host; use e.g. http://127.0.0.1:5000")
     elif scheme not in _DB_SCHEMES:
-        raise ConfigurationError(f"Tracking URI {uri!r} is not supported for traces; use one of: {_SUPPORTED}.")
+        raise ConfigurationError(f"Tracking URI {shown!r} is not supported for traces; use one of: {_SUPPORTED}.")
 
 
-def _check_databricks_auth(uri: str, settings: Settings) -> None:
+def _check_databricks_auth(uri: str, shown: str, settings: Settings) -> None:
     # Mirrors databricks-sdk unified auth: explicit host (+ token or other env auth), or a
     # profile in ~/.databrickscfg (named by the URI, DATABRICKS_CONFIG_PROFILE, or DEFAULT).
     if settings.databricks_host:
         return
-    profile = urlparse(uri).netloc or settings.databricks_config_profile or "DEFAULT"
+    # As in MLflow, databricks://profile:key-prefix names the profile before the colon; what
+    # follows may be a password mistakenly given as user info, so it is never shown.
+    profile = urlparse(uri).netloc.split(":")[0] or settings.databricks_config_profile or "DEFAULT"
     config_file = Path.home() / ".databrickscfg"
     parser = configparser.ConfigParser()
     parser.read(config_file)
@@ -126,8 +131,8 @@ def _check_databricks_auth(uri: str, settings: Settings) -> None:
     if parser.has_section(profile) and parser.get(profile, "host", fallback=None):
         return
     raise ConfigurationError(
-        f"Tracking URI {uri!r} needs Databricks credentials: set DATABRICKS_HOST and DATABRICKS_TOKEN, "
-        f"or add profile [{profile}] to {config_file} (databricks auth login), "
+        f"Tracking URI {shown!r} needs Databricks credentials: set DATABRICKS_HOST and DATABRICKS_TOKEN, "
+        f"or add profile [{scrub(profile)}] to {config_file} (databricks auth login), "
         "or set DATABRICKS_CONFIG_PROFILE."
     )
 

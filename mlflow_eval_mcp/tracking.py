@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from functools import cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from mlflow_eval_mcp.errors import InvalidArgumentError, NotFoundError, TrackingUnavailableError
+from mlflow_eval_mcp.secrets import scrub
 
 if TYPE_CHECKING:
     from mlflow.entities import Experiment
@@ -48,7 +48,7 @@ def open_client(tracking_uri: str, connect_timeout_s: float = 5.0) -> MlflowClie
         client.search_experiments(max_results=1)  # opens the store (runs sqlite migrations once)
     except Exception as error:
         raise TrackingUnavailableError(
-            f"Cannot open the MLflow store at {redact_uri(tracking_uri)}: {scrub(_first_line(error))}. "
+            f"Cannot open the MLflow store at {redact_uri(tracking_uri)}: {_first_line(error)}. "
             "Check MLFLOW_TRACKING_URI (or the tracking_uri argument)."
         ) from error
     with _clients_lock:
@@ -94,23 +94,9 @@ def get_or_create_experiment(client: MlflowClient, name: str, artifacts_dir: Pat
     return client.create_experiment(name, artifact_location=location)
 
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/@\s]+@")
-
-
-def scrub(text: str) -> str:
-    """`text` with credentials removed from any URL in it (MLflow errors quote request URLs)."""
-    return _USERINFO.sub(r"\g<scheme>", text)
-
-
 def redact_uri(uri: str) -> str:
-    """The URI without credentials, safe to put in messages and logs."""
-    parsed = urlparse(uri)
-    if parsed.password or parsed.username:
-        netloc = parsed.hostname or ""
-        if parsed.port:
-            netloc += f":{parsed.port}"
-        return parsed._replace(netloc=netloc).geturl()
-    return uri
+    """The URI without credentials (user info, secret query parameters), safe for messages and logs."""
+    return scrub(uri)
 
 
 def _existing_experiments(client: MlflowClient) -> str:
@@ -150,5 +136,6 @@ def _bound_mlflow_http_retries() -> None:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
+    # Scrubbed before the cut: a cut through a credential would leave a part no pattern recognises.
+    text = scrub(str(error).strip()) or type(error).__name__
     return text.splitlines()[0][:300]

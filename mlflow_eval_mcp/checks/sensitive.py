@@ -23,8 +23,10 @@ _PHONE = re.compile(
 )
 _CARD = re.compile(r"(?<![\w.,%-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
 _SSN = re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
+# Keys start where a run of key characters starts: matching from inside a long run of them (a
+# JWT-looking "eyJ-eyJ-…") would retry at every position and cost quadratic time on trace text.
 _API_KEY = re.compile(
-    r"\b(?:"
+    r"(?<![\w-])(?:"
     r"sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_-]{20,}"  # Anthropic, OpenAI, Stripe-style
     r"|dapi[0-9a-f]{32}(?:-\d+)?"  # Databricks personal access tokens
     r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub

@@ -60,9 +60,13 @@ _MARKDOWN = re.compile(
 _QUOTED = re.compile(r"'[^'\n]{1,200}'|\"[^\"\n]{1,200}\"|`[^`\n]{1,200}`")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 _HEX = re.compile(r"\b(?:0x)?[0-9a-f]{8,}\b", re.IGNORECASE)
+# Starts only where a run of id characters starts: from every word boundary inside "eyJ-eyJ-…" the
+# lookaheads would rescan the rest of the run, quadratic in the message.
 _MIXED_ID = re.compile(
-    r"\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+\b|\b(?=\w*\d)[A-Za-z]+\d\w*\b"
+    r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+\b|\b(?=\w*\d)[A-Za-z]+\d\w*\b"
 )
+_SIGNATURE_INPUT_CHARS = 1_000
+"""A signature keeps 200 characters; reading more of a message could only cost time."""
 _NUMBER = re.compile(r"(?<![\w<])\d+(?:[.,]\d+)*(?![\w>])")
 
 
@@ -275,7 +279,7 @@ def error_message(status_text: str | None, outputs: Any, exception_message: str 
 def error_signature(message: str) -> str:
     """A message with what varies between occurrences (quoted values, ids, numbers) replaced, so
     that 'Order 123 not found' and 'Order 456 not found' are one error."""
-    signature = _QUOTED.sub("<str>", message)
+    signature = _QUOTED.sub("<str>", message[:_SIGNATURE_INPUT_CHARS])
     signature = _UUID.sub("<id>", signature)
     signature = _HEX.sub("<id>", signature)
     signature = _MIXED_ID.sub("<id>", signature)
