@@ -52,6 +52,7 @@ async def test_suite_steps_run_one_by_one_with_the_same_suite_dir(demo_store, tm
 
 
 async def test_a_step_out_of_order_says_which_tool_to_call_first(settings, tmp_path):
+    (tmp_path / "new").mkdir()
     async with Client(create_server(settings)) as client:
         result = await client.call_tool("generate_scorers", {"suite_dir": str(tmp_path / "new")})
     assert "run analyze_traces(suite_dir=...) first" in _error_text(result)

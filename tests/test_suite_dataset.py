@@ -142,6 +142,7 @@ def test_sync_upserts_into_an_mlflow_dataset_idempotently(store_uri, tmp_path, m
 
 
 def test_a_dataset_needs_an_analysis_first(store_uri, tmp_path):
+    (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidArgumentError, match="run analyze_traces"):
         generate_dataset(MlflowClient(tracking_uri=store_uri), SuiteLayout(tmp_path / "empty"))
 

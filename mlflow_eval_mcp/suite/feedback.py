@@ -3,7 +3,10 @@
 (`pull_feedback`).
 
 Every assessment this suite writes has source id `mlflow-eval-mcp:<suite>:<scorer>`, so a second
-push finds and updates it instead of adding another. Writes go through the client's own store.
+push finds and updates it instead of adding another. Both steps hold the suite's lock from reading
+the traces to the last write, so pushes at the same time (two CLI runs, parallel tool calls) cannot
+each add the same assessment; a push deletes extra copies of its own assessments that an earlier
+unlocked push left. Writes go through the client's own store.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import PullResult, PushResult, ScorerConfig
 from mlflow_eval_mcp.suite.runner import RESULT_FILE
-from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config, write_cases
-from mlflow_eval_mcp.suite.tasks import record
+from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config, suite_lock, write_cases
+from mlflow_eval_mcp.suite.tasks import how_to_run, record, require
 from mlflow_eval_mcp.traces import load_traces
 from mlflow_eval_mcp.ui_links import traces_url
 
 if TYPE_CHECKING:
-    from mlflow.entities import Trace
+    from mlflow.entities import Assessment, Trace
     from mlflow.tracking import MlflowClient
 
 SUITE_TAG = "mlflow_eval_mcp.suite"
@@ -39,6 +43,13 @@ def push_feedback(
 ) -> PushResult:
     """Write each evaluated row's scorer results onto its source production trace, and the
     suite's human reviews (state/review.json) as HUMAN feedback."""
+    # Checked before taking the lock, which would create state/ in a directory that is no suite yet.
+    require(suite, "scorers" if run_id else "script")
+    with suite_lock(suite):
+        return _push(client, suite, run_id=run_id, dry_run=dry_run)
+
+
+def _push(client: MlflowClient, suite: SuiteLayout, *, run_id: str | None, dry_run: bool) -> PushResult:
     config = read_config(suite)
     run_id = run_id or _last_run_id(suite)
     judges = {judge.name for judge in config.judges}
@@ -78,7 +89,9 @@ def push_feedback(
         for review in reviews
         if review.get("source") != "mlflow"  # pulled from the traces: already there
     ]
-    counts = _apply(client, writes, skipped, dry_run=dry_run)
+    # One write per trace, name and source: a review listed twice in review.json is written once.
+    writes = list({(write.trace_id, write.name, write.source_id): write for write in writes}.values())
+    counts = _apply(client, writes, skipped, suite_id=config.suite_id, dry_run=dry_run)
     tagged = sorted({write.trace_id for write in writes} - set(counts.pop("missing_traces", [])))
     if not dry_run:
         for trace_id in tagged:
@@ -90,6 +103,7 @@ def push_feedback(
         logged=counts["logged"],
         updated=counts["updated"],
         unchanged=counts["unchanged"],
+        deduplicated=counts["deduplicated"],
         skipped=sum(skipped.values()),
         skipped_reasons=dict(skipped),
         human_reviews=sum(1 for review in reviews if review.get("source") != "mlflow"),
@@ -117,8 +131,8 @@ def _last_run_id(suite: SuiteLayout) -> str:
     path = suite.path(RESULT_FILE)
     if not path.exists():
         raise InvalidArgumentError(
-            f"No evaluation result in {path}; run validate_eval(suite_dir=...) or evaluation/run_eval.py first, "
-            "or pass run_id."
+            f"The suite in {suite.root} has no evaluation run yet ({RESULT_FILE} is missing); run "
+            f"{how_to_run('validate')} or evaluation/run_eval.py first, or pass run_id."
         )
     return json.loads(path.read_text(encoding="utf-8"))["run_id"]
 
@@ -142,10 +156,12 @@ def _run_traces(client: MlflowClient, run_id: str) -> list[Trace]:
             return traces
 
 
-def _apply(client: MlflowClient, writes: list[_Write], skipped: Counter[str], *, dry_run: bool) -> dict[str, Any]:
+def _apply(
+    client: MlflowClient, writes: list[_Write], skipped: Counter[str], *, suite_id: str, dry_run: bool
+) -> dict[str, Any]:
     from mlflow.entities import AssessmentSource, Feedback
 
-    counts: dict[str, Any] = {"logged": 0, "updated": 0, "unchanged": 0, "missing_traces": []}
+    counts: dict[str, Any] = {"logged": 0, "updated": 0, "unchanged": 0, "deduplicated": 0, "missing_traces": []}
     by_trace: dict[str, list[_Write]] = {}
     for write in writes:
         by_trace.setdefault(write.trace_id, []).append(write)
@@ -157,12 +173,17 @@ def _apply(client: MlflowClient, writes: list[_Write], skipped: Counter[str], *,
             skipped["source trace not in this store"] += len(trace_writes)
             counts["missing_traces"].append(trace_id)
             continue
-        existing = {
-            (a.name, a.source.source_id): a
-            for a in trace.info.assessments or []
-            if a.feedback is not None and getattr(a, "valid", True) is not False
-        }
+        copies: dict[tuple[str, str], list[Assessment]] = {}
+        for assessment in sorted(trace.info.assessments or [], key=lambda a: (a.create_time_ms or 0, a.assessment_id)):
+            if assessment.feedback is not None and getattr(assessment, "valid", True) is not False:
+                copies.setdefault((assessment.name, assessment.source.source_id), []).append(assessment)
         for write in trace_writes:
+            # The oldest copy stays; the others this suite wrote are extras from pushes that overlapped.
+            current, *extras = copies.get((write.name, write.source_id)) or [None]
+            for extra in (extra for extra in extras if _written_by(extra, suite_id)):
+                counts["deduplicated"] += 1
+                if not dry_run:
+                    tracing.delete_assessment(trace_id, extra.assessment_id)
             feedback = Feedback(
                 name=write.name,
                 value=write.value,
@@ -170,7 +191,6 @@ def _apply(client: MlflowClient, writes: list[_Write], skipped: Counter[str], *,
                 source=AssessmentSource(source_type=write.source_type, source_id=write.source_id),
                 metadata=write.metadata,
             )
-            current = existing.get((write.name, write.source_id))
             if current is None:
                 counts["logged"] += 1
                 if not dry_run:
@@ -182,6 +202,14 @@ def _apply(client: MlflowClient, writes: list[_Write], skipped: Counter[str], *,
                 if not dry_run:
                     tracing.update_assessment(trace_id, current.assessment_id, feedback)
     return counts
+
+
+def _written_by(assessment: Assessment, suite_id: str) -> bool:
+    """Whether a push of this suite wrote `assessment` (never delete a copy a person added)."""
+    return (
+        assessment.source.source_id.startswith(source_id(suite_id, ""))
+        or (assessment.metadata or {}).get("suite_id") == suite_id
+    )
 
 
 def _reviews(suite: SuiteLayout) -> list[dict[str, Any]]:
@@ -204,6 +232,12 @@ def _reviews(suite: SuiteLayout) -> list[dict[str, Any]]:
 def pull_feedback(client: MlflowClient, suite: SuiteLayout) -> PullResult:
     """Read HUMAN feedback and expectations on the suite's source traces into state/review.json and
     into the cases' expectations, so the next generation and evaluation use them."""
+    require(suite, "dataset")
+    with suite_lock(suite):
+        return _pull(client, suite)
+
+
+def _pull(client: MlflowClient, suite: SuiteLayout) -> PullResult:
     cases = read_cases(suite)
     trace_ids = list(dict.fromkeys(case.source_trace_id for case in cases if case.source_trace_id))
     traces = load_traces(client, trace_ids)
@@ -256,7 +290,7 @@ def pull_feedback(client: MlflowClient, suite: SuiteLayout) -> PullResult:
         cases_updated=updated,
         review_file=str(suite.path(REVIEW_FILE)),
         next_step=(
-            f"generate_scorers(suite_dir={str(suite.root)!r}) so that judges use the new expectations"
+            f"{suggest('generate_scorers', suite_dir=str(suite.root))} so that judges use the new expectations"
             if updated
             else "nothing new on the traces; add feedback or expectations in the MLflow UI and pull again"
         ),

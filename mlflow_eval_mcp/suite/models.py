@@ -223,6 +223,9 @@ class PushResult(BaseModel):
     logged: int = Field(description="New feedback written onto source traces.")
     updated: int = Field(description="Existing feedback from this suite and scorer, given a new value.")
     unchanged: int = Field(description="Existing feedback that already had this value.")
+    deduplicated: int = Field(
+        default=0, description="Extra copies of this suite's feedback (from pushes that overlapped) deleted."
+    )
     skipped: int
     skipped_reasons: dict[str, int]
     human_reviews: int = Field(description="Reviews from state/review.json pushed as HUMAN feedback.")

@@ -3,17 +3,21 @@
 A code scorer for each structural finding (with budgets from the observed data), guards that
 every agent should pass, built-in judges only where their prerequisites hold, and Guidelines
 judges phrased in terms of "request" and "response" for the failures a judge sees better than code.
+The judges that compare with expectations follow the dataset as it is now, not the analysis: the
+expectations `pull_feedback` brings in from the traces add them without a new analysis.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
+from mlflow_eval_mcp.args import check_judge_model
 from mlflow_eval_mcp.claude.scorers import add_claude_scorers, write_generated
 from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import GENERATED_SCORERS_FILE, SCORER_CONFIG_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import CheckName, CodeScorerSpec, JudgeSpec, ScorerConfig, ScorersResult
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases
@@ -64,6 +68,10 @@ _GUIDELINES: dict[str, tuple[str, str]] = {
     ),
 }
 _EXPECTATION_KEYS = {"Correctness": ("expected_response", "expected_facts"), "ExpectationsGuidelines": ("guidelines",)}
+_EXPECTATION_PURPOSE = {
+    "Correctness": "to compare the response against",
+    "ExpectationsGuidelines": "saying what a good response does",
+}
 
 
 def generate_scorers(
@@ -71,6 +79,7 @@ def generate_scorers(
 ) -> ScorersResult:
     """The engine's scorers for the analysis; with `claude`, also the judges and code scorers it
     proposes that pass their trial (see `claude.scorers`)."""
+    check_judge_model(judge_model)
     require(suite, "analyze", "dataset")
     analysis = read_analysis(suite)
     expectation_keys = _expectation_keys(suite)
@@ -100,7 +109,7 @@ def generate_scorers(
         not_used=not_used,
         judge_model=judge_model,
         files=files,
-        next_step=f"render_run_script(suite_dir={str(suite.root)!r})",
+        next_step=suggest("render_run_script", suite_dir=str(suite.root)),
     )
     if claude is not None:
         claude.stamp(
@@ -110,11 +119,9 @@ def generate_scorers(
     return result
 
 
-def _expectation_keys(suite: SuiteLayout) -> set[str]:
-    keys: set[str] = set()
-    for case in read_cases(suite):
-        keys.update(case.expectations)
-    return keys
+def _expectation_keys(suite: SuiteLayout) -> Counter[str]:
+    """Expectation key -> the dataset cases that have it."""
+    return Counter(key for case in read_cases(suite) for key in case.expectations)
 
 
 def _code_scorers(analysis: TraceAnalysis) -> list[CodeScorerSpec]:
@@ -216,33 +223,30 @@ def _latency_spec(analysis: TraceAnalysis, span_type: str, findings: list[Findin
     )
 
 
-def _judges(analysis: TraceAnalysis, expectation_keys: set[str]) -> tuple[list[JudgeSpec], list[str]]:
+def _judges(analysis: TraceAnalysis, expectation_keys: Counter[str]) -> tuple[list[JudgeSpec], list[str]]:
     judges: list[JudgeSpec] = []
     not_used: list[str] = []
     for recommendation in analysis.recommended_scorers:
-        if recommendation.kind != "builtin_judge":
-            continue
-        judge = recommendation.name
-        needed = _EXPECTATION_KEYS.get(judge, ())
-        present = [key for key in needed if key in expectation_keys]
-        if needed and not present:
+        if recommendation.kind == "builtin_judge" and recommendation.name not in _EXPECTATION_KEYS:
+            judges.append(
+                JudgeSpec(
+                    name=_snake(recommendation.name),
+                    judge=recommendation.name,  # type: ignore[arg-type]
+                    reason=recommendation.reason,
+                )
+            )
+    for judge, needed in _EXPECTATION_KEYS.items():
+        present = [key for key in needed if expectation_keys[key]]
+        if not present:
             not_used.append(f"{judge}: no dataset case has expectations {' or '.join(needed)}")
             continue
+        carried = " and ".join(f"{expectation_keys[key]} {key}" for key in present)
         judges.append(
             JudgeSpec(
                 name=_snake(judge),
                 judge=judge,  # type: ignore[arg-type]
                 requires_expectations=present[:1],
-                reason=recommendation.reason,
-            )
-        )
-    if "ExpectationsGuidelines" not in {j.judge for j in judges} and "guidelines" in expectation_keys:
-        judges.append(
-            JudgeSpec(
-                name="expectations_guidelines",
-                judge="ExpectationsGuidelines",
-                requires_expectations=["guidelines"],
-                reason="Dataset cases carry guidelines (the synthetic edge cases say what a good response does).",
+                reason=f"Dataset cases carry expectations {_EXPECTATION_PURPOSE[judge]} ({carried}).",
             )
         )
     seen: set[str] = set()

@@ -15,18 +15,25 @@ from pydantic import BaseModel, Field, ValidationError
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import TASKS_FILE, SuiteLayout
 
 StepName = Literal["analyze", "dataset", "scorers", "script", "validate"]
 STEPS: tuple[StepName, ...] = ("analyze", "dataset", "scorers", "script", "validate")
 StepStatus = Literal["pending", "completed", "failed", "stale"]
-_HOW_TO_RUN: dict[StepName, str] = {
-    "analyze": "analyze_traces(suite_dir=...)",
-    "dataset": "generate_dataset(suite_dir=...)",
-    "scorers": "generate_scorers(suite_dir=...)",
-    "script": "render_run_script(suite_dir=...)",
-    "validate": "validate_eval(suite_dir=...)",
+STEP_TOOLS: dict[StepName, str] = {
+    "analyze": "analyze_traces",
+    "dataset": "generate_dataset",
+    "scorers": "generate_scorers",
+    "script": "render_run_script",
+    "validate": "validate_eval",
 }
+
+
+def how_to_run(step: StepName) -> str:
+    """How to run `step`, for a message that names the suite already: a tool call, or under the CLI
+    its command line."""
+    return suggest(STEP_TOOLS[step], suite_dir=...)
 
 
 class Step(BaseModel):
@@ -62,12 +69,13 @@ def load_tasks(layout: SuiteLayout) -> SuiteTasks:
 
 
 def require(layout: SuiteLayout, *needed: StepName) -> SuiteTasks:
-    """The tasks, after checking that every `needed` step has completed."""
-    tasks = load_tasks(layout)
-    for name in needed:
+    """The tasks, after checking that every `needed` step and every step before it has completed;
+    the error names the first one missing, which is the one to run next."""
+    tasks = load_tasks(layout.require_existing())
+    for name in STEPS[: max(STEPS.index(step) for step in needed) + 1]:
         if tasks.step(name).status not in ("completed", "stale"):
             raise InvalidArgumentError(
-                f"The suite in {layout.root} has no completed '{name}' step yet; run {_HOW_TO_RUN[name]} first."
+                f"The suite in {layout.root} has no completed '{name}' step yet; run {how_to_run(name)} first."
             )
     return tasks
 
