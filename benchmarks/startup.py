@@ -16,21 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.raw_stdio import handshake
+
 SCRIPT = str(Path(sys.executable).with_name("mlflow-eval-mcp"))
-REQUESTS = [
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "bench", "version": "0"},
-        },
-    },
-    {"jsonrpc": "2.0", "method": "notifications/initialized"},
-    {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-]
+REQUESTS = [*handshake("bench"), {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}]
 
 
 def one_run(workspace: str) -> tuple[float, float]:

@@ -1,39 +1,97 @@
-"""Annotated argument types shared by the tools: the schema a model sees, with examples."""
+"""Annotated argument types shared by the tools: the schema a model sees, with examples and limits,
+and the sentences that tell a caller which argument is wrong and what it may be. `check_judge_model`
+is also applied by the library, so the CLI's values are held to the same rule."""
 
-from typing import Annotated, Literal
+from __future__ import annotations
 
-from pydantic import Field
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_core import ErrorDetails
+
+from mlflow_eval_mcp.errors import InvalidArgumentError, shown
 from mlflow_eval_mcp.traces import MAX_RESULTS_LIMIT
+
+MAX_TEXT = 4096
+"""Longest name, id, path, URI or model argument: longer ones are refused before any work starts."""
+MAX_LONG_TEXT = 16_384
+"""Longest filter string or page token."""
+MAX_ITEMS = 100
+"""Most items in a list or object argument."""
+
+# MLflow 3.17 accepts "databricks" or "<provider>:/<model>" (mlflow.genai.judges.utils.validate_judge_model);
+# whitespace and control characters are refused too, because the value is written into the suite's files.
+_JUDGE_MODEL = re.compile(r"databricks|[A-Za-z][\w.-]*:/+[^\s/\x00-\x1f\x7f][^\s\x00-\x1f\x7f]*")
+
+
+def check_judge_model(judge_model: str | None) -> str | None:
+    """`judge_model` if MLflow can use it as a judge model URI; raises InvalidArgumentError otherwise."""
+    if judge_model is None or _JUDGE_MODEL.fullmatch(judge_model):
+        return judge_model
+    raise InvalidArgumentError(
+        f"judge_model must be 'databricks' or a model URI '<provider>:/<model>', e.g. 'openai:/gpt-4o-mini' "
+        f"or 'anthropic:/claude-sonnet-4-5' (got {shown(judge_model)})."
+    )
+
+
+def _judge_model_value(judge_model: str | None) -> str | None:
+    try:
+        return check_judge_model(judge_model)
+    except InvalidArgumentError as error:
+        raise ValueError(str(error)) from error  # pydantic reports a validator's ValueError as the argument's error
+
 
 TrackingUri = Annotated[
     str | None,
     Field(
+        max_length=MAX_TEXT,
         description="MLflow tracking URI for this call, e.g. 'http://127.0.0.1:5000', 'databricks' or "
-        "'sqlite:////abs/path/mlflow.db'. Omit to use MLFLOW_TRACKING_URI or the embedded store."
+        "'sqlite:////abs/path/mlflow.db'. Omit to use MLFLOW_TRACKING_URI or the embedded store.",
     ),
 ]
-ExperimentId = Annotated[str | None, Field(description="Experiment id, e.g. '1'. Give this or experiment_name.")]
+ExperimentId = Annotated[
+    str | None,
+    Field(max_length=MAX_TEXT, description="Experiment id, e.g. '1'. Give this or experiment_name."),
+]
 ExperimentName = Annotated[
-    str | None, Field(description="Experiment name, e.g. 'mlflow-eval-demo'. Give this or experiment_id.")
+    str | None,
+    Field(
+        max_length=MAX_TEXT,
+        description="Experiment name, e.g. 'mlflow-eval-demo'. Give this or experiment_id.",
+    ),
 ]
 FilterString = Annotated[
     str | None,
     Field(
+        max_length=MAX_LONG_TEXT,
         description="MLflow trace filter, clauses joined by AND, string values in single quotes, e.g. "
         "\"trace.status = 'ERROR' AND span.type = 'TOOL'\", \"trace.execution_time_ms > 5000\", "
-        "\"tags.env = 'production'\", \"metadata.`mlflow.trace.user` = 'u1'\". Times are epoch milliseconds."
+        "\"tags.env = 'production'\", \"metadata.`mlflow.trace.user` = 'u1'\". Times are epoch milliseconds.",
     ),
 ]
 MaxResults = Annotated[
     int, Field(ge=1, le=MAX_RESULTS_LIMIT, description=f"Traces per page, 1 to {MAX_RESULTS_LIMIT}.")
 ]
-PageToken = Annotated[str | None, Field(description="next_page_token from the previous call with the same arguments.")]
-OrderBy = Annotated[
-    list[str] | None,
-    Field(description="e.g. ['execution_time_ms DESC']; fields: timestamp_ms, execution_time_ms, status, name."),
+PageToken = Annotated[
+    str | None,
+    Field(
+        max_length=MAX_LONG_TEXT,
+        description="next_page_token from the previous call with the same arguments, unchanged.",
+    ),
 ]
-TraceId = Annotated[str, Field(min_length=1, description="Trace id, e.g. 'tr-8f3c2a…' from search_traces.")]
+OrderBy = Annotated[
+    list[Annotated[str, Field(max_length=MAX_TEXT)]] | None,
+    Field(
+        max_length=MAX_ITEMS,
+        description="e.g. ['execution_time_ms DESC']; fields: timestamp_ms, execution_time_ms, status, name.",
+    ),
+]
+TraceId = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEXT, description="Trace id, e.g. 'tr-8f3c2a…' from search_traces."),
+]
 MaxChars = Annotated[
     int, Field(ge=100, le=100_000, description="Longest span input/output kept, in characters; longer ones are cut.")
 ]
@@ -41,11 +99,17 @@ ImportPath = Annotated[
     str,
     Field(
         min_length=1,
+        max_length=MAX_TEXT,
         description="Absolute path of a file (.json, .jsonl) or a directory of them on the server's machine.",
     ),
 ]
 TargetExperiment = Annotated[
-    str, Field(min_length=1, description="Experiment to import into; created if missing, e.g. 'prod-agent-import'.")
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        description="Experiment to import into; created if missing, e.g. 'prod-agent-import'.",
+    ),
 ]
 ImportFormat = Annotated[
     Literal["auto", "mlflow", "langfuse", "otlp", "inspect_ai", "who_and_when", "chat"],
@@ -62,15 +126,17 @@ MaxTraces = Annotated[int, Field(ge=1, le=50_000, description="Newest traces to 
 OptionalSuiteDir = Annotated[
     str | None,
     Field(
+        max_length=MAX_TEXT,
         description="Suite directory to write state/analysis.json into (created if missing), e.g. '/abs/suites/prod'; "
-        "a relative path is under WORKSPACE/suites."
+        "a relative path is under WORKSPACE/suites.",
     ),
 ]
 SuiteDir = Annotated[
     str,
     Field(
+        max_length=MAX_TEXT,
         description="The suite directory (as given to analyze_traces), e.g. '/abs/suites/prod'; "
-        "a relative path is under WORKSPACE/suites."
+        "a relative path is under WORKSPACE/suites.",
     ),
 ]
 DatasetStrategy = Annotated[
@@ -91,13 +157,19 @@ SyncDataset = Annotated[
 JudgeModel = Annotated[
     str | None,
     Field(
-        description="Default judge model URI for the suite, e.g. 'anthropic:/claude-sonnet-4-5'; the environment "
-        "(MLFLOW_EVAL_JUDGE_MODEL) overrides it. Default: MLflow's."
+        max_length=MAX_TEXT,
+        description="Default judge model URI for the suite: '<provider>:/<model>', e.g. "
+        "'anthropic:/claude-sonnet-4-5', or 'databricks'; the environment (MLFLOW_EVAL_JUDGE_MODEL) overrides it. "
+        "Default: MLflow's.",
     ),
+    AfterValidator(_judge_model_value),
 ]
 Gates = Annotated[
-    dict[str, float] | None,
-    Field(description="Scorer name -> minimum pass rate (0-1), overriding the production baseline."),
+    dict[Annotated[str, Field(max_length=MAX_TEXT)], Annotated[float, Field(ge=0, le=1)]] | None,
+    Field(
+        max_length=MAX_ITEMS,
+        description="Scorer name -> minimum pass rate (0-1), overriding the production baseline.",
+    ),
 ]
 Generation = Annotated[
     Literal["auto", "offline", "claude"],
@@ -113,13 +185,139 @@ TimeoutSeconds = Annotated[
 ]
 PredictFn = Annotated[
     str | None,
-    Field(description="Validate with your agent: 'module:function' or '/abs/path/agent.py:function' (default: none)."),
+    Field(
+        max_length=MAX_TEXT,
+        description="Validate with your agent: 'module:function' or '/abs/path/agent.py:function' (default: none).",
+    ),
 ]
 RunId = Annotated[
     str | None,
     Field(
-        description="MLflow run id of an evaluation of this suite (default: the last one, from results/latest.json)."
+        max_length=MAX_TEXT,
+        description="MLflow run id of an evaluation of this suite (default: the last one, from results/latest.json).",
     ),
 ]
 DryRun = Annotated[bool, Field(description="Report what would be written without writing anything.")]
-EvaluationRunId = Annotated[str, Field(description="MLflow run id of an evaluation run, e.g. '88c475d3e44b4dc9...'.")]
+EvaluationRunId = Annotated[
+    str,
+    Field(max_length=MAX_TEXT, description="MLflow run id of an evaluation run, e.g. '88c475d3e44b4dc9...'."),
+]
+
+
+def argument_problems(tool: str, arguments: dict[str, Any], input_schema: dict[str, Any]) -> list[str]:
+    """What the schema cannot say about raw arguments: names the tool does not have, and NUL characters
+    (which no name, id, path or filter can hold, and which fail deep inside the file system or the store)."""
+    known = input_schema.get("properties", {})
+    problems = [
+        f"{tool} has no argument {shown(name)}; its arguments are {', '.join(known)}."
+        for name in arguments
+        if name not in known
+    ]
+    problems += [
+        f"{path} contains a NUL character (\\x00), which no argument may contain; remove it."
+        for name, value in arguments.items()
+        if name in known
+        for path in _paths_with_nul(value, name)
+    ]
+    return problems
+
+
+def describe_validation_error(error: ValidationError, input_schema: dict[str, Any]) -> list[str]:
+    """One sentence per argument that failed validation: what it must be and what was given."""
+    sentences: dict[str, str] = {}
+    for detail in error.errors(include_url=False):
+        argument = str(detail["loc"][0]) if detail["loc"] else ""
+        if argument not in sentences:
+            sentences[argument] = _sentence(detail, input_schema)
+    return list(sentences.values())
+
+
+def _sentence(detail: ErrorDetails, input_schema: dict[str, Any]) -> str:
+    loc = [part for part in detail["loc"] if part != "[key]"]
+    path = _path(loc)
+    schema = _schema_at(input_schema, loc)
+    if detail["type"] == "missing":
+        return f"{path} is required: {schema.get('description', _allowed(schema)).rstrip('.')}."
+    if detail["type"] == "value_error":
+        return str(detail["msg"]).removeprefix("Value error, ")
+    if "[key]" in detail["loc"]:
+        path, schema = f"each key of {path}", schema.get("propertyNames", {})
+    return f"{path} must be {_allowed(schema)}; got {_given(detail['input'])}."
+
+
+def _given(value: Any) -> str:
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return f"{len(value):,} characters"
+    if isinstance(value, list | dict) and len(value) > MAX_ITEMS:
+        return f"{len(value):,} items"
+    return shown(value)
+
+
+def _path(loc: list[int | str]) -> str:
+    head, *rest = loc or ["arguments"]
+    return str(head) + "".join(f"[{part if isinstance(part, int) else shown(part)}]" for part in rest)
+
+
+def _schema_at(schema: dict[str, Any], loc: list[int | str]) -> dict[str, Any]:
+    for depth, part in enumerate(loc):
+        schema = _not_null(schema)
+        if depth == 0:
+            schema = schema.get("properties", {}).get(str(part), {})
+        elif isinstance(part, int):
+            schema = schema.get("items", {})
+        else:
+            schema = schema.get("additionalProperties", {})
+    return schema
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    options = [option for option in schema.get("anyOf", []) if option.get("type") != "null"]
+    return {**schema, **options[0]} if len(options) == 1 else schema
+
+
+def _allowed(schema: dict[str, Any]) -> str:
+    """What a value of `schema` may be, in words: "an integer from 1 to 500", "one of 'a', 'b'"."""
+    schema = _not_null(schema)
+    kind = schema.get("type")
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(value) for value in schema["enum"])
+    if kind in ("integer", "number"):
+        return ("an integer" if kind == "integer" else "a number") + _range(schema)
+    if kind == "boolean":
+        return "true or false"
+    if kind == "string":
+        least = " non-empty" if schema.get("minLength") else ""
+        return f"a{least} string" + (f" of at most {schema['maxLength']:,} characters" if "maxLength" in schema else "")
+    if kind == "array":
+        items = _allowed(schema.get("items", {}))
+        return f"a list of at most {schema.get('maxItems', MAX_ITEMS):,} items, each {items}"
+    if kind == "object":
+        values = _allowed(schema.get("additionalProperties", {}))
+        return f"an object of at most {schema.get('maxProperties', MAX_ITEMS):,} names, each mapped to {values}"
+    return "a valid value"
+
+
+def _range(schema: dict[str, Any]) -> str:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and high is not None:
+        return f" from {low:,} to {high:,}"
+    if low is not None:
+        return f" of at least {low:,}"
+    return f" of at most {high:,}" if high is not None else ""
+
+
+def _paths_with_nul(value: Any, path: str) -> Iterator[str]:
+    # A stack, not recursion: a caller can nest lists deeper than Python's recursion limit.
+    pending = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                yield where
+        elif isinstance(item, list):
+            pending.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in str(key):
+                    yield f"a key of {where}"
+                pending.append((child, f"{where}[{shown(key)}]"))

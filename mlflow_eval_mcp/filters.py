@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.errors import InvalidArgumentError, clip, shown
 
 GRAMMAR = (
     "Filter grammar: clauses joined by AND (no OR); string values in quotes; "
@@ -49,6 +49,7 @@ _DURATION_ALIASES = {
     for unit in ("", "_ms", "_s", "_sec", "_seconds")
 } | {"execution_time_s", "execution_time_sec", "execution_time_seconds"}
 _SECONDS_LIMIT = 100_000_000_000  # 1e11 ms is 1973; 1e11 s is the year 5138
+_INT64 = range(-(2**63), 2**63)  # what the stores' integer columns hold (sqlite fails on more)
 _OPERATORS = {"=", "!=", "<>", ">", ">=", "<", "<="}
 _EQUALITY = {"=", "!=", "<>", "IN", "NOT IN"}
 _KEYWORDS = {"AND", "OR", "IN", "NOT", "LIKE", "ILIKE", "RLIKE", "IS", "NULL"}
@@ -101,14 +102,15 @@ def check_filter_string(filter_string: str | None) -> str | None:
     if filter_string is None or not filter_string.strip():
         return None
     text = filter_string.strip()
-    tokens = _tokenize(text)
-    if tokens is None:
-        return text  # something we don't model; MLflow's parser has the last word
+    tokens, complete = _tokenize(text)
+    # An OR before something we don't model (`OR 1=1; …`) is still the mistake to name first.
     if any(token.keyword == "OR" for token in tokens):
         raise InvalidArgumentError(
-            "MLflow trace filters do not support OR. Run one search per alternative, or use IN where "
-            "it is allowed: trace.status IN ('OK', 'ERROR'), span.name IN ('a', 'b'). " + GRAMMAR
+            "MLflow trace filters do not support OR: run one search per alternative, or use IN where "
+            "it is allowed (trace.status IN ('OK', 'ERROR'), span.name IN ('a', 'b')). " + GRAMMAR
         )
+    if not complete:
+        return text  # something we don't model; MLflow's parser has the last word
     for tokens_of_clause in _split_clauses(tokens):
         clause = _parse_clause(tokens_of_clause)
         if clause is not None:
@@ -116,21 +118,23 @@ def check_filter_string(filter_string: str | None) -> str | None:
     return text
 
 
-def _tokenize(text: str) -> list[_Token] | None:
+def _tokenize(text: str) -> tuple[list[_Token], bool]:
+    """The tokens of `text`, and whether they cover all of it (False: the tokens up to the first
+    character the filter grammar does not have)."""
     tokens: list[_Token] = []
     position = 0
     while position < len(text):
         if text[position:].strip() == "":
             break
         if text[position:].lstrip()[:1] in ("'", '"') and not _TOKEN.match(text, position):
-            raise InvalidArgumentError(f"The filter has an unterminated quote: {text!r}. " + GRAMMAR)
+            raise InvalidArgumentError(f"The filter has an unterminated quote: {shown(text)}. " + GRAMMAR)
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
-            return None
+            return tokens, False
         kind = match.lastgroup or ""
         tokens.append(_Token(kind, match.group(kind)))
         position = match.end()
-    return tokens
+    return tokens, True
 
 
 def _split_clauses(tokens: list[_Token]) -> list[list[_Token]]:
@@ -164,9 +168,13 @@ def _check_clause(clause: _Clause) -> None:
     field = clause.field
     lowered = field.lower()
     bare = re.sub(r"^(trace|attributes|attribute)\.", "", lowered)
+    timed = bare in _EPOCH_FIELDS | _DURATION_FIELDS
+    for token in clause.values:
+        if (token.kind == "number" or timed) and _NUMBER.fullmatch(token.value):
+            _check_in_range(field, token.value)
     if bare in ("state", "trace_state"):
         raise InvalidArgumentError(
-            f"{field!r} is not a filterable field: the trace state is filtered as trace.status, "
+            f"{shown(field)} is not a filterable field: the trace state is filtered as trace.status, "
             "e.g. trace.status = 'ERROR'. " + GRAMMAR
         )
     if lowered in ("text", "content"):
@@ -175,7 +183,7 @@ def _check_clause(clause: _Clause) -> None:
         )
     if bare.strip("`") in _DURATION_ALIASES:
         _raise_duration_alias(clause)
-    if bare in _EPOCH_FIELDS | _DURATION_FIELDS:
+    if timed:
         _check_time_clause(clause, epoch=bare in _EPOCH_FIELDS)
         return
     enumeration = _enumeration(lowered, bare)
@@ -203,9 +211,19 @@ def _raise_duration_alias(clause: _Clause) -> None:
     example = f"trace.execution_time_ms {clause.comparator or '>'} "
     example += clause.values[0].value if clause.values and clause.values[0].kind == "number" else "5000"
     raise InvalidArgumentError(
-        f"{clause.field!r} is not a filterable field: a trace's duration (the duration_ms of search results) "
+        f"{shown(clause.field)} is not a filterable field: a trace's duration (the duration_ms of search results) "
         f"is filtered as trace.execution_time_ms, in milliseconds: {example}. " + GRAMMAR
     )
+
+
+def _check_in_range(field: str, number: str) -> None:
+    whole = number.split(".")[0]
+    # Digits are counted first: int() refuses strings of more than 4,300 digits.
+    if len(whole.lstrip("-").lstrip("0")) > 19 or int(whole) not in _INT64:
+        raise InvalidArgumentError(
+            f"{clip(field)} is compared as a 64-bit integer, from {_INT64.start} to {_INT64.stop - 1}; "
+            f"{shown(number)} is out of that range."
+        )
 
 
 def _check_time_clause(clause: _Clause, *, epoch: bool) -> None:
@@ -245,7 +263,9 @@ def _check_unquoted_value(clause: _Clause, enumeration: tuple[tuple[str, ...], b
     value = values[0].text
     if enumeration is not None and value.upper() in enumeration[0]:
         value = value.upper()
-    raise InvalidArgumentError(f"Quote string values: {clause.field} {clause.comparator} '{value}'. " + GRAMMAR)
+    raise InvalidArgumentError(
+        f"Quote string values: {clip(clause.field)} {clause.comparator} '{clip(value)}'. " + GRAMMAR
+    )
 
 
 def _check_enumerated(clause: _Clause, allowed: tuple[str, ...], open_ended: bool) -> None:
@@ -257,11 +277,11 @@ def _check_enumerated(clause: _Clause, allowed: tuple[str, ...], open_ended: boo
     unknown = [value for value in corrected if value not in allowed]
     if unknown and not open_ended:
         raise InvalidArgumentError(
-            f"{clause.field} is one of {', '.join(repr(v) for v in allowed)} (got {unknown[0]!r}); "
+            f"{clause.field} is one of {', '.join(repr(v) for v in allowed)} (got {shown(unknown[0])}); "
             f"e.g. {clause.field} = {allowed[1]!r}."
         )
     if corrected != values:
-        quoted = ", ".join(f"'{value}'" for value in corrected)
+        quoted = clip(", ".join(f"'{value}'" for value in corrected))
         fix = f"({quoted})" if "IN" in clause.comparator.split() else quoted
         raise InvalidArgumentError(
             f"{clause.field} values are upper-case and matched exactly (MLflow returns no rows for "
@@ -271,7 +291,7 @@ def _check_enumerated(clause: _Clause, allowed: tuple[str, ...], open_ended: boo
 
 def _check_key_value_clause(clause: _Clause) -> None:
     if "IN" in clause.comparator.split():
-        field = re.sub(r"^tag\.", "tags.", clause.field, flags=re.IGNORECASE)
+        field = clip(re.sub(r"^tag\.", "tags.", clause.field, flags=re.IGNORECASE))
         raise InvalidArgumentError(
             f"{field} does not support IN: run one search per value, or use LIKE "
             f"(e.g. {field} LIKE 'prod%'). " + GRAMMAR
@@ -279,9 +299,9 @@ def _check_key_value_clause(clause: _Clause) -> None:
 
 
 def _check_span_attribute_clause(clause: _Clause) -> None:
-    field, comparator = clause.field, clause.comparator
+    field, comparator = clip(clause.field), clause.comparator
     strings = clause.strings
-    value = strings[0].strip("%") if strings else "value"
+    value = clip(strings[0].strip("%")) if strings else "value"
     fix = f"{field} LIKE '%{value}%'"
     encoded = "Span attribute values are stored JSON-encoded"
     if comparator == "=":

@@ -1,7 +1,9 @@
 """The MCP server: `create_server(settings)` registers one table of thin wrappers over the library.
 
 Wrappers only resolve the store, run the blocking library call in a worker thread (so one slow
-call does not stall the others) and turn anticipated library errors into `ToolError`s.
+call does not stall the others) and turn library errors into `ToolError`s: anticipated ones keep
+their message, others are described in one sentence with the traceback in the log (stderr).
+Arguments are checked before any work: an invalid one is named in a sentence saying what it may be.
 """
 
 from __future__ import annotations
@@ -9,14 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from mlflow_eval_mcp import __version__, traces
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
@@ -51,11 +54,14 @@ from mlflow_eval_mcp.args import (
     TimeoutSeconds,
     TraceId,
     TrackingUri,
+    argument_problems,
+    describe_validation_error,
 )
 from mlflow_eval_mcp.cancellation import cancellable
-from mlflow_eval_mcp.errors import MlflowEvalError
+from mlflow_eval_mcp.errors import MlflowEvalError, describe_unexpected
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
 from mlflow_eval_mcp.resources import register_resources
+from mlflow_eval_mcp.secrets import install_log_scrubber, scrub
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.models import (
@@ -186,7 +192,7 @@ class TraceTools:
         is for, cluster names and semantic failures in a sample (findings with source 'claude')."""
         from mlflow_eval_mcp.analysis.engine import analyze_traces
 
-        def progress(done: int, total: int) -> None:
+        def progress(done: int, total: int | None) -> None:
             anyio.from_thread.run(ctx.report_progress, done, total, f"{done} traces analysed")
 
         return await self._with_client(
@@ -380,7 +386,7 @@ class TraceTools:
         return await self._run(call)
 
     async def _run(self, work: Callable[[], Result]) -> Result:
-        """`work` in a worker thread; anticipated library errors become ToolErrors."""
+        """`work` in a worker thread; every error it raises becomes a ToolError that says what to do."""
 
         def cancellable_work() -> Result:
             with cancellable(anyio.from_thread.check_cancelled):
@@ -389,7 +395,32 @@ class TraceTools:
         try:
             return await anyio.to_thread.run_sync(cancellable_work)
         except MlflowEvalError as error:
-            raise ToolError(str(error)) from error
+            raise _tool_error(str(error)) from error
+        except Exception as error:
+            # The SDK logs tracebacks only for errors it sees as crashes; this one reaches it as a ToolError.
+            logger.exception("A tool call failed unexpectedly")
+            raise _tool_error(describe_unexpected(error)) from error
+
+
+def _tool_error(message: str) -> ToolError:
+    """The one place every error message of every tool passes on its way to the client."""
+    return ToolError(scrub(message))
+
+
+class _ClearTool(Tool):
+    """A tool whose invalid arguments are reported as one sentence per argument (what it may be, what
+    was given) instead of pydantic's report, and refused before any work: unknown names, NUL characters."""
+
+    async def run(self, arguments: dict[str, Any], context: Context, convert_result: bool = False) -> Any:
+        if problems := argument_problems(self.name, arguments, self.parameters):
+            raise _tool_error(f"Invalid arguments for {self.name}: {' '.join(problems)}")
+        try:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as error:
+            if isinstance(error, UnexpectedToolError) or not isinstance(error.__cause__, ValidationError):
+                raise
+            sentences = describe_validation_error(error.__cause__, self.parameters)
+            raise _tool_error(f"Invalid arguments for {self.name}: {' '.join(sentences)}") from error.__cause__
 
 
 @dataclass(frozen=True)
@@ -421,9 +452,9 @@ def tool_table(settings: Settings) -> tuple[ToolSpec, ...]:
 
 
 def create_server(settings: Settings) -> MCPServer:
-    server = MCPServer("mlflow-eval-mcp", version=__version__, instructions=INSTRUCTIONS)
-    for spec in tool_table(settings):
-        server.add_tool(
+    install_log_scrubber()
+    tools = [
+        _ClearTool.from_function(
             spec.fn,
             title=spec.title,
             annotations=ToolAnnotations(
@@ -434,6 +465,9 @@ def create_server(settings: Settings) -> MCPServer:
                 open_world_hint=False,
             ),
         )
+        for spec in tool_table(settings)
+    ]
+    server = MCPServer("mlflow-eval-mcp", version=__version__, instructions=INSTRUCTIONS, tools=tools)
     register_resources(server, settings)
     register_workflows(server)
     return server

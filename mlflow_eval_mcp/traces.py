@@ -16,6 +16,8 @@ from mlflow_eval_mcp.errors import (
     MlflowEvalError,
     NotFoundError,
     TrackingUnavailableError,
+    clip,
+    shown,
 )
 from mlflow_eval_mcp.filters import GRAMMAR, check_filter_string
 from mlflow_eval_mcp.models import (
@@ -174,10 +176,12 @@ def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int = 2000) -> 
     except MlflowException as error:
         if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             raise NotFoundError(
-                f"Trace {trace_id!r} was not found in {redact_uri(client.tracking_uri)}; "
+                f"Trace {shown(trace_id)} was not found in {redact_uri(client.tracking_uri)}; "
                 "use search_traces to list trace ids."
             ) from error
-        raise TrackingUnavailableError(f"Could not read trace {trace_id!r}: {scrub(error.message)}") from error
+        raise TrackingUnavailableError(
+            f"Could not read trace {shown(trace_id)}: {clip(scrub(error.message))}"
+        ) from error
     truncator = _Truncator(max_chars)
     return GetTraceResult(
         tracking_uri=redact_uri(client.tracking_uri),
@@ -210,7 +214,7 @@ def check_order_by(order_by: list[str] | None) -> list[str]:
     for clause in clauses:
         if not _ORDER_CLAUSE.match(clause):
             raise InvalidArgumentError(
-                f"Cannot order by {clause!r}; use one of {', '.join(_ORDER_FIELDS)} or tags.<key>, "
+                f"Cannot order by {shown(clause)}; use one of {', '.join(_ORDER_FIELDS)} or tags.<key>, "
                 "followed by ASC or DESC, e.g. 'execution_time_ms DESC'."
             )
     return clauses or list(DEFAULT_ORDER_BY)
@@ -359,13 +363,13 @@ def _call_store(method: Any, **kwargs: Any) -> Any:
     try:
         return method(**kwargs)
     except MlflowException as error:
-        message = scrub(error.message)
+        message = clip(scrub(error.message))
         if error.error_code == "INVALID_PARAMETER_VALUE":
             raise InvalidArgumentError(f"MLflow rejected the search: {message}. {GRAMMAR}") from error
         raise TrackingUnavailableError(f"The MLflow tracking store failed: {message}") from error
     except requests.RequestException as error:
         raise TrackingUnavailableError(
-            f"The MLflow tracking server did not answer ({type(error).__name__}: {scrub(str(error))[:300]}). "
+            f"The MLflow tracking server did not answer ({type(error).__name__}: {clip(scrub(str(error)))}). "
             "Check that it is up and that MLFLOW_TRACKING_URI points at it."
         ) from error
     except MlflowEvalError:
@@ -374,6 +378,6 @@ def _call_store(method: Any, **kwargs: Any) -> Any:
         # Not an outage: MLflow itself failed on these arguments (seen with some filter and
         # ordering combinations on sqlite). Say so rather than blame the server.
         raise MlflowEvalError(
-            f"MLflow failed on this request ({type(error).__name__}: {scrub(str(error))[:300]}). "
+            f"MLflow failed on this request ({type(error).__name__}: {clip(scrub(str(error)))}). "
             "Try a simpler filter_string or order_by."
         ) from error

@@ -158,6 +158,11 @@ def test_or_inside_a_quoted_value_is_not_an_operator():
     assert check_filter_string("tags.topic = 'this OR that'") == "tags.topic = 'this OR that'"
 
 
+def test_or_is_named_even_before_text_the_grammar_does_not_have():
+    with pytest.raises(InvalidArgumentError, match="do not support OR"):
+        check_filter_string("trace.status = 'OK' OR 1=1; DROP TABLE traces")
+
+
 def test_execution_time_is_described_as_a_duration_not_epoch_time():
     with pytest.raises(InvalidArgumentError) as raised:
         check_filter_string("trace.execution_time_ms > '2024-01-01'")

@@ -1,11 +1,9 @@
 """The console script as an MCP client launches it: a subprocess speaking JSON-RPC on stdio."""
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from mcp import Client, StdioServerParameters
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.trace_writer import write_traces
+from tests.raw_stdio import call_over_stdio
 from tests.trace_factory import make_trace
 
 pytestmark = [pytest.mark.anyio, pytest.mark.stdio]
@@ -49,43 +48,9 @@ async def test_uvx_from_the_checkout_starts_the_server(tmp_path):
 
 
 def test_stdout_carries_only_json_rpc(store_uri, tmp_path):
-    requests = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_experiments", "arguments": {}}},
-    ]
-    process = subprocess.Popen(
-        [SCRIPT],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_env(tmp_path, MLFLOW_TRACKING_URI=store_uri),
+    messages = call_over_stdio(
+        "tools/call", {"name": "list_experiments", "arguments": {}}, env=_env(tmp_path, MLFLOW_TRACKING_URI=store_uri)
     )
-    watchdog = threading.Timer(120, process.kill)  # a hung server fails the test instead of hanging it
-    watchdog.start()
-    try:
-        for request in requests:
-            process.stdin.write(json.dumps(request) + "\n")
-        process.stdin.flush()
-        messages = []
-        while not messages or messages[-1].get("id") != 2:
-            line = process.stdout.readline()
-            assert line, "the server closed stdout before answering"
-            messages.append(json.loads(line))  # any stray print would fail here
-    finally:
-        watchdog.cancel()
-        process.kill()
-        process.wait()
     assert [message.get("id") for message in messages] == [1, 2]
     assert messages[1]["result"]["structuredContent"]["experiments"]
 

@@ -102,6 +102,7 @@ def test_a_scorer_that_never_fails_although_failures_exist_is_degenerate(store_u
 
 
 def test_validation_needs_a_complete_suite(store_uri, tmp_path):
+    (tmp_path / "nothing").mkdir()
     with pytest.raises(InvalidArgumentError, match="run analyze_traces"):
         validate_eval(MlflowClient(tracking_uri=store_uri), SuiteLayout(tmp_path / "nothing"))
 
@@ -115,3 +116,18 @@ def test_judges_that_cannot_be_reached_are_time_boxed_and_reported(store_uri, tm
     assert {"safety", "relevance_to_query"} <= {issue.scorer for issue in check.issues}
     assert all(issue.scorer not in ("trace_succeeded", "tool_call_errors") for issue in check.issues)
     assert result.seconds < 40
+
+
+@pytest.mark.parametrize(
+    ("predict_fn", "says"),
+    [
+        ("no_such_module_xyz:predict", "cannot be found"),
+        ("/nowhere/agent.py:predict", "does not exist"),
+        ("agent.py", "must look like module:function"),
+    ],
+)
+def test_a_predict_fn_that_cannot_load_is_refused_before_the_run(store_uri, tmp_path, predict_fn, says):
+    client, suite = _suite(store_uri, tmp_path)
+    with pytest.raises(InvalidArgumentError, match=says):
+        validate_eval(client, suite, predict_fn=predict_fn)
+    assert not suite.path("evaluation/results/latest.json").exists()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mlflow_eval_mcp.analysis.engine import analyze_traces
+from mlflow_eval_mcp.args import check_judge_model
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.models import GenerateResult, Strategy
@@ -38,6 +39,7 @@ def generate_suite(
 ) -> GenerateResult:
     """`workspace_suites(experiment name)` gives the suite directory (the caller's choice, or
     the default one named after the experiment)."""
+    check_judge_model(judge_model)  # now, not after the analysis and the dataset
     experiment = resolve_experiment(client, experiment_id, experiment_name)
     suite = workspace_suites(experiment.name)
 

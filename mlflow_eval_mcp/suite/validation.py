@@ -10,11 +10,15 @@ metrics reached the MLflow run, and the baseline gates pass on the recorded trac
 
 from __future__ import annotations
 
+import importlib.machinery
+import sys
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from mlflow_eval_mcp.errors import InvalidArgumentError, shown
 from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import (
     CASES_FILE,
     EVALUATION_DIR,
@@ -29,6 +33,8 @@ from mlflow_eval_mcp.suite.tasks import record, require
 from mlflow_eval_mcp.ui_links import run_url
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlflow.tracking import MlflowClient
 
     from mlflow_eval_mcp.claude.session import ClaudeSession
@@ -63,6 +69,32 @@ def validate_eval(
     return result
 
 
+def check_predict_fn(target: str, base: Path) -> None:
+    """Refuse a predict_fn that run_eval.py could not load, before a run costs minutes to say so.
+    Nothing is imported here: the agent's code runs only in the evaluation's own process."""
+    location, _, function = target.rpartition(":")
+    if not location or not function.isidentifier():
+        raise InvalidArgumentError(
+            f"predict_fn {shown(target)} must look like module:function or path/to/file.py:function."
+        )
+    if location.endswith(".py"):
+        if not (base / location).is_file():
+            raise InvalidArgumentError(
+                f"predict_fn file {shown(location)} does not exist (relative paths start at {base}); "
+                "give an absolute path or one relative to the suite directory."
+            )
+        return
+    top = location.split(".")[0]
+    if not all(part.isidentifier() for part in location.split(".")) or (
+        importlib.machinery.PathFinder.find_spec(top, [str(base), *sys.path]) is None
+        and top not in sys.builtin_module_names
+    ):
+        raise InvalidArgumentError(
+            f"predict_fn module {shown(location)} cannot be found from {base} or this Python's path; "
+            "install it, or give path/to/file.py:function."
+        )
+
+
 def _validate(
     client: MlflowClient,
     suite: SuiteLayout,
@@ -73,6 +105,8 @@ def _validate(
     repairs: list[str] | None = None,
 ) -> ValidationResult:
     require(suite, "analyze", "dataset", "scorers", "script")
+    if predict_fn:
+        check_predict_fn(predict_fn, suite.root)
     started = time.perf_counter()
     checks = [_compiles(suite)]
     probe = run_probe(suite, timeout_s=min(timeout_s, PROBE_TIMEOUT_S))
@@ -104,7 +138,7 @@ def _validate(
         else None,
         seconds=round(time.perf_counter() - started, 2),
         next_step=(
-            f"push_feedback(suite_dir={str(suite.root)!r}) to put the results on the production traces"
+            f"{suggest('push_feedback', suite_dir=str(suite.root))} to put the results on the production traces"
             if not failed
             else f"fix what the failed checks say ({', '.join(c.name for c in failed)}), then validate again"
         ),
@@ -273,8 +307,8 @@ def _executed(client: MlflowClient, suite: SuiteLayout, run: SuiteRun, *, record
             _failed(
                 "run",
                 f"run_eval.py did not finish within {run.seconds:.0f} s and was killed",
-                "Give validate_eval a longer timeout_s, evaluate fewer cases, or check what blocks (a judge "
-                "endpoint that does not answer, an agent that hangs).",
+                f"Allow more time ({suggest('validate_eval', suite_dir=str(suite.root), timeout_s=...)}), evaluate "
+                "fewer cases, or check what blocks (a judge endpoint that does not answer, an agent that hangs).",
             )
         ]
     if run.result is None:
@@ -313,7 +347,8 @@ def _executed(client: MlflowClient, suite: SuiteLayout, run: SuiteRun, *, record
                 "baseline_gates",
                 f"gates fail on the recorded production traces: {', '.join(g['scorer'] for g in failed)}",
                 "The gates were set above production's own pass rate, or a scorer disagrees with the analysis; "
-                "lower the gate with render_run_script(gates=...) or regenerate the scorers.",
+                f"lower the gate with {suggest('render_run_script', suite_dir=str(suite.root), gates=...)} or "
+                "regenerate the scorers.",
                 [
                     ValidationIssue(message=f"pass rate {g['pass_rate']} < {g['minimum']}", scorer=g["scorer"])
                     for g in failed
