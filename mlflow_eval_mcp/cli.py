@@ -5,16 +5,47 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from mlflow_eval_mcp import __version__
-from mlflow_eval_mcp.errors import InvalidArgumentError, MlflowEvalError
+from mlflow_eval_mcp.args import (
+    DatasetStrategy,
+    DryRun,
+    ExperimentId,
+    ExperimentName,
+    FilterString,
+    Gates,
+    Generation,
+    ImportFormat,
+    JudgeModel,
+    MaxCases,
+    MaxChars,
+    MaxRecordMb,
+    MaxResults,
+    MaxTraces,
+    OptionalSuiteDir,
+    OrderBy,
+    PageToken,
+    PredictFn,
+    RunId,
+    SuiteDir,
+    SyncDataset,
+    TargetExperiment,
+    TimeoutSeconds,
+    TraceId,
+    TrackingUri,
+)
+from mlflow_eval_mcp.errors import InvalidArgumentError, MlflowEvalError, describe_unexpected
+from mlflow_eval_mcp.next_steps import cli_syntax
 from mlflow_eval_mcp.progress import ProgressBar
+from mlflow_eval_mcp.secrets import install_log_scrubber, scrub
 from mlflow_eval_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,6 +54,13 @@ if TYPE_CHECKING:
     from mlflow_eval_mcp.claude.session import ClaudeSession
     from mlflow_eval_mcp.suite.layout import SuiteLayout
 
+logger = logging.getLogger(__name__)
+
+WAITING_FOR_A_CLIENT = (
+    "mlflow-eval-mcp: serving MCP on stdio and waiting for an MCP client (Ctrl-C to stop). "
+    "Commands: mlflow-eval-mcp --help; sample traces and a suite: mlflow-eval-mcp demo"
+)
+
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
@@ -30,11 +68,22 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_log_scrubber()
     command: Callable[[argparse.Namespace, Settings], None] = args.handler
     try:
-        command(args, settings)
+        with cli_syntax(args.commands):
+            command(args, settings)
     except MlflowEvalError as error:
-        sys.exit(f"Error: {error}")
+        sys.exit(f"Error: {scrub(str(error))}")
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:
+        # A defect or an environment the library did not anticipate: one line, the traceback on demand.
+        logger.debug("The command failed unexpectedly", exc_info=True)
+        hint = "" if settings.log_level == "DEBUG" else " Run the command again with --debug to see the traceback."
+        print(f"Error: {scrub(describe_unexpected(error))}{hint}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -47,6 +96,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         return
     from mlflow_eval_mcp.server import create_server
 
+    if sys.stdin.isatty():
+        # Someone typed the command: say why nothing happens. Never on stdout, which is the protocol.
+        print(WAITING_FOR_A_CLIENT, file=sys.stderr, flush=True)
+        # The server reads stdin in a thread that Ctrl-C cannot interrupt: let the signal end the process.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     create_server(settings).run("stdio")
 
 
@@ -112,7 +166,7 @@ def _search_traces(client: MlflowClient, args: argparse.Namespace, settings: Set
         client,
         experiment_id=args.experiment_id,
         experiment_name=args.experiment_name,
-        filter_string=args.filter,
+        filter_string=args.filter_string,
         max_results=args.max_results,
         page_token=args.page_token,
         order_by=args.order_by,
@@ -126,7 +180,7 @@ def _import_traces(client: MlflowClient, args: argparse.Namespace, settings: Set
     result = import_traces(
         client,
         args.path,
-        experiment_name=args.experiment,
+        experiment_name=args.experiment_name,
         artifacts_dir=settings.artifacts_dir,
         format_name=args.format,
         max_record_bytes=args.max_record_mb * 1024 * 1024,
@@ -144,7 +198,7 @@ def _analyze_traces(client: MlflowClient, args: argparse.Namespace, settings: Se
         client,
         experiment_id=args.experiment_id,
         experiment_name=args.experiment_name,
-        filter_string=args.filter,
+        filter_string=args.filter_string,
         max_traces=args.max_traces,
         suite=_suite(args, settings) if args.suite_dir else None,
         on_progress=progress,
@@ -174,14 +228,14 @@ def _generate(client: MlflowClient, args: argparse.Namespace, settings: Settings
         workspace_suites=lambda name: _suite(args, settings, name),
         experiment_id=args.experiment_id,
         experiment_name=args.experiment_name,
-        filter_string=args.filter,
+        filter_string=args.filter_string,
         max_traces=args.max_traces,
         strategy=args.strategy,
         max_cases=args.max_cases,
-        include_synthetic=not args.no_synthetic,
-        redact=not args.no_redact,
+        include_synthetic=args.include_synthetic,
+        redact=args.redact,
         judge_model=args.judge_model,
-        gates=_gates(args.gate),
+        gates=_gates(args.gates),
         on_progress=_print_step,
         claude=_claude(args, settings),
     )
@@ -196,8 +250,8 @@ def _generate_dataset(client: MlflowClient, args: argparse.Namespace, settings: 
         _suite(args, settings),
         strategy=args.strategy,
         max_cases=args.max_cases,
-        include_synthetic=not args.no_synthetic,
-        redact=not args.no_redact,
+        include_synthetic=args.include_synthetic,
+        redact=args.redact,
         sync=args.sync,
         on_progress=progress,
         claude=_claude(args, settings),
@@ -215,7 +269,7 @@ def _generate_scorers(args: argparse.Namespace, settings: Settings) -> BaseModel
 def _render_run_script(args: argparse.Namespace, settings: Settings) -> BaseModel:
     from mlflow_eval_mcp.suite.run_script import render_run_script
 
-    return render_run_script(_suite(args, settings), gates=_gates(args.gate))
+    return render_run_script(_suite(args, settings), gates=_gates(args.gates))
 
 
 def _validate_eval(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
@@ -224,8 +278,8 @@ def _validate_eval(client: MlflowClient, args: argparse.Namespace, settings: Set
     return validate_eval(
         client,
         _suite(args, settings),
-        run=not args.static_only,
-        timeout_s=args.timeout,
+        run=args.run,
+        timeout_s=args.timeout_s,
         predict_fn=args.predict_fn,
         claude=_claude(args, settings),
     )
@@ -287,9 +341,11 @@ def _list_experiments(client: MlflowClient, args: argparse.Namespace, settings: 
 
 def _load_settings(args: argparse.Namespace) -> Settings:
     # --tracking-uri becomes the settings' URI, so the server's tools use it too.
-    overrides = {
+    overrides: dict[str, Any] = {
         key: value for key, value in (("workspace", args.workspace), ("tracking_uri", args.tracking_uri)) if value
     }
+    if args.debug:
+        overrides["log_level"] = "DEBUG"
     try:
         return Settings(**overrides)
     except ValidationError as error:
@@ -298,156 +354,244 @@ def _load_settings(args: argparse.Namespace) -> Settings:
         sys.exit(f"Error: invalid setting {field} (MLFLOW_EVAL_MCP_{field.upper()}): {first['msg']}")
 
 
+def _described(annotated: object) -> dict[str, Any]:
+    """argparse keywords for a tool argument type of `args`: its description as the help, and the
+    values of its Literal, if any, as the choices."""
+    base, *metadata = get_args(annotated)
+    field = next(item for item in metadata if isinstance(item, FieldInfo))
+    literal = next((kind for kind in (base, *get_args(base)) if get_origin(kind) is Literal), None)
+    return {"help": field.description} | ({"choices": list(get_args(literal))} if literal else {})
+
+
 def _parser() -> argparse.ArgumentParser:
+    """The commands. Each subcommand's `tool` default names the MCP tool it runs and each option's
+    `dest` is that tool's argument name, so `next_steps` can write a tool call as a command line."""
     parser = argparse.ArgumentParser(
         prog="mlflow-eval-mcp",
         parents=[_common_options(argparse.SUPPRESS)],
         description="MCP server turning MLflow traces into evaluation suites. No subcommand: serve MCP over stdio.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.set_defaults(handler=_serve, workspace=None, tracking_uri=None)
+    parser.set_defaults(handler=_serve, workspace=None, tracking_uri=None, debug=False, commands=None)
     # Subcommands take the same options; SUPPRESS keeps an option given before the subcommand
     # from being overwritten by the subcommand's default.
     common = _common_options(argparse.SUPPRESS)
     commands = parser.add_subparsers(title="commands")
 
-    serve = commands.add_parser("serve", parents=[common], help="serve MCP over stdio (the default) or HTTP")
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="serve MCP over stdio (the default) or HTTP",
+        description="Serve the MCP tools, prompts and resources: over stdio for a client that starts this "
+        "command (the default), or over Streamable HTTP at /mcp.",
+    )
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="http: Streamable HTTP at /mcp")
     serve.add_argument("--host", default="127.0.0.1", help="http: address to bind (default loopback)")
     serve.add_argument("--port", type=_port, default=8000, help="http: port (default 8000)")
     serve.set_defaults(handler=_serve)
 
-    demo = commands.add_parser("demo", parents=[common], help="seed the embedded store with sample agent traces")
+    generation = argparse.ArgumentParser(add_help=False)
+    generation.add_argument("--generation", default="auto", **_described(Generation))
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common, generation],
+        help="seed the embedded store with sample agent traces",
+        description="Write a deterministic corpus of sample agent traces with planted failures to the "
+        "workspace's embedded store (or --tracking-uri), then build and validate a suite from them.",
+    )
     demo.add_argument("--traces", type=_positive_int, default=300, help="how many traces (default 300)")
     demo.add_argument("--seed", type=int, default=7, help="corpus seed (same seed, same traces)")
     demo.add_argument("--json", action="store_true", help="print the result as JSON")
-    demo.add_argument(
-        "--generation",
-        choices=["auto", "offline", "claude"],
-        default="auto",
-        help="auto: use Claude if configured (default); offline: never; claude: require it",
-    )
     demo.set_defaults(handler=_demo)
 
-    search = commands.add_parser("search-traces", parents=[common], help="search one experiment's traces (JSON)")
-    search.add_argument("--experiment-id")
-    search.add_argument("--experiment-name")
-    search.add_argument("--filter", help="MLflow filter string, e.g. \"trace.status = 'ERROR'\"")
-    search.add_argument("--max-results", type=_positive_int, default=50)
-    search.add_argument("--page-token")
-    search.add_argument("--order-by", action="append", help="e.g. 'execution_time_ms DESC' (repeatable)")
-    search.set_defaults(handler=_library_call(_search_traces))
+    experiment = argparse.ArgumentParser(add_help=False)
+    experiment.add_argument("--experiment-id", **_described(ExperimentId))
+    experiment.add_argument("--experiment-name", **_described(ExperimentName))
+    experiment.add_argument("--filter", dest="filter_string", metavar="FILTER", **_described(FilterString))
+
+    search = commands.add_parser(
+        "search-traces",
+        parents=[common, experiment],
+        help="search one experiment's traces (JSON)",
+        description="Search one experiment's traces: state, timing, previews, token usage, span counts by "
+        "type and failed spans of each. Pages with --page-token.",
+    )
+    search.add_argument("--max-results", type=_positive_int, default=50, **_described(MaxResults))
+    search.add_argument("--page-token", **_described(PageToken))
+    search.add_argument("--order-by", action="append", **_described(OrderBy))
+    search.set_defaults(tool="search_traces", handler=_library_call(_search_traces))
 
     importer = commands.add_parser(
-        "import", parents=[common], help="import traces or logs from other tools into an experiment (JSON)"
+        "import",
+        parents=[common],
+        help="import traces or logs from other tools into an experiment (JSON)",
+        description="Import agent logs or traces from other tools into an MLflow experiment. Re-importing "
+        "the same file adds nothing; bad records are skipped with reasons.",
     )
     importer.add_argument("path", help="a .json/.jsonl file or a directory of them")
-    importer.add_argument("--experiment", required=True, help="experiment to import into (created if missing)")
     importer.add_argument(
-        "--format",
-        default="auto",
-        choices=["auto", "mlflow", "langfuse", "otlp", "inspect_ai", "who_and_when", "chat"],
-        help="source format (default: detect per file)",
+        "--experiment", dest="experiment_name", metavar="NAME", required=True, **_described(TargetExperiment)
     )
-    importer.add_argument("--max-record-mb", type=_positive_int, default=32, help="skip larger records")
-    importer.set_defaults(handler=_library_call(_import_traces, create_store=True))
+    importer.add_argument("--format", default="auto", **_described(ImportFormat))
+    importer.add_argument("--max-record-mb", type=_positive_int, default=32, **_described(MaxRecordMb))
+    importer.set_defaults(tool="import_traces", handler=_library_call(_import_traces, create_store=True))
 
-    generation = argparse.ArgumentParser(add_help=False)
-    generation.add_argument(
-        "--generation",
-        choices=["auto", "offline", "claude"],
-        default="auto",
-        help="auto: add Claude when ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL + ANTHROPIC_AUTH_TOKEN) is set; "
-        "offline: never; claude: require it",
-    )
     analyze = commands.add_parser(
-        "analyze", parents=[common, generation], help="analyse an experiment's traces for failures (JSON)"
+        "analyze",
+        parents=[common, experiment, generation],
+        help="analyse an experiment's traces for failures (JSON)",
+        description="Analyse an experiment's traces: latency, tokens, tools, outputs, error and request "
+        "clusters, and findings with every affected trace id and the scorer that would catch it.",
     )
-    analyze.add_argument("--experiment-id")
-    analyze.add_argument("--experiment-name")
-    analyze.add_argument("--filter", help="MLflow filter string restricting the traces analysed")
-    analyze.add_argument("--max-traces", type=_positive_int, default=500, help="newest traces to analyse (max 50,000)")
-    analyze.add_argument("--suite-dir", type=Path, help="also write state/analysis.json into this suite directory")
-    analyze.set_defaults(handler=_library_call(_analyze_traces))
+    analyze.add_argument("--max-traces", type=_positive_int, default=500, **_described(MaxTraces))
+    analyze.add_argument("--suite-dir", type=Path, **_described(OptionalSuiteDir))
+    analyze.set_defaults(tool="analyze_traces", handler=_library_call(_analyze_traces))
 
     dataset_options = argparse.ArgumentParser(add_help=False)
-    dataset_options.add_argument("--strategy", choices=["traces", "manual", "hybrid"], help="default: recommended")
-    dataset_options.add_argument("--max-cases", type=_positive_int, default=50, help="most cases (max 1,000)")
-    dataset_options.add_argument("--no-synthetic", action="store_true", help="no synthetic edge cases")
-    dataset_options.add_argument("--no-redact", action="store_true", help="keep personal data and secrets")
+    dataset_options.add_argument("--strategy", **_described(DatasetStrategy))
+    dataset_options.add_argument("--max-cases", type=_positive_int, default=50, **_described(MaxCases))
+    # The tool's include_synthetic and redact default to true: the CLI offers the switches that turn them off.
+    dataset_options.add_argument(
+        "--no-synthetic",
+        dest="include_synthetic",
+        action="store_false",
+        help="leave out the synthetic edge cases (empty, very long, prompt injection, out of scope, non-English)",
+    )
+    dataset_options.add_argument(
+        "--no-redact",
+        dest="redact",
+        action="store_false",
+        help="keep personal data and secrets in the data files (redacted by default)",
+    )
     judge = argparse.ArgumentParser(add_help=False)
-    judge.add_argument("--judge-model", help="default judge model URI, e.g. anthropic:/claude-sonnet-4-5")
+    judge.add_argument("--judge-model", **_described(JudgeModel))
     gates = argparse.ArgumentParser(add_help=False)
-    gates.add_argument("--gate", action="append", default=[], metavar="SCORER=MIN", help="override a quality gate")
+    gates.add_argument("--gate", dest="gates", action="append", default=[], metavar="SCORER=MIN", **_described(Gates))
+    suite_dir = argparse.ArgumentParser(add_help=False)
+    suite_dir.add_argument("--suite-dir", required=True, **_described(SuiteDir))
 
     generate = commands.add_parser(
         "generate",
-        parents=[common, dataset_options, judge, gates, generation],
+        parents=[common, experiment, dataset_options, judge, gates, generation],
         help="analyse, then write a whole evaluation suite (dataset, scorers, run_eval.py) (JSON)",
+        description="Run the whole pipeline into one suite directory: analyze, generate-dataset, "
+        "generate-scorers and render-run-script.",
     )
-    generate.add_argument("--experiment-id")
-    generate.add_argument("--experiment-name")
-    generate.add_argument("--filter", help="MLflow filter string restricting the traces analysed")
-    generate.add_argument("--max-traces", type=_positive_int, default=500, help="newest traces to analyse")
+    generate.add_argument("--max-traces", type=_positive_int, default=500, **_described(MaxTraces))
     generate.add_argument("--suite-dir", help="suite directory (default WORKSPACE/suites/<experiment>)")
-    generate.set_defaults(handler=_library_call(_generate))
+    generate.set_defaults(tool="generate_suite", handler=_library_call(_generate))
 
     dataset = commands.add_parser(
-        "generate-dataset", parents=[common, dataset_options, generation], help="write a suite's dataset (JSON)"
+        "generate-dataset",
+        parents=[common, suite_dir, dataset_options, generation],
+        help="write a suite's dataset (JSON)",
+        description="Write the suite's evaluation dataset from its analysed traces: cases stratified over "
+        "findings and request clusters, near duplicates removed, secrets and personal data redacted.",
     )
-    dataset.add_argument("--suite-dir", required=True)
-    dataset.add_argument("--sync", action="store_true", help="also upsert into an MLflow evaluation dataset")
-    dataset.set_defaults(handler=_library_call(_generate_dataset))
+    dataset.add_argument("--sync", action="store_true", **_described(SyncDataset))
+    dataset.set_defaults(tool="generate_dataset", handler=_library_call(_generate_dataset))
 
     scorers = commands.add_parser(
-        "generate-scorers", parents=[common, judge, generation], help="write a suite's scorers (JSON)"
+        "generate-scorers",
+        parents=[common, suite_dir, judge, generation],
+        help="write a suite's scorers (JSON)",
+        description="Write the suite's scorers: code scorers for the structural findings, guards, and the "
+        "judges whose prerequisites hold. Needs only the suite directory, not the tracking store.",
     )
-    scorers.add_argument("--suite-dir", required=True)
-    scorers.set_defaults(handler=_offline_call(_generate_scorers))
+    scorers.set_defaults(tool="generate_scorers", handler=_offline_call(_generate_scorers))
 
     script = commands.add_parser(
-        "render-run-script", parents=[common, gates], help="write a suite's run_eval.py, gates and README (JSON)"
+        "render-run-script",
+        parents=[common, suite_dir, gates],
+        help="write a suite's run_eval.py, gates and README (JSON)",
+        description="Write the suite's run_eval.py, its quality gates (default: production's own pass rates "
+        "on the recorded cases) and its README.",
     )
-    script.add_argument("--suite-dir", required=True)
-    script.set_defaults(handler=_offline_call(_render_run_script))
+    script.set_defaults(tool="render_run_script", handler=_offline_call(_render_run_script))
 
     validate = commands.add_parser(
-        "validate-eval", parents=[common, generation], help="validate a suite, running it (JSON)"
+        "validate-eval",
+        parents=[common, suite_dir, generation],
+        help="validate a suite, running it (JSON)",
+        description="Prove the suite works: static checks, then run_eval.py in a subprocess with a timeout. "
+        "Exits 1 after printing the result when validation fails.",
     )
-    validate.add_argument("--suite-dir", required=True)
-    validate.add_argument("--static-only", action="store_true", help="do not run run_eval.py")
-    validate.add_argument("--timeout", type=_positive_int, default=600, help="seconds before the run is killed")
-    validate.add_argument("--predict-fn", help="validate with your agent: module:function or file.py:function")
-    validate.set_defaults(handler=_library_call(_validate_eval, failed=lambda result, args: result.status == "failed"))
+    validate.add_argument(
+        "--static-only", dest="run", action="store_false", help="static checks only: do not run run_eval.py"
+    )
+    validate.add_argument(
+        "--timeout", dest="timeout_s", type=_positive_int, default=600, metavar="SECONDS", **_described(TimeoutSeconds)
+    )
+    validate.add_argument("--predict-fn", **_described(PredictFn))
+    validate.set_defaults(
+        tool="validate_eval",
+        handler=_library_call(_validate_eval, failed=lambda result, args: result.status == "failed"),
+    )
 
-    push = commands.add_parser("push-feedback", parents=[common], help="put results on the production traces (JSON)")
-    push.add_argument("--suite-dir", required=True)
-    push.add_argument("--run-id", help="evaluation run (default: the last one)")
-    push.add_argument("--dry-run", action="store_true", help="report, write nothing")
-    push.set_defaults(handler=_library_call(_push_feedback))
+    push = commands.add_parser(
+        "push-feedback",
+        parents=[common, suite_dir],
+        help="put results on the production traces (JSON)",
+        description="Write an evaluation run's scorer results, and the suite's human reviews, onto the source "
+        "production traces as feedback. A second push never duplicates.",
+    )
+    push.add_argument("--run-id", **_described(RunId))
+    push.add_argument("--dry-run", action="store_true", **_described(DryRun))
+    push.set_defaults(tool="push_feedback", handler=_library_call(_push_feedback))
 
-    pull = commands.add_parser("pull-feedback", parents=[common], help="human labels from the traces (JSON)")
-    pull.add_argument("--suite-dir", required=True)
-    pull.set_defaults(handler=_library_call(_pull_feedback))
+    pull = commands.add_parser(
+        "pull-feedback",
+        parents=[common, suite_dir],
+        help="human labels from the traces (JSON)",
+        description="Read human feedback and expectations added on the suite's source traces (e.g. in the "
+        "MLflow UI) into state/review.json and the dataset cases' expectations.",
+    )
+    pull.set_defaults(tool="pull_feedback", handler=_library_call(_pull_feedback))
 
-    compare = commands.add_parser("compare-runs", parents=[common], help="regression check of two runs (JSON)")
-    compare.add_argument("baseline_run_id")
-    compare.add_argument("candidate_run_id")
+    compare = commands.add_parser(
+        "compare-runs",
+        parents=[common],
+        help="regression check of two runs (JSON)",
+        description="Compare two evaluation runs: per-metric deltas, per-row flips paired by case, an exact "
+        "McNemar test per scorer and a regression verdict.",
+    )
+    compare.add_argument("baseline_run_id", help="MLflow run id of the baseline evaluation run")
+    compare.add_argument("candidate_run_id", help="MLflow run id of the candidate evaluation run")
     compare.add_argument("--fail-on-regression", action="store_true", help="exit 1 when the verdict is regressed")
     compare.set_defaults(
+        tool="compare_runs",
         handler=_library_call(
             _compare_runs, failed=lambda result, args: args.fail_on_regression and result.verdict == "regressed"
-        )
+        ),
     )
 
-    get = commands.add_parser("get-trace", parents=[common], help="one trace's span tree (JSON)")
-    get.add_argument("trace_id")
-    get.add_argument("--max-chars", type=_positive_int, default=2000)
-    get.set_defaults(handler=_library_call(_get_trace))
-
-    commands.add_parser("list-experiments", parents=[common], help="experiments in the store (JSON)").set_defaults(
-        handler=_library_call(_list_experiments)
+    get = commands.add_parser(
+        "get-trace",
+        parents=[common],
+        help="one trace's span tree (JSON)",
+        description="Print one trace as a span tree: types, timings, status, exceptions, token usage and "
+        "truncated inputs and outputs of every span.",
     )
+    get.add_argument("trace_id", **_described(TraceId))
+    get.add_argument("--max-chars", type=_positive_int, default=2000, **_described(MaxChars))
+    get.set_defaults(tool="get_trace", handler=_library_call(_get_trace))
+
+    experiments = commands.add_parser(
+        "list-experiments",
+        parents=[common],
+        help="experiments in the store (JSON)",
+        description="List the experiments in the tracking store, most recently updated first.",
+    )
+    experiments.set_defaults(tool="list_experiments", handler=_library_call(_list_experiments))
+
+    # Commands other than serve suggest next steps as command lines; the server's clients read tool calls.
+    by_tool = {
+        command.get_default("tool"): command for command in commands.choices.values() if command.get_default("tool")
+    }
+    for name, command in commands.choices.items():
+        if name != "serve":
+            command.set_defaults(commands=by_tool)
     return parser
 
 
@@ -456,8 +600,12 @@ def _common_options(default: object) -> argparse.ArgumentParser:
     common.add_argument(
         "--workspace", type=Path, default=default, help="workspace directory (default ~/.mlflow-eval-mcp)"
     )
+    common.add_argument("--tracking-uri", default=default, **_described(TrackingUri))
     common.add_argument(
-        "--tracking-uri", default=default, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else embedded)"
+        "--debug",
+        action="store_true",
+        default=default,
+        help="log at DEBUG and show the traceback of an unexpected error (as MLFLOW_EVAL_MCP_LOG_LEVEL=DEBUG)",
     )
     return common
 

@@ -1,7 +1,7 @@
 """Progress bars on stderr for the CLI's long steps (stdout carries only the JSON result).
 
 On a terminal the bar redraws in place; in a log (CI, a Databricks job) it prints a line at each
-tenth of the way, so logs stay short.
+tenth of the way, or, while the total is unknown, at 1, 2, 5, 10, 20, 50… so logs stay short.
 """
 
 from __future__ import annotations
@@ -18,22 +18,26 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
         self._last_tenth = -1
-        self._drawn = False
+        self._next_count = 0
+        self._drawn = 0
 
     def __call__(self, done: int, total: int | None = None) -> None:
         if total:
             fraction = min(1.0, done / total)
             filled = round(fraction * WIDTH)
             text = f"{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] {done:,}/{total:,}"
-            tenth = int(fraction * 10)
+            due = int(fraction * 10) != self._last_tenth
+            self._last_tenth = int(fraction * 10)
         else:
-            text, tenth = f"{self.label}: {done:,}", done // 100
+            text, due = f"{self.label}: {done:,}", done >= self._next_count
+            if due:
+                self._next_count = _next_round(done)
         if self.interactive:
-            self.stream.write(f"\r{text}")
-            self._drawn = True
-        elif tenth != self._last_tenth:
+            # Padding wipes what a longer previous line left behind.
+            self.stream.write(f"\r{text.ljust(self._drawn)}")
+            self._drawn = len(text)
+        elif due:
             self.stream.write(f"{text}\n")
-        self._last_tenth = tenth
         self.stream.flush()
 
     def close(self) -> None:
@@ -41,4 +45,14 @@ class ProgressBar:
         if self.interactive and self._drawn:
             self.stream.write("\n")
             self.stream.flush()
-            self._drawn = False
+            self._drawn = 0
+
+
+def _next_round(done: int) -> int:
+    """The first of 1, 2, 5, 10, 20, 50, 100… above `done`."""
+    scale = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * scale > done:
+                return step * scale
+        scale *= 10

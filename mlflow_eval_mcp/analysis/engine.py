@@ -50,11 +50,12 @@ def analyze_traces(
     filter_string: str | None = None,
     max_traces: int = 500,
     suite: SuiteLayout | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
     claude: ClaudeSession | None = None,
 ) -> TraceAnalysis:
     """Analyse up to `max_traces` of the newest traces of one experiment; with `claude`, add
-    its reading of a sample (see `claude.analysis`)."""
+    its reading of a sample (see `claude.analysis`). `on_progress(done, total)` has no total until
+    the last trace is read: the experiment may hold fewer than `max_traces`."""
     if not 1 <= max_traces <= MAX_TRACES_LIMIT:
         raise InvalidArgumentError(f"max_traces must be between 1 and {MAX_TRACES_LIMIT:,} (got {max_traces}).")
     started = time.perf_counter()
@@ -72,7 +73,9 @@ def analyze_traces(
                 unreadable += 1
                 logger.warning("could not analyse trace %s", trace.info.trace_id, exc_info=True)
         if on_progress is not None:
-            on_progress(collector.traces, max_traces)
+            on_progress(collector.traces, None)
+    if on_progress is not None:
+        on_progress(collector.traces, collector.traces)
     error_clusters = cluster_errors(collector.errors)
     findings = derive_findings(collector, error_clusters)
     analysis = TraceAnalysis(

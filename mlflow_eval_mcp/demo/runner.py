@@ -3,6 +3,7 @@ evaluation suite from them and run it."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from collections import Counter
@@ -139,8 +140,18 @@ def run_demo(
 
 def server_command() -> str:
     """How to start this very installation; `uvx mlflow-eval-mcp` needs the package on PyPI."""
-    script = Path(sys.executable).with_name("mlflow-eval-mcp")
-    return str(script) if script.exists() else "uvx mlflow-eval-mcp"
+    return _installed_script("mlflow-eval-mcp") or "uvx mlflow-eval-mcp"
+
+
+def _shell_command(script: str, module: str) -> str:
+    """`script` of this installation by absolute path, since its directory is on PATH only while
+    the virtual environment is activated; `python -m module` where no such script was installed."""
+    return _installed_script(script) or f"{shlex.quote(sys.executable)} -m {module}"
+
+
+def _installed_script(name: str) -> str | None:
+    script = Path(sys.executable).with_name(name)
+    return shlex.quote(str(script)) if script.exists() else None
 
 
 def demo_experiment_name(n_traces: int, seed: int) -> str:
@@ -177,9 +188,11 @@ def render_summary(result: DemoResult) -> str:
         f'  Then ask: "Search the {result.experiment_name} experiment for failing traces and explain one", or '
         f'"Build an evaluation suite from {result.experiment_name} and run it."',
         "  Or from the shell:",
-        f"    mlflow-eval-mcp search-traces --workspace {workspace} --experiment-name {result.experiment_name} "
+        f"    {_shell_command('mlflow-eval-mcp', 'mlflow_eval_mcp')} search-traces "
+        f"--workspace {shlex.quote(str(workspace))} --experiment-name {shlex.quote(result.experiment_name)} "
         "--filter \"span.type = 'TOOL' AND span.status = 'ERROR'\"",
-        f"  Browse in the MLflow UI: mlflow ui --backend-store-uri {result.tracking_uri}",
+        f"  Browse in the MLflow UI: {_shell_command('mlflow', 'mlflow')} ui "
+        f"--backend-store-uri {shlex.quote(result.tracking_uri)}",
     ]
     return "\n".join(lines)
 
@@ -219,7 +232,7 @@ def _suite_summary(result: DemoResult) -> list[str]:
         lines += [f"    {check.name}: {check.message} -> {check.fix}" for check in failed]
     lines += [
         "  Run it yourself:",
-        f"    MLFLOW_TRACKING_URI={result.tracking_uri} {sys.executable} {evaluation / 'run_eval.py'} --no-llm-judges",
+        f"    {shlex.quote(sys.executable)} {shlex.quote(str(evaluation / 'run_eval.py'))} --no-llm-judges",
         f"  Read {evaluation / 'README.md'} for judges, --predict-fn and the CI job.",
     ]
     return lines

@@ -18,6 +18,7 @@ from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.claude.dataset import claude_cases, evidence_text
 from mlflow_eval_mcp.errors import InvalidArgumentError, TrackingUnavailableError
 from mlflow_eval_mcp.files import jsonl_line, write_text_atomic
+from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import CASES_FILE, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, DatasetSync, Strategy
 from mlflow_eval_mcp.suite.redaction import Redactor
@@ -71,7 +72,8 @@ def generate_dataset(
     if not builder.cases:
         raise InvalidArgumentError(
             f"None of the {analysis.overview.traces_analyzed} analysed traces could be read back from the store; "
-            "run analyze_traces again against the store that holds them."
+            f"run {suggest('analyze_traces', experiment_name=analysis.experiment_name, suite_dir=str(suite.root))} "
+            "again against the store that holds them."
         )
     synthetic = builder.synthetic_cases()[: max_cases - len(builder.cases)] if include_synthetic else []
     grounded: list[DatasetCase] = []
@@ -111,7 +113,7 @@ def generate_dataset(
         files=files,
         sync=dataset_sync,
         dropped=dropped,
-        next_step=f"generate_scorers(suite_dir={str(suite.root)!r})",
+        next_step=suggest("generate_scorers", suite_dir=str(suite.root)),
     )
     if claude is not None:
         claude.stamp(result, contributed=bool(grounded))
@@ -287,7 +289,8 @@ def _sync(client: MlflowClient, suite: SuiteLayout, analysis: TraceAnalysis, cas
     except MlflowException as error:
         raise TrackingUnavailableError(
             f"The cases were written to the suite, but syncing them to the MLflow evaluation dataset {name!r} "
-            f"failed: {scrub(error.message)[:300]}. Run generate_dataset again with sync=False, or fix the store."
+            f"failed: {scrub(error.message)[:300]}. Run "
+            f"{suggest('generate_dataset', suite_dir=str(suite.root), sync=False)} again, or fix the store."
         ) from error
 
 

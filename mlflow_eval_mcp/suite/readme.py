@@ -32,6 +32,7 @@ def render_readme(
     config: ScorerConfig,
     gates: dict[str, float],
     cases: list[DatasetCase],
+    store: dict[str, str | None],
 ) -> str:
     recorded = sum(case.has_trace for case in cases)
     overview = analysis.overview
@@ -50,10 +51,12 @@ def render_readme(
         "python evaluation/run_eval.py --predict-fn my_agent:answer   # run every case through your agent",
         "```",
         "",
-        "Run from the suite directory (or give the path to `run_eval.py`). `MLFLOW_TRACKING_URI` (or "
-        "`--tracking-uri`) chooses the store; results go to experiment `MLFLOW_EVAL_EXPERIMENT` "
-        f"(default `{config.suite_id}-eval`), never onto the production traces. The result is written to "
-        "`evaluation/results/latest.json`; the exit code is 1 when a gate fails.",
+        "Run from the suite directory (or give the path to `run_eval.py`). " + _where_results_go(store),
+        "",
+        "In that store, results go to experiment `MLFLOW_EVAL_EXPERIMENT` "
+        f"(default `{config.suite_id}-eval`), never onto the production traces; `run_eval.py` prints the store "
+        "and experiment when it starts. The result is also written to `evaluation/results/latest.json`; the exit "
+        "code is 1 when a gate fails.",
         "",
         "`predict_fn` is called as `predict_fn(**inputs)` with each case's `inputs` (see `data/cases.jsonl`).",
         "",
@@ -93,6 +96,20 @@ def render_readme(
         "",
     ]
     return "\n".join(lines)
+
+
+def _where_results_go(store: dict[str, str | None]) -> str:
+    if store["tracking_uri"]:
+        return (
+            f"Results are logged to `{_cell(store['tracking_uri'])}`, the store this suite was generated from "
+            "(recorded in `evaluation/data/store.json`), unless `--tracking-uri` or `MLFLOW_TRACKING_URI` "
+            "names another."
+        )
+    return (
+        f"This suite was generated from `{_cell(store['generated_from'] or 'an unknown store')}`, whose URI is "
+        "not kept in the suite because it may carry credentials: set `MLFLOW_TRACKING_URI` (or pass "
+        "`--tracking-uri`) to the store to log results to."
+    )
 
 
 def _cell(text: str) -> str:

@@ -11,18 +11,23 @@ as production did on the same cases. The per-case verdicts are kept, so that a r
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic, write_text_atomic
-from mlflow_eval_mcp.suite.layout import EVALUATION_DIR, GATES_FILE, SuiteLayout
+from mlflow_eval_mcp.next_steps import suggest
+from mlflow_eval_mcp.suite.layout import DATA_DIR, EVALUATION_DIR, GATES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import RunScriptResult, ScorerConfig
 from mlflow_eval_mcp.suite.readme import render_readme
 from mlflow_eval_mcp.suite.runner import run_probe
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config
 from mlflow_eval_mcp.suite.tasks import record, require
 from mlflow_eval_mcp.suite.templates_io import install_template
+from mlflow_eval_mcp.tracking import redact_uri
 
 VERDICT_TIMEOUT_S = 300
+STORE_FILE = f"{DATA_DIR}/store.json"
 
 
 def render_run_script(suite: SuiteLayout, *, gates: dict[str, float] | None = None) -> RunScriptResult:
@@ -44,9 +49,11 @@ def render_run_script(suite: SuiteLayout, *, gates: dict[str, float] | None = No
             "note": "baseline: each code scorer's pass rate on the recorded production cases",
         },
     )
-    files = [GATES_FILE, install_template(suite, "run_eval.py")]
+    store = recorded_store(analysis.tracking_uri)
+    write_json_atomic(suite.path(STORE_FILE), store)
+    files = [GATES_FILE, STORE_FILE, install_template(suite, "run_eval.py")]
     readme = f"{EVALUATION_DIR}/README.md"
-    write_text_atomic(suite.path(readme), render_readme(suite, analysis, config, chosen, cases))
+    write_text_atomic(suite.path(readme), render_readme(suite, analysis, config, chosen, cases, store))
     files.append(readme)
     record(suite, "script", outputs=files)
     run = f"python {suite.path(EVALUATION_DIR) / 'run_eval.py'}"
@@ -56,8 +63,42 @@ def render_run_script(suite: SuiteLayout, *, gates: dict[str, float] | None = No
         baseline=baseline,
         files=files,
         run_command=run,
-        next_step=f"validate_eval(suite_dir={str(suite.root)!r}), or run it yourself: {run} --no-llm-judges",
+        next_step=f"{suggest('validate_eval', suite_dir=str(suite.root))}, or run it yourself: {run} --no-llm-judges",
     )
+
+
+def recorded_store(uri: str) -> dict[str, str | None]:
+    """What the suite keeps of the store it was generated from, for run_eval.py's default and its
+    README. `tracking_uri` is set only for a URI that cannot carry a secret and means the same from
+    any directory: a local store by absolute path, a tracking server without a query string (its
+    login, if any, comes from MLFLOW_TRACKING_* variables), or Databricks (whose profile holds the
+    credentials). A database URI carries its password, which is never written: run_eval.py then
+    asks for MLFLOW_TRACKING_URI."""
+    shown = redact_uri(uri).partition("?")[0].partition("#")[0]
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme == "databricks":
+        return {"tracking_uri": "databricks", "generated_from": "databricks", "note": _STORE_NOTE}
+    if scheme == "sqlite":
+        local = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else ""
+    elif scheme == "file":
+        local = parts.path
+    else:
+        local = uri if not scheme or Path(uri).drive else ""
+    safe = not (parts.query or parts.fragment) and (
+        scheme in ("http", "https") or (bool(local) and Path(local).is_absolute())
+    )
+    if safe:
+        return {"tracking_uri": shown, "generated_from": shown, "note": _STORE_NOTE}
+    return {
+        "tracking_uri": None,
+        "generated_from": shown,
+        "note": "This store's URI may carry credentials (or is relative), so it is not kept: "
+        "set MLFLOW_TRACKING_URI, or pass --tracking-uri, to run the suite.",
+    }
+
+
+_STORE_NOTE = "run_eval.py logs here unless --tracking-uri or MLFLOW_TRACKING_URI names another store."
 
 
 def _verdicts(suite: SuiteLayout) -> dict[str, dict[str, bool | None]]:
@@ -67,7 +108,8 @@ def _verdicts(suite: SuiteLayout) -> dict[str, dict[str, bool | None]]:
     if "timeout" in report or "crashed" in report:
         raise InvalidArgumentError(
             f"The suite's scorers could not be run on its recorded cases "
-            f"({report.get('crashed') or 'timed out'}); run validate_eval(suite_dir=..., run=False) to see why."
+            f"({report.get('crashed') or 'timed out'}); run "
+            f"{suggest('validate_eval', suite_dir=str(suite.root), run=False)} to see why."
         )
     return report
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import EVALUATION_DIR, SuiteLayout
 
 RESULT_FILE = "evaluation/results/latest.json"
@@ -62,7 +63,9 @@ def run_suite(
     """Run `evaluation/run_eval.py` against `tracking_uri` with `args`, killing it after `timeout_s`."""
     script = suite.path(f"{EVALUATION_DIR}/run_eval.py")
     if not script.exists():
-        raise InvalidArgumentError(f"{script} does not exist; run render_run_script(suite_dir=...) first.")
+        raise InvalidArgumentError(
+            f"{script} does not exist; run {suggest('render_run_script', suite_dir=str(suite.root))} first."
+        )
     output = suite.path(RESULT_FILE)
     output.unlink(missing_ok=True)
     env = {

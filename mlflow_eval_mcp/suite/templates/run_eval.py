@@ -4,10 +4,10 @@
     python evaluation/run_eval.py --predict-fn my_agent:answer   # run every case through your agent
     python evaluation/run_eval.py --no-llm-judges --gate tool_call_errors=0.95
 
-The tracking store and experiment come from flags or the environment (MLFLOW_TRACKING_URI,
-MLFLOW_EVAL_EXPERIMENT); nothing is hard-coded. Evaluation happens in its own experiment (default
-`<suite>-eval`), so the production traces are never written to. Exit code 0 when every gate
-passes, 1 when a gate fails, 2 when the suite cannot run as asked.
+Results go to --tracking-uri, else MLFLOW_TRACKING_URI, else the store the suite was generated
+from (data/store.json), in experiment --experiment, else MLFLOW_EVAL_EXPERIMENT, else
+`<suite>-eval`: their own experiment, so the production traces are never written to. Exit code 0
+when every gate passes, 1 when a gate fails, 2 when the suite cannot run as asked.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -42,6 +43,7 @@ from eval_dataset import input_rows, load_cases, recorded_rows  # noqa: E402
 from scorers import get_scorers, judge_model, load_config, missing_judge_credentials  # noqa: E402
 
 GATES_FILE = HERE / "data" / "gates.json"
+STORE_FILE = HERE / "data" / "store.json"
 DEFAULT_OUTPUT = HERE / "results" / "latest.json"
 
 
@@ -51,7 +53,9 @@ class SuiteError(Exception):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run this MLflow evaluation suite and enforce its gates.")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+    parser.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the suite's own store)"
+    )
     parser.add_argument("--experiment", help="evaluation experiment (default: MLFLOW_EVAL_EXPERIMENT or <suite>-eval)")
     parser.add_argument("--predict-fn", help="your agent as module:function or path/to/file.py:function")
     parser.add_argument("--no-llm-judges", action="store_true", help="run the code scorers only")
@@ -85,11 +89,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     gates = resolve_gates(args.gate, config, {case["case_id"] for case in cases})
     os.environ.setdefault("MLFLOW_GENAI_EVAL_LLM_TIMEOUT", str(args.judge_timeout))
     os.environ.setdefault("MLFLOW_GENAI_EVAL_MAX_RETRIES", "1")
-    if args.tracking_uri:
-        mlflow.set_tracking_uri(args.tracking_uri)
-    experiment_id = use_experiment(
-        args.experiment or os.environ.get("MLFLOW_EVAL_EXPERIMENT") or f"{config['suite_id']}-eval"
-    )
+    uri, source = tracking_uri(args.tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    experiment = args.experiment or os.environ.get("MLFLOW_EVAL_EXPERIMENT") or f"{config['suite_id']}-eval"
+    print(f"Logging to experiment {experiment!r} in {shown(uri)} ({source})", file=sys.stderr)
+    experiment_id = use_experiment(experiment)
     predict_fn = load_predict_fn(args.predict_fn) if args.predict_fn else None
     rows = input_rows(cases) if predict_fn else recorded_rows(cases)
     if not rows:
@@ -117,11 +121,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def tracking_uri(flag: str | None) -> tuple[str, str]:
+    """The store to log to, and where that choice came from. Never MLflow's own default, which
+    would silently start an empty mlflow.db in whatever directory this runs from."""
+    if flag:
+        return flag, "--tracking-uri"
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
+    store = json.loads(STORE_FILE.read_text(encoding="utf-8")) if STORE_FILE.exists() else {}
+    uri = store.get("tracking_uri")
+    if not uri:
+        origin = store.get("generated_from") or "unknown"
+        raise SuiteError(
+            f"set MLFLOW_TRACKING_URI (or pass --tracking-uri) to the store to log results to; the store this suite "
+            f"was generated from ({origin}) is not kept in {STORE_FILE.name}, since its URI may carry credentials"
+        )
+    if is_local(uri) and not Path(uri.removeprefix("sqlite:///").removeprefix("file://")).exists():
+        raise SuiteError(
+            f"the store this suite was generated from, {uri}, does not exist on this machine; "
+            "set MLFLOW_TRACKING_URI (or pass --tracking-uri) to the store to log results to"
+        )
+    return uri, f"the store this suite was generated from, recorded in {STORE_FILE.name}"
+
+
+def is_local(uri: str) -> bool:
+    return not uri.startswith(("http:", "https:", "databricks"))
+
+
+def shown(uri: str) -> str:
+    """`uri` without the login or query string it may carry, fit to print."""
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc and not parts.query:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment=""))
+
+
 def use_experiment(name: str) -> str:
     """Set the evaluation experiment, creating it on a local store with its artifacts beside the
     suite (MLflow would otherwise put them in ./mlruns of whatever directory this runs from)."""
     if mlflow.get_experiment_by_name(name) is None:
-        local = not mlflow.get_tracking_uri().startswith(("http:", "https:", "databricks"))
+        local = is_local(mlflow.get_tracking_uri())
         mlflow.create_experiment(name, artifact_location=(HERE / "results" / "artifacts").as_uri() if local else None)
     return mlflow.set_experiment(name).experiment_id
 
