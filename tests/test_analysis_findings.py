@@ -113,6 +113,19 @@ def test_spans_far_slower_than_their_usual_time_are_latency_outliers(store_uri):
     assert outliers[0].suggested_scorer == "latency_budget_tool"
 
 
+def test_slowness_nobody_would_notice_is_no_latency_finding(store_uri):
+    """Framework glue (LangGraph's `Prompt`, a routing function) at 6 ms instead of 1 ms is far out
+    statistically but costs nothing end to end."""
+
+    def glue(record: TraceRecord, ms: float) -> TraceRecord:
+        return _with_spans(record, span2={"end_ns": record.spans[2].start_ns + int(ms * MS)})
+
+    background = [glue(make_trace(index), 1) for index in range(HEALTHY)]
+    odd = [glue(make_trace(100 + index), 6) for index in range(2)]
+    analysis = _analyse(store_uri, background + odd)
+    assert _ids(analysis, "latency_outliers") == set()
+
+
 def test_made_up_timestamps_of_imported_traces_yield_no_latency_findings(store_uri):
     background = [dataclasses.replace(r, tags={SYNTHETIC_TIME_TAG: "true"}) for r in _background()]
     slow = make_trace(100)

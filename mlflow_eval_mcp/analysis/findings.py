@@ -17,6 +17,10 @@ MAX_ERROR_CLUSTERS = 10
 """Recurring errors reported as findings (the most frequent); all clusters stay in the analysis."""
 RARE_RATE = 0.01
 """Below this share of traces a finding is one severity level lower: real, but rare."""
+MIN_SLOWDOWN_MS = 100.0
+MIN_SHARE_OF_TRACE = 0.05
+"""A span is slow only when it takes at least this much longer than its median: 100 ms, or 5% of the
+median trace's duration when that is more."""
 
 _SIGNAL_FINDINGS: tuple[tuple[str, FindingKind, str, Severity, str], ...] = (
     # (collector attribute, kind, title, severity when common, suggested scorer)
@@ -74,15 +78,20 @@ def _signal_findings(c: TraceCollector) -> Iterator[Finding]:
 
 
 def _latency_findings(c: TraceCollector) -> Iterator[Finding]:
+    trace_ms = sorted(duration for duration, _ in c.trace_ms)
+    # Slowness a user cannot notice is no finding: framework glue (LangGraph's `Prompt`, a routing
+    # function) that takes 6 ms instead of 1 ms is far out statistically and irrelevant end to end.
+    noticeable_ms = max(MIN_SLOWDOWN_MS, MIN_SHARE_OF_TRACE * percentile(trace_ms, 50)) if trace_ms else MIN_SLOWDOWN_MS
     for name, samples in sorted(c.span_ms_by_name.items()):
-        threshold = outlier_threshold([duration for duration, _ in samples])
-        if threshold is None:
+        fence = outlier_threshold([duration for duration, _ in samples])
+        if fence is None:
             continue
+        median = percentile(sorted(duration for duration, _ in samples), 50)
+        threshold = max(fence, median + noticeable_ms)
         slow = [(duration, trace_id) for duration, trace_id in samples if duration > threshold]
         if not slow:
             continue
         span_type = c.span_type_of_name.get(name, "UNKNOWN")
-        median = percentile(sorted(duration for duration, _ in samples), 50)
         evidence = [f"{name} took {duration:,.0f} ms (median {median:,.0f} ms)" for duration, _ in sorted(slow)[-3:]]
         yield _finding(
             c,
