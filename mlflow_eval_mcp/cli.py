@@ -97,10 +97,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     from mlflow_eval_mcp.server import create_server
 
     if sys.stdin.isatty():
+        # The server reads stdin in a thread that Ctrl-C cannot interrupt: let the signal end the
+        # process, from before the message below invites it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         # Someone typed the command: say why nothing happens. Never on stdout, which is the protocol.
         print(WAITING_FOR_A_CLIENT, file=sys.stderr, flush=True)
-        # The server reads stdin in a thread that Ctrl-C cannot interrupt: let the signal end the process.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
     create_server(settings).run("stdio")
 
 

@@ -138,6 +138,12 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return {"MLFLOW_EVAL_MCP_WORKSPACE": str(tmp_path / "workspace"), "PATH": os.environ["PATH"]}
 
 
+def _as_in_a_terminal() -> None:
+    # A shell starts background jobs (as CI may start this test run) with Ctrl-C ignored, and the
+    # child would inherit that; a command typed in a terminal has the default action.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _first_stderr_line(process: subprocess.Popen[bytes], timeout_s: float) -> str:
     with selectors.DefaultSelector() as selector:
         selector.register(process.stderr, selectors.EVENT_READ)
@@ -148,7 +154,13 @@ def _first_stderr_line(process: subprocess.Popen[bytes], timeout_s: float) -> st
 def test_started_in_a_terminal_it_says_it_waits_for_a_client_and_ctrl_c_stops_it(tmp_path):
     terminal, tty = os.openpty()
     process = subprocess.Popen(
-        [SCRIPT], stdin=tty, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(tmp_path), start_new_session=True
+        [SCRIPT],
+        stdin=tty,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(tmp_path),
+        start_new_session=True,
+        preexec_fn=_as_in_a_terminal,
     )
     os.close(tty)
     try:
@@ -209,6 +221,7 @@ def test_ctrl_c_in_a_command_ends_it_with_one_line_and_exit_130(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=_env(tmp_path),
+        preexec_fn=_as_in_a_terminal,
     )
     try:
         _first_stderr_line(process, timeout_s=60)  # the command is under way
