@@ -46,6 +46,9 @@ class SpanRecord:
     """Status description; a span with an error has status ERROR."""
     exception_type: str | None = None
     """When set, an `exception` event is recorded as MLflow does for a raised exception."""
+    events: tuple[dict[str, Any], ...] = ()
+    """Other events as MLflow stores them (`name`, `time_unix_nano`, `attributes`): a streamed model
+    call's chunks (`mlflow.chunk.item.N`) are the only record of its tool calls and finish reason."""
 
 
 @dataclass(frozen=True)
@@ -325,6 +328,7 @@ def _span(trace_id: str, span: SpanRecord) -> Any:
                 },
             }
         )
+    events.extend(span.events)
     otel_trace_id = trace_id.removeprefix("tr-")
     return Span.from_dict(
         {

@@ -83,3 +83,40 @@ def test_call_signature_ignores_key_order_but_not_values():
     assert signals.calls_signature("t", {"a": 1, "b": 2}) == signals.calls_signature("t", {"b": 2, "a": 1})
     assert signals.calls_signature("t", {"a": 1}) != signals.calls_signature("t", {"a": 2})
     assert signals.calls_signature("t", {"a": 1}) != signals.calls_signature("u", {"a": 1})
+
+
+LANGGRAPH_STATE = {
+    "messages": [
+        {"type": "human", "content": "Change the email on my account to jane.doe@example.com"},
+        {"type": "ai", "content": "", "tool_calls": [{"name": "update_email", "args": {}, "id": "c1"}]},
+        {"type": "tool", "content": "ok", "tool_call_id": "c1", "status": "success"},
+        {"type": "ai", "content": "Done: your email is updated.", "response_metadata": {"finish_reason": "length"}},
+    ]
+}
+
+
+def test_a_conversation_state_is_read_as_its_final_answer():
+    assert signals.final_answer(LANGGRAPH_STATE) == "Done: your email is updated."
+    assert signals.output_format(LANGGRAPH_STATE) == "prose"
+    assert signals.finish_reason(LANGGRAPH_STATE) == "length"
+    assert signals.request_text(LANGGRAPH_STATE) == "Change the email on my account to jane.doe@example.com"
+
+
+def test_personal_data_the_user_typed_is_not_personal_data_in_the_answer():
+    assert signals.pii_kinds(LANGGRAPH_STATE) == set()
+    leaked = {"messages": [*LANGGRAPH_STATE["messages"][:3], {"type": "ai", "content": "Mail jane.doe@example.com"}]}
+    assert signals.pii_kinds(leaked) == {"email"}
+
+
+def test_an_empty_last_ai_message_is_an_empty_answer():
+    state = {"messages": [LANGGRAPH_STATE["messages"][0], {"type": "ai", "content": ""}]}
+    assert signals.is_empty(state)
+
+
+def test_a_tool_message_reporting_an_error_is_a_tool_error():
+    failed = {"content": "Error: ConnectionError('down')", "type": "tool", "tool_call_id": "c1", "status": "error"}
+    returned = {"content": "Error: order Z-404 not found", "type": "tool", "tool_call_id": "c1", "status": "success"}
+    fine = {"content": "Order Z-100 shipped", "type": "tool", "tool_call_id": "c1", "status": "success"}
+    assert signals.error_in_output(failed) == "Error: ConnectionError('down')"
+    assert signals.error_in_output(returned) == "Error: order Z-404 not found"
+    assert signals.error_in_output(fine) is None

@@ -258,13 +258,14 @@ class TraceWalk:
         if outputs is None:
             self.c.formats["non_text"] += 1
             return
+        answer = signals.final_answer(outputs)
         text = signals.text_of(outputs)
         output_format = signals.output_format(outputs)
         self.c.formats[output_format] += 1
         if output_format not in ("json", "empty"):
-            self.c.not_json.add(self.trace_id, f"{output_format}: {str(outputs)[:EVIDENCE_CHARS]}")
+            self.c.not_json.add(self.trace_id, f"{output_format}: {str(answer)[:EVIDENCE_CHARS]}")
         if signals.is_empty(outputs):
-            self.c.empty.add(self.trace_id, f"{self.root.name} returned {str(outputs)[:40]!r}")
+            self.c.empty.add(self.trace_id, f"{self.root.name} answered {str(answer)[:40]!r}")
             return
         if signals.is_refusal(text):
             self.c.refusals.add(self.trace_id, text)
@@ -277,10 +278,10 @@ class TraceWalk:
 
     def _finish_reason(self) -> str | None:
         calls = [span for span in self.spans if span.span_type in LLM_TYPES]
-        if not calls:
-            return None
-        last = max(calls, key=lambda span: span.end_ns or span.start_ns or 0)
-        return signals.finish_reason(last.outputs)
+        last = max(calls, key=lambda span: span.end_ns or span.start_ns or 0) if calls else None
+        reason = signals.call_finish_reason(last.outputs, last.events) if last is not None else None
+        # LangChain's model spans record no finish reason; the answer's message in the state does.
+        return reason or signals.finish_reason(self.root.outputs)
 
     def _add_request(self) -> None:
         text = signals.request_text(self.root.inputs)

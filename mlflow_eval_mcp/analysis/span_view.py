@@ -33,6 +33,8 @@ class SpanView:
     status_text: str | None
     exception: str | None
     encoded_attributes: dict[str, Any]
+    events: list[tuple[str, Any]]
+    """(name, attributes) of each event: a streamed model call's chunks are events."""
     _decoded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -49,6 +51,11 @@ class SpanView:
             status_text=status.get("message") or None,
             exception=_exception(stored.get("events") or []),
             encoded_attributes=stored.get("attributes") or {},
+            events=[
+                (str(event.get("name") or ""), event.get("attributes"))
+                for event in stored.get("events") or []
+                if isinstance(event, dict)
+            ],
         )
 
     def attribute(self, key: str) -> Any:

@@ -19,6 +19,8 @@ SCAN_CHARS = 200_000
 multi-megabyte payload cannot make one trace cost seconds."""
 _TEXT_KEYS = ("content", "text", "answer", "response", "output", "result", "message", "completion", "final_output")
 _REQUEST_KEYS = ("question", "query", "input", "prompt", "request", "message", "user_input", "text", "content")
+# LangChain messages (and LangGraph states) name the speaker by `type` where OpenAI uses `role`.
+_ROLES = {"human": "user", "ai": "assistant", "AIMessageChunk": "assistant", "model": "assistant"}
 _TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens", "model_length", "token_limit"})
 _ERROR_STATUSES = frozenset({"error", "failed", "failure", "fail"})
 
@@ -78,8 +80,8 @@ def text_of(value: Any, _depth: int = 0) -> str | None:
     if _depth > 4:
         return None
     if isinstance(value, list):
-        if value and all(isinstance(item, dict) and "role" in item for item in value):
-            return _last_message_text(value, roles=("assistant", "ai", "model"))
+        if _is_message_list(value):
+            return _last_message_text(value, role="assistant")
         parts = [text for item in value if (text := _part_text(item, _depth)) is not None]
         return "\n".join(parts) if parts else None
     if not isinstance(value, dict):
@@ -109,9 +111,41 @@ def _part_text(item: Any, depth: int) -> str | None:
     return None
 
 
-def _last_message_text(messages: list[dict[str, Any]], roles: tuple[str, ...]) -> str | None:
+def role_of(message: dict[str, Any]) -> str:
+    """user, assistant, system, tool, …: OpenAI's `role`, or LangChain's `type` in the same terms."""
+    role = str(message.get("role") or message.get("type") or "")
+    return _ROLES.get(role, role.lower())
+
+
+def _is_message_list(value: list[Any]) -> bool:
+    return (
+        bool(value)
+        and all(isinstance(item, dict) and ("role" in item or "type" in item) for item in value)
+        and any(role_of(item) in ("user", "assistant", "system", "tool") for item in value)
+    )
+
+
+def final_message(outputs: Any) -> dict[str, Any] | None:
+    """The last assistant message when `outputs` is a conversation (a message list, or a state
+    holding one under `messages`, as LangGraph returns), else None."""
+    messages = outputs.get("messages") if isinstance(outputs, dict) else outputs
+    if not isinstance(messages, list) or not _is_message_list(messages):
+        return None
+    return next((message for message in reversed(messages) if role_of(message) == "assistant"), None)
+
+
+def final_answer(outputs: Any) -> Any:
+    """What the user was shown: the last assistant message's text when `outputs` is a conversation,
+    else `outputs` itself (a string, a model response, or the structured result an agent returns)."""
+    message = final_message(outputs)
+    if message is None:
+        return outputs
+    return text_of(message.get("content"), 1) or ""
+
+
+def _last_message_text(messages: list[dict[str, Any]], role: str) -> str | None:
     for message in reversed(messages):
-        if str(message.get("role", "")).lower() in roles:
+        if role_of(message) == role:
             return text_of(message.get("content"), 1)
     return None
 
@@ -121,8 +155,11 @@ def request_text(inputs: Any) -> str | None:
     if isinstance(inputs, str):
         return inputs
     if isinstance(inputs, list):
-        if inputs and all(isinstance(item, dict) and "role" in item for item in inputs):
-            return _last_message_text(inputs, roles=("user", "human"))
+        if _is_message_list(inputs):
+            return _last_message_text(inputs, role="user")
+        if inputs and all(_is_pair(item) for item in inputs):  # LangGraph's [("user", "text"), …]
+            said = (str(text) for speaker, text in reversed(inputs) if _ROLES.get(speaker, speaker) == "user")
+            return next(said, None)
         return text_of(inputs)
     if not isinstance(inputs, dict):
         return None
@@ -138,8 +175,15 @@ def request_text(inputs: Any) -> str | None:
     return strings[0] if strings else None
 
 
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str)
+
+
 def finish_reason(outputs: Any) -> str | None:
-    """Why a model call stopped, from OpenAI, Anthropic, Gemini or LangChain shaped outputs."""
+    """Why a model call stopped, from OpenAI, Anthropic, Gemini or LangChain shaped outputs, or from
+    the last assistant message of a conversation (LangChain keeps it in `response_metadata`)."""
+    if (message := final_message(outputs)) is not None:
+        outputs = message
     if not isinstance(outputs, dict):
         return None
     choices = outputs.get("choices") or outputs.get("candidates")
@@ -153,6 +197,37 @@ def finish_reason(outputs: Any) -> str | None:
         for key in ("finish_reason", "finishReason", "stop_reason"):
             if isinstance(source.get(key), str):
                 return source[key].lower()
+    return None
+
+
+def call_finish_reason(outputs: Any, events: list[tuple[str, Any]]) -> str | None:
+    """Why one model call stopped. A streamed call's chunks, which MLflow records as span events
+    `mlflow.chunk.item.N` (name, attributes), say it where MLflow's rebuilt output says "stop" even
+    when the stream ended in tool calls or at the token limit."""
+    chunks = [
+        _decoded(attributes.get("mlflow.chunk.value"))
+        for name, attributes in events
+        if name.startswith("mlflow.chunk.item.") and isinstance(attributes, dict)
+    ]
+    return _streamed_finish_reason(chunks) if chunks else finish_reason(outputs)
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _streamed_finish_reason(chunks: list[Any]) -> str | None:
+    for chunk in reversed(chunks):
+        if (reason := finish_reason(chunk)) is not None:
+            return reason
+        delta = chunk.get("delta") if isinstance(chunk, dict) else None  # Anthropic: message_delta
+        if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+            return delta["stop_reason"].lower()
     return None
 
 
@@ -207,8 +282,10 @@ def output_format(outputs: Any) -> str:
 
 
 def pii_kinds(outputs: Any) -> set[str]:
-    """Kinds of personal data or secrets in a response (its text, or its JSON when structured)."""
-    text = outputs if isinstance(outputs, str) else _dump(outputs)
+    """Kinds of personal data or secrets in a response: in the answer's text (not in the request a
+    conversation state echoes), or in its JSON when the answer is structured."""
+    answer = final_answer(outputs)
+    text = answer if isinstance(answer, str) else text_of(answer) or _dump(answer)
     return find_sensitive(text[:SCAN_CHARS]) if text else set()
 
 
@@ -241,12 +318,18 @@ def error_in_output(outputs: Any, _depth: int = 0) -> str | None:
         return text_of(outputs) or _dump(outputs)[:300]
     status = outputs.get("status")
     if isinstance(status, str) and status.lower() in _ERROR_STATUSES:
-        return str(outputs.get("message") or outputs.get("detail") or f"status: {status}")[:300]
+        found = outputs.get("message") or outputs.get("detail") or text_of(outputs.get("content"))
+        return str(found or f"status: {status}")[:300]
     if outputs.get("success") is False or outputs.get("ok") is False:
         return str(outputs.get("message") or outputs.get("detail") or _dump(outputs))[:300]
     for key in ("result", "output", "response"):
         if isinstance(outputs.get(key), dict) and (found := error_in_output(outputs[key], _depth + 1)):
             return found
+    # A tool message (LangChain ToolMessage, an MCP or Anthropic tool result) carries the tool's
+    # answer as its content: "Error: order not found" there is the tool's error.
+    if "tool_call_id" in outputs or "tool_use_id" in outputs or outputs.get("type") in ("tool", "tool_result"):
+        content = text_of(outputs.get("content"))
+        return error_in_output(content, _depth + 1) if content else None
     return None
 
 

@@ -43,6 +43,7 @@ class _PendingSpan:
     attributes: dict[str, Any]
     error: str | None
     exception_type: str | None
+    events: tuple[dict[str, Any], ...] = ()
     children: list[str] = field(default_factory=list)
 
 
@@ -67,6 +68,7 @@ class TraceBuilder:
         attributes: dict[str, Any] | None = None,
         error: str | None = None,
         exception_type: str | None = None,
+        events: tuple[dict[str, Any], ...] = (),
     ) -> str:
         """Add a span and return its id. The first span added without a parent is the root;
         later parentless spans are attached to the root."""
@@ -87,6 +89,7 @@ class TraceBuilder:
             dict(attributes or {}),
             error,
             exception_type,
+            events,
         )
         if parent_id is not None:
             self._spans[parent_id].children.append(span_id)
@@ -135,6 +138,7 @@ class TraceBuilder:
                     span.attributes,
                     span.error,
                     span.exception_type,
+                    span.events,
                 )
                 for span in self._spans.values()
             ],

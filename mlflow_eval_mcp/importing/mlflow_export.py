@@ -60,6 +60,7 @@ class _ExportedSpan:
     attributes: dict[str, Any]
     error: str | None
     exception_type: str | None
+    events: tuple[dict[str, Any], ...]
 
 
 class _MalformedTrace(ValueError):
@@ -134,6 +135,7 @@ def _build(context: ParseContext, source_id: str, info: dict[str, Any], spans: l
             attributes=span.attributes,
             error=span.error,
             exception_type=span.exception_type,
+            events=span.events,
         )
     root = placement[0][0]
     if _state(info) == "ERROR" and spans[root].error is None:
@@ -198,6 +200,22 @@ def _exported_span(raw: dict[str, Any]) -> _ExportedSpan:
         attributes={key: value for key, value in decoded.items() if key not in _FIELD_ATTRIBUTES},
         error=error,
         exception_type=exception_type,
+        events=_other_events(raw.get("events")),
+    )
+
+
+def _other_events(events: Any) -> tuple[dict[str, Any], ...]:
+    """The span's events other than `exception` (which the status and exception type carry)."""
+    if not isinstance(events, list):
+        return ()
+    return tuple(
+        {
+            "name": str(event.get("name") or ""),
+            "time_unix_nano": event["time_unix_nano"] if isinstance(event.get("time_unix_nano"), int) else 0,
+            "attributes": event["attributes"] if isinstance(event.get("attributes"), dict) else {},
+        }
+        for event in events
+        if isinstance(event, dict) and event.get("name") != "exception"
     )
 
 

@@ -181,7 +181,7 @@ class _CaseBuilder:
                 case_id=f"case-{len(self.cases) + 1:03d}",
                 kind="recorded",
                 inputs=self.redactor.value(inputs),
-                outputs=self.redactor.value(root.outputs if root is not None else None),
+                outputs=self.redactor.value(signals.final_answer(root.outputs) if root is not None else None),
                 expectations=self.redactor.value(_expectations(trace)),
                 tags={"source_trace_id": trace_id, "case": "recorded"},
                 source_trace_id=trace_id,

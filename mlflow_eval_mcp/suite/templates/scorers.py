@@ -256,7 +256,9 @@ def _not_truncated(spec: dict[str, Any]) -> Any:
             return _verdict(spec, True)
         calls = [span for span in _spans(trace) if span.span_type in LLM_TYPES]
         last = max(calls, key=lambda span: span.end_time_ns or span.start_time_ns or 0) if calls else None
-        reason = signals.finish_reason(last.outputs) if last is not None else None
+        events = [(event.name, event.attributes) for event in last.events] if last is not None else []
+        reason = signals.call_finish_reason(last.outputs, events) if last is not None else None
+        reason = reason or signals.finish_reason(outputs)
         cut = signals.is_truncated(signals.text_of(outputs), reason)
         return _verdict(spec, not cut, f"the response was cut off (finish reason: {reason or 'mid-sentence'})")
 
