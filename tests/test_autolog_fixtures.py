@@ -99,3 +99,15 @@ def test_a_suite_generated_from_the_fixtures_validates(integration, store_uri, t
     render_run_script(suite)
     result = validate_eval(client, suite, timeout_s=300)
     assert result.status == "passed", [check for check in result.checks if check.status == "failed"]
+
+
+def test_a_streamed_tool_call_step_names_its_tools_from_the_chunks(store_uri, tmp_path):
+    _, scenarios = _analysed("openai", store_uri, tmp_path)
+    streamed = next(trace_id for trace_id, scenario in scenarios.items() if scenario == "streamed")
+    trace = MlflowClient(tracking_uri=store_uri).get_trace(streamed)
+    first = min(
+        (SpanView.of(span) for span in trace.data.spans if span.span_type == "CHAT_MODEL"),
+        key=lambda view: view.start_ns or 0,
+    )
+    assert signals.requested_tools(first.outputs) == []  # what MLflow rebuilt from the stream
+    assert signals.requested_tools(first.outputs, first.events) == ["get_weather"]

@@ -120,3 +120,21 @@ def test_a_tool_message_reporting_an_error_is_a_tool_error():
     assert signals.error_in_output(failed) == "Error: ConnectionError('down')"
     assert signals.error_in_output(returned) == "Error: order Z-404 not found"
     assert signals.error_in_output(fine) is None
+
+
+def test_the_request_is_the_last_user_turn_that_says_something():
+    messages = [
+        {"role": "user", "content": "Where is order Z-100?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "lookup", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "shipped"}]},
+    ]
+    assert signals.request_text({"messages": messages}) == "Where is order Z-100?"
+
+
+def test_the_tools_a_model_call_asked_for_are_named_in_every_shape():
+    call = {"id": "c", "function": {"name": "lookup", "arguments": "{}"}}
+    openai = {"choices": [{"message": {"tool_calls": [call]}}]}
+    anthropic = {"content": [{"type": "text", "text": "Let me look."}, {"type": "tool_use", "name": "lookup"}]}
+    langchain = {"type": "ai", "content": "", "tool_calls": [{"name": "lookup", "args": {}, "id": "c"}]}
+    assert [signals.requested_tools(outputs) for outputs in (openai, anthropic, langchain)] == [["lookup"]] * 3
+    assert signals.requested_tools({"choices": [{"message": {"content": "Hi"}}]}) == []

@@ -144,10 +144,43 @@ def final_answer(outputs: Any) -> Any:
 
 
 def _last_message_text(messages: list[dict[str, Any]], role: str) -> str | None:
-    for message in reversed(messages):
-        if role_of(message) == role:
-            return text_of(message.get("content"), 1)
-    return None
+    # A user turn that only carries tool results (Anthropic's tool_result blocks) says nothing itself.
+    said = (text_of(message.get("content"), 1) for message in reversed(messages) if role_of(message) == role)
+    return next((text for text in said if text is not None), None)
+
+
+def requested_tools(outputs: Any, events: list[tuple[str, Any]] | None = None) -> list[str]:
+    """The names of the tools a model call asked for: OpenAI `tool_calls`, Anthropic `tool_use`
+    blocks, LangChain messages' `tool_calls`, or those of a conversation's last assistant message.
+    A streamed OpenAI call names them only in its chunks' deltas (see `call_finish_reason`)."""
+    streamed = [
+        str(name)
+        for chunk in _chunks(events or [])
+        if isinstance(chunk, dict) and isinstance(chunk.get("choices"), list)
+        for choice in chunk["choices"]
+        if isinstance(choice, dict) and isinstance(choice.get("delta"), dict)
+        for call in choice["delta"].get("tool_calls") or []
+        if isinstance(call, dict) and (name := (call.get("function") or {}).get("name"))
+    ]
+    if streamed:
+        return streamed
+    if (message := final_message(outputs)) is not None:
+        outputs = message
+    if not isinstance(outputs, dict):
+        return []
+    choices = outputs.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        outputs = choices[0].get("message") or {}
+    calls = outputs.get("tool_calls") if isinstance(outputs, dict) else None
+    blocks = outputs.get("content") if isinstance(outputs, dict) else None
+    names = [
+        str((call.get("function") or {}).get("name") or call.get("name") or "")
+        for call in calls or []
+        if isinstance(call, dict)
+    ]
+    if isinstance(blocks, list):
+        names += [str(b.get("name")) for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"]
+    return [name for name in names if name]
 
 
 def request_text(inputs: Any) -> str | None:
@@ -204,12 +237,16 @@ def call_finish_reason(outputs: Any, events: list[tuple[str, Any]]) -> str | Non
     """Why one model call stopped. A streamed call's chunks, which MLflow records as span events
     `mlflow.chunk.item.N` (name, attributes), say it where MLflow's rebuilt output says "stop" even
     when the stream ended in tool calls or at the token limit."""
-    chunks = [
+    chunks = _chunks(events)
+    return _streamed_finish_reason(chunks) if chunks else finish_reason(outputs)
+
+
+def _chunks(events: list[tuple[str, Any]]) -> list[Any]:
+    return [
         _decoded(attributes.get("mlflow.chunk.value"))
         for name, attributes in events
         if name.startswith("mlflow.chunk.item.") and isinstance(attributes, dict)
     ]
-    return _streamed_finish_reason(chunks) if chunks else finish_reason(outputs)
 
 
 def _decoded(value: Any) -> Any:
