@@ -21,7 +21,7 @@ from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
 from mlflow_eval_mcp.suite.validation import validate_eval
 
 FIXTURES = Path(__file__).parent / "fixtures" / "autolog"
-INTEGRATIONS = ("openai", "anthropic", "langgraph")
+INTEGRATIONS = ("openai", "anthropic", "langgraph", "litellm", "dspy", "openai_responses")
 SCENARIO_TAG = "fixture.scenario"
 # Scenario → the finding kinds it plants. Scenarios not listed are clean and must be named by no finding.
 PLANTED = {
@@ -33,8 +33,10 @@ PLANTED = {
     "truncated": {"truncated_responses"},
 }
 # Kinds a scenario may show besides its own: a tool's exception escaping through LangGraph's `tools`
-# node fails that step too.
-ALSO = {"tool_raises": {"span_errors"}}
+# node fails that step too; an app that drops a refusal (the Responses API's output_text) shows nothing.
+ALSO = {"tool_raises": {"span_errors"}, "refusal": {"empty_responses"}}
+# Scenarios MLflow's autolog records too little of to see: DSPy's records no finish reason anywhere.
+UNRECORDED = {"dspy": {"truncated"}}
 # Findings about the whole corpus rather than a fault of some traces (a handful of fixture traces
 # cannot say what is usual).
 NOT_FAULTS = {"format_violations", "error_cluster"}
@@ -64,7 +66,7 @@ def test_every_planted_scenario_gives_its_finding_with_exactly_its_traces(integr
     for finding in analysis.findings:
         found.setdefault(finding.kind, set()).update(scenarios[trace_id] for trace_id in finding.trace_ids)
     for scenario, kinds in PLANTED.items():
-        if scenario not in scenarios.values():
+        if scenario not in scenarios.values() or scenario in UNRECORDED.get(integration, set()):
             continue
         for kind in kinds:
             assert scenario in found.get(kind, set()), f"{integration}: {scenario} not in {kind}: {found}"

@@ -266,6 +266,11 @@ class TraceWalk:
             self.c.not_json.add(self.trace_id, f"{output_format}: {str(answer)[:EVIDENCE_CHARS]}")
         if signals.is_empty(outputs):
             self.c.empty.add(self.trace_id, f"{self.root.name} answered {str(answer)[:40]!r}")
+            # An app may drop what the model said (the Responses API keeps a refusal out of output_text).
+            last = self._last_model_call()
+            said = signals.text_of(last.outputs) if last is not None else None
+            if signals.is_refusal(said):
+                self.c.refusals.add(self.trace_id, f"the model refused and the user saw nothing: {said}")
             return
         if signals.is_refusal(text):
             self.c.refusals.add(self.trace_id, text)
@@ -276,9 +281,12 @@ class TraceWalk:
             self.c.pii_kinds.update(kinds)
             self.c.pii.add(self.trace_id, f"{', '.join(sorted(kinds))} in the response")
 
-    def _finish_reason(self) -> str | None:
+    def _last_model_call(self) -> SpanView | None:
         calls = [span for span in self.spans if span.span_type in LLM_TYPES]
-        last = max(calls, key=lambda span: span.end_ns or span.start_ns or 0) if calls else None
+        return max(calls, key=lambda span: span.end_ns or span.start_ns or 0) if calls else None
+
+    def _finish_reason(self) -> str | None:
+        last = self._last_model_call()
         reason = signals.call_finish_reason(last.outputs, last.events) if last is not None else None
         # LangChain's model spans record no finish reason; the answer's message in the state does.
         return reason or signals.finish_reason(self.root.outputs)

@@ -17,12 +17,25 @@ from .sensitive import find_sensitive
 SCAN_CHARS = 200_000
 """Only this much of a response is scanned for personal data: enough for any real answer, and a
 multi-megabyte payload cannot make one trace cost seconds."""
-_TEXT_KEYS = ("content", "text", "answer", "response", "output", "result", "message", "completion", "final_output")
+# `next_thought`: what a DSPy ReAct step's model said (its other fields name the next tool).
+_TEXT_KEYS = (
+    "content",
+    "text",
+    "answer",
+    "response",
+    "output",
+    "result",
+    "message",
+    "completion",
+    "final_output",
+    "next_thought",
+)
 _REQUEST_KEYS = ("question", "query", "input", "prompt", "request", "message", "user_input", "text", "content")
 # LangChain messages (and LangGraph states) name the speaker by `type` where OpenAI uses `role`.
 _ROLES = {"human": "user", "ai": "assistant", "AIMessageChunk": "assistant", "model": "assistant"}
 _TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens", "model_length", "token_limit"})
 _ERROR_STATUSES = frozenset({"error", "failed", "failure", "fail"})
+_TOOL_CALL_ITEMS = ("tool_use", "function_call")
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 # A refusal declines the whole request ("I can't help with that"), unlike an answer that
@@ -108,6 +121,8 @@ def _part_text(item: Any, depth: int) -> str | None:
         return item
     if isinstance(item, dict) and item.get("type") in (None, "text", "output_text") and "text" in item:
         return text_of(item["text"], depth + 1)
+    if isinstance(item, dict) and item.get("type") == "refusal":  # OpenAI Responses API
+        return text_of(item.get("refusal"), depth + 1)
     return None
 
 
@@ -171,15 +186,19 @@ def requested_tools(outputs: Any, events: list[tuple[str, Any]] | None = None) -
     choices = outputs.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         outputs = choices[0].get("message") or {}
+    if isinstance(outputs, dict) and isinstance(outputs.get("next_tool_name"), str):  # a DSPy ReAct step
+        return [] if outputs["next_tool_name"] == "finish" else [outputs["next_tool_name"]]
     calls = outputs.get("tool_calls") if isinstance(outputs, dict) else None
     blocks = outputs.get("content") if isinstance(outputs, dict) else None
+    if isinstance(outputs, dict) and isinstance(outputs.get("output"), list):  # OpenAI Responses API items
+        blocks = outputs["output"]
     names = [
         str((call.get("function") or {}).get("name") or call.get("name") or "")
         for call in calls or []
         if isinstance(call, dict)
     ]
     if isinstance(blocks, list):
-        names += [str(b.get("name")) for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"]
+        names += [str(b.get("name")) for b in blocks if isinstance(b, dict) and b.get("type") in _TOOL_CALL_ITEMS]
     return [name for name in names if name]
 
 
@@ -230,6 +249,10 @@ def finish_reason(outputs: Any) -> str | None:
         for key in ("finish_reason", "finishReason", "stop_reason"):
             if isinstance(source.get(key), str):
                 return source[key].lower()
+    # The OpenAI Responses API has no finish reason: an incomplete response says why it stopped.
+    incomplete = outputs.get("incomplete_details") if outputs.get("status") == "incomplete" else None
+    if isinstance(incomplete, dict) and isinstance(incomplete.get("reason"), str):
+        return incomplete["reason"].lower()
     return None
 
 

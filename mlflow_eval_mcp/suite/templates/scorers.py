@@ -242,10 +242,19 @@ def _non_empty_response(spec: dict[str, Any]) -> Any:
     return scorer(name=spec["name"])(non_empty_response)
 
 
+def _last_model_call(trace: Trace) -> Any:
+    calls = [span for span in _spans(trace) if span.span_type in LLM_TYPES]
+    return max(calls, key=lambda span: span.end_time_ns or span.start_time_ns or 0) if calls else None
+
+
 def _no_refusal(spec: dict[str, Any]) -> Any:
-    def no_refusal(outputs: Any) -> Feedback:
-        refused = _has_response(outputs) and signals.is_refusal(signals.text_of(outputs))
-        return _verdict(spec, not refused, "the response refuses the request")
+    def no_refusal(outputs: Any, trace: Trace) -> Feedback:
+        if _has_response(outputs):
+            said = signals.text_of(outputs)
+        else:  # the app may drop what the model said (the Responses API keeps a refusal out of output_text)
+            last = _last_model_call(trace)
+            said = signals.text_of(last.outputs) if last is not None else None
+        return _verdict(spec, not signals.is_refusal(said), "the response refuses the request")
 
     return scorer(name=spec["name"])(no_refusal)
 
@@ -254,8 +263,7 @@ def _not_truncated(spec: dict[str, Any]) -> Any:
     def not_truncated(outputs: Any, trace: Trace) -> Feedback:
         if not _has_response(outputs):
             return _verdict(spec, True)
-        calls = [span for span in _spans(trace) if span.span_type in LLM_TYPES]
-        last = max(calls, key=lambda span: span.end_time_ns or span.start_time_ns or 0) if calls else None
+        last = _last_model_call(trace)
         events = [(event.name, event.attributes) for event in last.events] if last is not None else []
         reason = signals.call_finish_reason(last.outputs, events) if last is not None else None
         reason = reason or signals.finish_reason(outputs)
