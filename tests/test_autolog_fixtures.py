@@ -76,16 +76,21 @@ def test_every_planted_scenario_gives_its_finding_with_exactly_its_traces(integr
             assert named <= expected, f"{integration}: {kind} names {named - expected}"
 
 
-def test_a_streamed_tool_call_step_keeps_its_finish_reason_through_import(store_uri, tmp_path):
-    """MLflow rebuilds a streamed OpenAI call's output from its text only ("stop", no tool calls);
-    the chunks it records as span events say how the stream really ended."""
+def _streamed_openai_calls(store_uri: str, tmp_path: Path) -> list[SpanView]:
+    """The model calls of the OpenAI `streamed` scenario (a tool-call step, then the answer), imported.
+    MLflow rebuilds a streamed call's output from its text only ("stop", no tool calls); the chunks it
+    records as span events say how the stream really ended."""
     _, scenarios = _analysed("openai", store_uri, tmp_path)
     streamed = next(trace_id for trace_id, scenario in scenarios.items() if scenario == "streamed")
     trace = MlflowClient(tracking_uri=store_uri).get_trace(streamed)
-    calls = sorted(
+    return sorted(
         (SpanView.of(span) for span in trace.data.spans if span.span_type == "CHAT_MODEL"),
         key=lambda view: view.start_ns or 0,
     )
+
+
+def test_a_streamed_tool_call_step_keeps_its_finish_reason_through_import(store_uri, tmp_path):
+    calls = _streamed_openai_calls(store_uri, tmp_path)
     assert [signals.finish_reason(view.outputs) for view in calls] == ["stop", "stop"]
     assert [signals.call_finish_reason(view.outputs, view.events) for view in calls] == ["tool_calls", "stop"]
 
@@ -104,12 +109,6 @@ def test_a_suite_generated_from_the_fixtures_validates(integration, store_uri, t
 
 
 def test_a_streamed_tool_call_step_names_its_tools_from_the_chunks(store_uri, tmp_path):
-    _, scenarios = _analysed("openai", store_uri, tmp_path)
-    streamed = next(trace_id for trace_id, scenario in scenarios.items() if scenario == "streamed")
-    trace = MlflowClient(tracking_uri=store_uri).get_trace(streamed)
-    first = min(
-        (SpanView.of(span) for span in trace.data.spans if span.span_type == "CHAT_MODEL"),
-        key=lambda view: view.start_ns or 0,
-    )
+    first = _streamed_openai_calls(store_uri, tmp_path)[0]
     assert signals.requested_tools(first.outputs) == []  # what MLflow rebuilt from the stream
     assert signals.requested_tools(first.outputs, first.events) == ["get_weather"]
