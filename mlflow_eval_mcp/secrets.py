@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from functools import cache
 
+from mlflow_eval_mcp.checks.sensitive import API_KEY
+
 MAX_MESSAGE_CHARS = 4_000
 MAX_LOG_CHARS = 16_000
 REDACTED = "***"
@@ -54,13 +56,6 @@ _AUTHORIZATION = re.compile(
 _BEARER = re.compile(r"(?i)(\bbearer\s{1,8})[\w.~+/-]+=*")
 # MLflow's advice for a databricks://profile:prefix URI repeats the prefix, i.e. the password part.
 _DATABRICKS_SECRET_COMMAND = re.compile(r"(put-secret\s{1,8}[^\s']+\s{1,8})[^\s']+")
-# Well-known token formats: Databricks PATs, OpenAI and Anthropic keys, GitHub, GitLab, Slack,
-# AWS access key ids, Google API keys and JWTs; only at the start of a word, so that a long run of
-# word characters is scanned once rather than from each of its positions.
-_KNOWN_TOKENS = re.compile(
-    r"(?<![\w-])(?:dapi[0-9a-zA-Z]{16,}(?:-\d+)?|sk-[\w-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}"
-    r"|glpat-[\w-]{20,}|xox[abprs]-[\w-]{10,}|AKIA[0-9A-Z]{16}|AIza[\w-]{35}|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,})"
-)
 _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (_USERINFO, "://"),
     (_DATABRICKS_SECRET_COMMAND, rf"\1{REDACTED}"),
@@ -68,7 +63,7 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
     (_BEARER, rf"\1{REDACTED}"),
     (_SECRET_FIELD, _secret_field),
     (_SECRET_QUERY_PARAM, rf"\1{REDACTED}"),
-    (_KNOWN_TOKENS, REDACTED),
+    (API_KEY, REDACTED),  # the vendors' key formats that the trace checks know too
 )
 
 

@@ -25,12 +25,13 @@ _CARD = re.compile(r"(?<![\w.,%-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
 _SSN = re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
 # Keys start where a run of key characters starts: matching from inside a long run of them (a
 # JWT-looking "eyJ-eyJ-…") would retry at every position and cost quadratic time on trace text.
-_API_KEY = re.compile(
+API_KEY = re.compile(
     r"(?<![\w-])(?:"
     r"sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_-]{20,}"  # Anthropic, OpenAI, Stripe-style
     r"|dapi[0-9a-f]{32}(?:-\d+)?"  # Databricks personal access tokens
     r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub
     r"|github_pat_[A-Za-z0-9_]{40,}"
+    r"|glpat-[\w-]{20,}"  # GitLab
     r"|AKIA[0-9A-Z]{16}"  # AWS access key ids
     r"|xox[abprs]-[A-Za-z0-9-]{10,}"  # Slack
     r"|AIza[0-9A-Za-z_-]{35}"  # Google
@@ -69,7 +70,7 @@ class _Kind:
 # card patterns before its own pattern sees it.
 KINDS: tuple[_Kind, ...] = (
     _Kind("private_key", _PRIVATE_KEY),
-    _Kind("api_key", _API_KEY),
+    _Kind("api_key", API_KEY),
     _Kind("bearer_token", _BEARER),
     _Kind("email", _EMAIL),
     _Kind("card_number", _CARD, _luhn),
