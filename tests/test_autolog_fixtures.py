@@ -21,7 +21,7 @@ from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
 from mlflow_eval_mcp.suite.validation import validate_eval
 
 FIXTURES = Path(__file__).parent / "fixtures" / "autolog"
-INTEGRATIONS = ("openai", "anthropic", "langgraph", "litellm", "dspy", "openai_responses")
+INTEGRATIONS = sorted(path.stem for path in FIXTURES.glob("*.json"))
 SCENARIO_TAG = "fixture.scenario"
 # Scenario → the finding kinds it plants. Scenarios not listed are clean and must be named by no finding.
 PLANTED = {
