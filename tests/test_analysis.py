@@ -213,7 +213,7 @@ async def test_the_tool_reports_progress_and_returns_the_analysis(demo_template)
             progress_callback=on_progress,
         )
     assert not result.is_error
-    assert result.structured_content["overview"]["traces_analyzed"] == 300
+    assert result.structured_content["traces_analyzed"] == 300
     assert result.structured_content["mode"] == "offline"
     assert seen[-1] == (300, 300)
 

@@ -11,8 +11,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.analysis.engine import analyze_traces
-from mlflow_eval_mcp.analysis.span_view import SpanView
 from mlflow_eval_mcp.checks import signals
+from mlflow_eval_mcp.checks.span_view import SpanView
 from mlflow_eval_mcp.importing.importer import import_traces
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import SuiteLayout
@@ -33,10 +33,17 @@ PLANTED = {
     "truncated": {"truncated_responses"},
 }
 # Kinds a scenario may show besides its own: a tool's exception escaping through LangGraph's `tools`
-# node fails that step too; an app that drops a refusal (the Responses API's output_text) shows nothing.
-ALSO = {"tool_raises": {"span_errors"}, "refusal": {"empty_responses"}}
-# Scenarios MLflow's autolog records too little of to see: DSPy's records no finish reason anywhere.
-UNRECORDED = {"dspy": {"truncated"}}
+# node fails that step too; an app that drops a refusal (the Responses API's output_text) shows nothing;
+# a framework that turns a tool's exception into its result (CrewAI) records an error output instead.
+ALSO = {
+    "tool_raises": {"span_errors"},
+    "refusal": {"empty_responses"},
+    "tool_raises_handled": {"tool_error_outputs"},
+}
+# Scenarios MLflow's autolog records too little of to see: DSPy's records no finish reason anywhere;
+# CrewAI's neither (the LLM span's output is the text alone), and its TOOL span never sees the exception
+# CrewAI catches, only the "Error executing tool: …" text it hands the model (an OK span).
+UNRECORDED = {"dspy": {"truncated"}, "crewai": {"truncated", "tool_raises_handled"}}
 # Findings about the whole corpus rather than a fault of some traces (a handful of fixture traces
 # cannot say what is usual).
 NOT_FAULTS = {"format_violations", "error_cluster"}

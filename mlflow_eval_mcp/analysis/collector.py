@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mlflow_eval_mcp.analysis.span_view import SpanView
 from mlflow_eval_mcp.checks import signals
+from mlflow_eval_mcp.checks.conversation import Conversation, ModelCall
+from mlflow_eval_mcp.checks.span_view import SpanView
 from mlflow_eval_mcp.importing.builder import SYNTHETIC_TIME_TAG
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ MAX_NAMES = 300
 OTHER_NAMES = "(other names)"
 REQUEST_CHARS = 500
 EVIDENCE_CHARS = 160
-LLM_TYPES = ("CHAT_MODEL", "LLM")
 
 
 @dataclass
@@ -45,10 +45,14 @@ class Flagged:
     trace_ids: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     by_name: Counter[str] = field(default_factory=Counter)
+    by_trace: dict[str, str] = field(default_factory=dict)
+    """Each trace's first evidence."""
 
     def add(self, trace_id: str, evidence: str | None = None, name: str | None = None) -> None:
         if not self.trace_ids or self.trace_ids[-1] != trace_id:
             self.trace_ids.append(trace_id)
+        if evidence and trace_id not in self.by_trace:
+            self.by_trace[trace_id] = _excerpt(evidence)
         if evidence and len(self.evidence) < 5:
             self.evidence.append(_excerpt(evidence))
         if name:
@@ -75,6 +79,12 @@ class TraceCollector:
     input_tokens: list[tuple[float, str]] = field(default_factory=list)
     output_tokens: list[float] = field(default_factory=list)
     by_model: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    cost_usd: float | None = None
+    spans_read: int = 0
+    unread: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(span name, "inputs" or "outputs") -> spans whose part the reading did not understand."""
+    unrecorded: Counter[str] = field(default_factory=Counter)
+    """Span name -> spans whose output MLflow did not record (an object's repr)."""
     tools: dict[str, ToolTally] = field(default_factory=lambda: defaultdict(ToolTally))
     root_names: Counter[str] = field(default_factory=Counter)
     patterns: Counter[tuple[str, ...]] = field(default_factory=Counter)
@@ -165,10 +175,10 @@ class TraceWalk:
         self.timed = timed
         self.trace_id = trace_id
         self.state = state
-        self.spans = sorted((SpanView.of(span) for span in spans), key=lambda span: span.start_ns or 0)
+        self.conversation = Conversation([SpanView.of(span) for span in spans])
+        self.spans = self.conversation.spans
         ids = {span.span_id for span in self.spans}
-        self.roots = [span for span in self.spans if span.parent_id not in ids]
-        self.root = self.roots[0]
+        self.root = self.conversation.root or self.spans[0]
         self.children: dict[str | None, list[SpanView]] = defaultdict(list)
         for span in self.spans:
             self.children[span.parent_id if span.parent_id in ids else None].append(span)
@@ -178,10 +188,13 @@ class TraceWalk:
         for span in self.spans:
             self._add_span(span, time_by_name)
         self.c.time_by_name_per_trace[self.trace_id] = dict(time_by_name.most_common(5))
+        for call in self.conversation.model_calls:
+            self._add_model_call(call)
         self._add_structure()
         self._add_tools()
         self._add_root_output()
         self._add_request()
+        self._add_reading()
         if self.state == "ERROR":
             self.c.trace_errors.add(self.trace_id, self.root.status_text or "trace failed", self.root.name)
 
@@ -196,8 +209,6 @@ class TraceWalk:
             if span is not self.root:
                 time_by_name[name] += duration
         self.c.max_fanout = max(self.c.max_fanout, len(self.children.get(span.span_id, ())))
-        if span_type in LLM_TYPES:
-            self._add_model_call(span)
         if span.status == "ERROR" and span_type != "TOOL":
             message = signals.error_message(span.status_text, span.outputs, span.exception)
             if message:
@@ -205,21 +216,21 @@ class TraceWalk:
             if span is not self.root:
                 self.c.span_errors.add(self.trace_id, f"{span.name}: {message or 'failed'}", span.name)
 
-    def _add_model_call(self, span: SpanView) -> None:
-        model = span.attribute("mlflow.llm.model") or span.name
-        usage = span.attribute("mlflow.chat.tokenUsage")
-        tally = self.c.by_model[str(model)[:100]]
+    def _add_model_call(self, call: ModelCall) -> None:
+        tally = self.c.by_model[(call.model or call.name)[:100]]
         tally["calls"] += 1
-        if isinstance(usage, dict):
-            for key in ("input_tokens", "output_tokens"):
-                if isinstance(usage.get(key), int | float):
-                    tally[key] += int(usage[key])
+        usage = call.usage
+        for key in ("input_tokens", "output_tokens", "cache_read_tokens"):
+            if (value := getattr(usage, key)) is not None:
+                tally[key] += value
+        if (cost := call.cost) is not None:
+            self.c.cost_usd = (self.c.cost_usd or 0.0) + cost
 
     def _add_structure(self) -> None:
         self.c.root_names[self.root.name] += 1
         self.c.patterns[_collapse(child.name for child in self.children.get(self.root.span_id, []))] += 1
-        agents = [s for s in self.spans if s.span_type == "AGENT" and s is not self.root]
-        self.c.subagents.update({span.name for span in agents})
+        agents = self.conversation.sub_agents
+        self.c.subagents.update({agent.name for agent in agents})
         self.c.subagent_calls.append((float(len(agents)), self.trace_id))
 
     def _add_tools(self) -> None:
@@ -254,47 +265,41 @@ class TraceWalk:
         self.c.errors.append((self.trace_id, span.name, signals.error_signature(message), message))
 
     def _add_root_output(self) -> None:
-        outputs = self.root.outputs
+        conversation = self.conversation
+        outputs = conversation.outputs
         if outputs is None:
             self.c.formats["non_text"] += 1
             return
-        answer = signals.final_answer(outputs)
-        text = signals.text_of(outputs)
+        answer, text = conversation.answer, conversation.answer_text
         output_format = signals.output_format(outputs)
         self.c.formats[output_format] += 1
         if output_format not in ("json", "empty"):
             self.c.not_json.add(self.trace_id, f"{output_format}: {str(answer)[:EVIDENCE_CHARS]}")
         if signals.is_empty(outputs):
             self.c.empty.add(self.trace_id, f"{self.root.name} answered {str(answer)[:40]!r}")
-            # An app may drop what the model said (the Responses API keeps a refusal out of output_text).
-            last = self._last_model_call()
-            said = signals.text_of(last.outputs) if last is not None else None
+            said = conversation.model_said
             if signals.is_refusal(said):
                 self.c.refusals.add(self.trace_id, f"the model refused and the user saw nothing: {said}")
             return
         if signals.is_refusal(text):
             self.c.refusals.add(self.trace_id, text)
-        if signals.is_truncated(text, self._finish_reason()):
+        if signals.is_truncated(text, conversation.finish_reason):
             self.c.truncated.add(self.trace_id, f"…{(text or '')[-EVIDENCE_CHARS:]}")
         kinds = signals.pii_kinds(outputs)
         if kinds:
             self.c.pii_kinds.update(kinds)
             self.c.pii.add(self.trace_id, f"{', '.join(sorted(kinds))} in the response")
 
-    def _last_model_call(self) -> SpanView | None:
-        calls = [span for span in self.spans if span.span_type in LLM_TYPES]
-        return max(calls, key=lambda span: span.end_ns or span.start_ns or 0) if calls else None
-
-    def _finish_reason(self) -> str | None:
-        last = self._last_model_call()
-        reason = signals.call_finish_reason(last.outputs, last.events) if last is not None else None
-        # LangChain's model spans record no finish reason; the answer's message in the state does.
-        return reason or signals.finish_reason(self.root.outputs)
-
     def _add_request(self) -> None:
-        text = signals.request_text(self.root.inputs)
+        text = self.conversation.request
         if text and text.strip():
             self.c.requests.append((self.trace_id, text[:REQUEST_CHARS]))
+
+    def _add_reading(self) -> None:
+        read, unread = self.conversation.unread()
+        self.c.spans_read += read
+        self.c.unread.update((span.span, span.part) for span in unread if span.recorded)
+        self.c.unrecorded.update(span.span for span in unread if not span.recorded)
 
 
 def _collapse(names: Any) -> tuple[str, ...]:

@@ -7,15 +7,19 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlflow_eval_mcp.analysis.archive import archive_analysis
 from mlflow_eval_mcp.analysis.clusters import cluster_errors, cluster_inputs
 from mlflow_eval_mcp.analysis.collector import TraceCollector
 from mlflow_eval_mcp.analysis.findings import derive_findings
+from mlflow_eval_mcp.analysis.gc_pause import collector_paused
 from mlflow_eval_mcp.analysis.models import (
     LatencyStats,
     OutputStats,
     Overview,
+    ReadingCoverage,
     StructureStats,
     TokenStats,
     ToolStats,
@@ -52,28 +56,19 @@ def analyze_traces(
     suite: SuiteLayout | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     claude: ClaudeSession | None = None,
+    archive: Path | None = None,
 ) -> TraceAnalysis:
     """Analyse up to `max_traces` of the newest traces of one experiment; with `claude`, add
     its reading of a sample (see `claude.analysis`). `on_progress(done, total)` has no total until
-    the last trace is read: the experiment may hold fewer than `max_traces`."""
+    the last trace is read: the experiment may hold fewer than `max_traces`. With `archive`, the
+    analysis is kept there whole under its `analysis_id` (see `analysis.archive`)."""
     if not 1 <= max_traces <= MAX_TRACES_LIMIT:
         raise InvalidArgumentError(f"max_traces must be between 1 and {MAX_TRACES_LIMIT:,} (got {max_traces}).")
     started = time.perf_counter()
     experiment = resolve_experiment(client, experiment_id, experiment_name)
     if suite is not None:
         _check_suite_owner(suite, experiment.experiment_id, redact_uri(client.tracking_uri))
-    collector = TraceCollector()
-    unreadable = 0
-    for page in iter_trace_pages(client, experiment.experiment_id, filter_string=filter_string, max_traces=max_traces):
-        raise_if_cancelled()
-        for trace in page:
-            try:
-                collector.add(trace)
-            except Exception:  # one malformed trace must not cost the analysis of the others
-                unreadable += 1
-                logger.warning("could not analyse trace %s", trace.info.trace_id, exc_info=True)
-        if on_progress is not None:
-            on_progress(collector.traces, None)
+    collector, unreadable = _collect(client, experiment.experiment_id, filter_string, max_traces, on_progress)
     if on_progress is not None:
         on_progress(collector.traces, collector.traces)
     error_clusters = cluster_errors(collector.errors)
@@ -89,6 +84,7 @@ def analyze_traces(
         tools=_tools(collector),
         structure=_structure(collector),
         outputs=_outputs(collector),
+        reading=_reading(collector),
         error_clusters=error_clusters,
         input_clusters=cluster_inputs(collector.requests),
         findings=findings,
@@ -104,9 +100,11 @@ def analyze_traces(
         claude.stamp(analysis, contributed=bool(added))
     analysis.seconds = round(time.perf_counter() - started, 3)
     if suite is not None:
-        path = suite.path(ANALYSIS_FILE)
-        analysis.analysis_path = str(path)
-        write_json_atomic(path, analysis.model_dump(mode="json"))
+        analysis.analysis_path = str(suite.path(ANALYSIS_FILE))
+    if archive is not None:
+        archive_analysis(archive, analysis)
+    if suite is not None:
+        write_json_atomic(suite.path(ANALYSIS_FILE), analysis.model_dump(mode="json"))
         record(
             suite,
             "analyze",
@@ -114,6 +112,30 @@ def analyze_traces(
             experiment=(experiment.experiment_id, experiment.name, analysis.tracking_uri),
         )
     return analysis
+
+
+def _collect(
+    client: MlflowClient,
+    experiment_id: str,
+    filter_string: str | None,
+    max_traces: int,
+    on_progress: Callable[[int, int | None], None] | None,
+) -> tuple[TraceCollector, int]:
+    """One pass over the traces: the collector, and how many traces could not be analysed."""
+    collector = TraceCollector()
+    unreadable = 0
+    with collector_paused():
+        for page in iter_trace_pages(client, experiment_id, filter_string=filter_string, max_traces=max_traces):
+            raise_if_cancelled()
+            for trace in page:
+                try:
+                    collector.add(trace)
+                except Exception:  # one malformed trace must not cost the analysis of the others
+                    unreadable += 1
+                    logger.warning("could not analyse trace %s", trace.info.trace_id, exc_info=True)
+            if on_progress is not None:
+                on_progress(collector.traces, None)
+    return collector, unreadable
 
 
 def _check_suite_owner(suite: SuiteLayout, experiment_id: str, tracking_uri: str) -> None:
@@ -169,6 +191,7 @@ def _tokens(c: TraceCollector) -> TokenStats:
         output_per_trace=percentiles(c.output_tokens),
         by_model={model: dict(tally) for model, tally in sorted(c.by_model.items())},
         outlier_threshold_input=outlier_threshold([tokens for tokens, _ in c.input_tokens]),
+        cost_usd=round(c.cost_usd, 6) if c.cost_usd is not None else None,
     )
 
 
@@ -209,4 +232,16 @@ def _outputs(c: TraceCollector) -> OutputStats:
         truncated=len(c.truncated.trace_ids),
         formats=dict(c.formats),
         pii=dict(c.pii_kinds),
+    )
+
+
+def _reading(c: TraceCollector) -> ReadingCoverage:
+    missed, unrecorded = sum(c.unread.values()), sum(c.unrecorded.values())
+    recorded = c.spans_read - unrecorded
+    return ReadingCoverage(
+        spans_read=c.spans_read,
+        understood=recorded - missed,
+        share=round(1 - missed / recorded, 4) if recorded else 1.0,
+        not_understood={f"{name} ({part})": count for (name, part), count in c.unread.most_common(10)},
+        not_recorded=dict(c.unrecorded.most_common(10)),
     )

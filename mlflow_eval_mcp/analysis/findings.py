@@ -74,7 +74,9 @@ def _signal_findings(c: TraceCollector) -> Iterator[Finding]:
         flagged: Flagged = getattr(c, attribute)
         if flagged.trace_ids:
             details = {f"by:{name}": count for name, count in flagged.by_name.most_common(10)}
-            yield _finding(c, kind, kind, title, severity, flagged.trace_ids, flagged.evidence, scorer, details)
+            finding = _finding(c, kind, kind, title, severity, flagged.trace_ids, flagged.evidence, scorer, details)
+            finding.trace_evidence = flagged.by_trace
+            yield finding
 
 
 def _latency_findings(c: TraceCollector) -> Iterator[Finding]:

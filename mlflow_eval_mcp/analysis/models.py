@@ -68,8 +68,13 @@ class TokenStats(BaseModel):
     traces_with_usage: int
     input_per_trace: Percentiles
     output_per_trace: Percentiles
-    by_model: dict[str, dict[str, int]] = Field(description="Model -> {calls, input_tokens, output_tokens}.")
+    by_model: dict[str, dict[str, int]] = Field(
+        description="Model -> {calls, input_tokens, output_tokens, cache_read_tokens} (those the calls recorded)."
+    )
     outlier_threshold_input: float | None
+    cost_usd: float | None = Field(
+        default=None, description="What the model calls cost, where MLflow priced them (mlflow.llm.cost)."
+    )
 
 
 class ToolStats(BaseModel):
@@ -103,6 +108,23 @@ class OutputStats(BaseModel):
     pii: dict[str, int] = Field(description="Kind (email, phone, card, api_key, …) -> traces whose output has it.")
 
 
+class ReadingCoverage(BaseModel):
+    """How much of the traces the reading understood: of the spans it interprets (each root, model
+    call, tool call and retrieval), those whose inputs and outputs it could read. A span it could
+    not read is judged by the generic reading only, so findings about it may be missed."""
+
+    spans_read: int
+    understood: int
+    share: float = Field(description="understood / spans whose content was recorded (1.0 when none).")
+    not_understood: dict[str, int] = Field(
+        default_factory=dict, description="'<span name> (inputs|outputs)' -> spans, most frequent first (10 at most)."
+    )
+    not_recorded: dict[str, int] = Field(
+        default_factory=dict,
+        description="Span name -> spans whose output MLflow did not record (e.g. Anthropic streaming).",
+    )
+
+
 class ErrorCluster(BaseModel):
     signature: str = Field(description="The message with ids, numbers and quoted values replaced.")
     count: int
@@ -131,6 +153,9 @@ class Finding(BaseModel):
     evidence: list[str] = Field(description="Short excerpts that show the problem.")
     suggested_scorer: str = Field(description="Name of the code scorer or judge that would catch it.")
     details: dict[str, str | int | float] = Field(default_factory=dict)
+    trace_evidence: dict[str, str] = Field(
+        default_factory=dict, description="Trace id -> what shows the problem in it, where one was recorded."
+    )
     source: Mode = Field(default="offline", description="offline: measured by the engine; claude: read by Claude.")
 
 
@@ -170,11 +195,15 @@ class TraceAnalysis(BaseModel):
     tools: list[ToolStats]
     structure: StructureStats
     outputs: OutputStats
+    reading: ReadingCoverage
     error_clusters: list[ErrorCluster]
     input_clusters: list[InputCluster]
     findings: list[Finding]
     recommended_scorers: list[ScorerRecommendation]
     dataset_strategy: DatasetRecommendation
     seconds: float
+    analysis_id: str | None = Field(
+        default=None, description="Pass to get_finding to page through a finding's traces; kept in the workspace."
+    )
     analysis_path: str | None = Field(default=None, description="Where state/analysis.json was written, if asked.")
     ui_url: str | None = Field(default=None, description=LINK_DESCRIPTION)

@@ -18,6 +18,9 @@ SCAN_CHARS = 200_000
 """Only this much of a response is scanned for personal data: enough for any real answer, and a
 multi-megabyte payload cannot make one trace cost seconds."""
 # `next_thought`: what a DSPy ReAct step's model said (its other fields name the next tool).
+# `summary`: AG2's ChatResult, whose `chat_history` names roles from the initiating agent's side
+# (the user's question is "assistant" there); its summary is the chat's answer (the last message).
+# `raw`: CrewAI's CrewOutput and TaskOutput text.
 _TEXT_KEYS = (
     "content",
     "text",
@@ -29,13 +32,51 @@ _TEXT_KEYS = (
     "completion",
     "final_output",
     "next_thought",
+    "summary",
+    "raw",
 )
-_REQUEST_KEYS = ("question", "query", "input", "prompt", "request", "message", "user_input", "text", "content")
+# `contents`: the conversation a Gemini `generate_content` call sends; `inputs`: what CrewAI's
+# `Crew.kickoff(inputs=…)` fills its tasks' placeholders with.
+_REQUEST_KEYS = (
+    "question",
+    "query",
+    "input",
+    "prompt",
+    "request",
+    "message",
+    "user_input",
+    "text",
+    "content",
+    "contents",
+    "inputs",
+)
 # LangChain messages (and LangGraph states) name the speaker by `type` where OpenAI uses `role`.
-_ROLES = {"human": "user", "ai": "assistant", "AIMessageChunk": "assistant", "model": "assistant"}
+# AutoGen's model-client messages are named by class in `type`; its agents' chat messages and events
+# (TextMessage, ToolCallRequestEvent, …) name the speaker in `source`: "user" or an agent's name.
+_ROLES = {
+    "human": "user",
+    "ai": "assistant",
+    "AIMessageChunk": "assistant",
+    "model": "assistant",
+    "SystemMessage": "system",
+    "UserMessage": "user",
+    "AssistantMessage": "assistant",
+    "FunctionExecutionResultMessage": "tool",
+    "ToolCallExecutionEvent": "tool",
+}
+_SOURCED_MESSAGE = re.compile(r"[A-Z]\w*(?:Message|Event)")
+# Pydantic AI's messages have no role: a ModelRequest (`kind: "request"`) holds the user's prompt parts
+# and tool returns, a ModelResponse (`kind: "response"`) what the model said; each a list of `parts`.
+_MESSAGE_KINDS = {"request": "user", "response": "assistant"}
+# Parts whose `content` is what the speaker said (not a tool call, tool return or retry prompt).
+_SAID_PARTS = ("text", "user-prompt")
 _TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens", "model_length", "token_limit"})
 _ERROR_STATUSES = frozenset({"error", "failed", "failure", "fail"})
-_TOOL_CALL_ITEMS = ("tool_use", "function_call")
+# `tool_call`: an OTel GenAI message part ({type: "tool_call", id, name, arguments}).
+_TOOL_CALL_ITEMS = ("tool_use", "function_call", "tool_call")
+# Content blocks holding one call under a key: Bedrock Converse's `toolUse`, Gemini's part `function_call`
+# (`functionCall` in the REST API's JSON).
+_WRAPPED_CALL_KEYS = ("toolUse", "function_call", "functionCall")
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 # A refusal declines the whole request ("I can't help with that"), unlike an answer that
@@ -111,8 +152,11 @@ def text_of(value: Any, _depth: int = 0) -> str | None:
     for key in _TEXT_KEYS:
         if key in value and (text := text_of(value[key], _depth + 1)) is not None:
             return text
-    if isinstance(value.get("parts"), list):
-        return text_of(value["parts"], _depth + 1)
+    # Gemini's content `parts`; LlamaIndex's ChatMessage `blocks` (`{block_type: "text", text}`), where
+    # an empty answer is a message without blocks.
+    for key in ("parts", "blocks"):
+        if isinstance(value.get(key), list):
+            return text_of(value[key], _depth + 1) if value[key] else ""
     return None
 
 
@@ -121,6 +165,10 @@ def _part_text(item: Any, depth: int) -> str | None:
         return item
     if isinstance(item, dict) and item.get("type") in (None, "text", "output_text") and "text" in item:
         return text_of(item["text"], depth + 1)
+    if isinstance(item, dict) and item.get("type") == "text" and "content" in item:  # OTel GenAI TextPart
+        return text_of(item["content"], depth + 1)
+    if isinstance(item, dict) and item.get("part_kind") in _SAID_PARTS:  # Pydantic AI message parts
+        return text_of(item.get("content"), depth + 1)
     if isinstance(item, dict) and item.get("type") == "refusal":  # OpenAI Responses API
         return text_of(item.get("refusal"), depth + 1)
     return None
@@ -129,13 +177,17 @@ def _part_text(item: Any, depth: int) -> str | None:
 def role_of(message: dict[str, Any]) -> str:
     """user, assistant, system, tool, …: OpenAI's `role`, or LangChain's `type` in the same terms."""
     role = str(message.get("role") or message.get("type") or "")
+    if role not in _ROLES and isinstance(source := message.get("source"), str) and _SOURCED_MESSAGE.fullmatch(role):
+        return source if source in ("user", "system") else "assistant"
+    if not role and isinstance(message.get("parts"), list) and message.get("kind") in _MESSAGE_KINDS:
+        return _MESSAGE_KINDS[message["kind"]]
     return _ROLES.get(role, role.lower())
 
 
 def _is_message_list(value: list[Any]) -> bool:
     return (
         bool(value)
-        and all(isinstance(item, dict) and ("role" in item or "type" in item) for item in value)
+        and all(isinstance(item, dict) and ("role" in item or "type" in item or "kind" in item) for item in value)
         and any(role_of(item) in ("user", "assistant", "system", "tool") for item in value)
     )
 
@@ -155,18 +207,37 @@ def final_answer(outputs: Any) -> Any:
     message = final_message(outputs)
     if message is None:
         return outputs
-    return text_of(message.get("content"), 1) or ""
+    return text_of(_content(message), 1) or ""
 
 
 def _last_message_text(messages: list[dict[str, Any]], role: str) -> str | None:
     # A user turn that only carries tool results (Anthropic's tool_result blocks) says nothing itself.
-    said = (text_of(message.get("content"), 1) for message in reversed(messages) if role_of(message) == role)
+    said = (text_of(_content(message), 1) for message in reversed(messages) if role_of(message) == role)
     return next((text for text in said if text is not None), None)
+
+
+def _content(message: dict[str, Any]) -> Any:
+    """What a message says: its `content`, the `blocks` LlamaIndex's ChatMessage keeps it in, or the
+    `parts` of a Gemini `Content`."""
+    if "content" in message:
+        return message["content"]
+    return message["blocks"] if "blocks" in message else message.get("parts")
+
+
+def is_prepared_request(outputs: Any) -> bool:
+    """Outputs that are a model request still to be sent (the conversation so far and the tools
+    offered), not a reply: what a span that only prepares a call returns, e.g. LlamaIndex's
+    `_prepare_chat_with_tools`, which MLflow types LLM for being a method of the model."""
+    if not isinstance(outputs, dict) or "tools" not in outputs or not isinstance(outputs.get("messages"), list):
+        return False
+    last = outputs["messages"][-1] if outputs["messages"] else None
+    return isinstance(last, dict) and role_of(last) != "assistant"
 
 
 def requested_tools(outputs: Any, events: list[tuple[str, Any]] | None = None) -> list[str]:
     """The names of the tools a model call asked for: OpenAI `tool_calls`, Anthropic `tool_use`
-    blocks, LangChain messages' `tool_calls`, or those of a conversation's last assistant message.
+    blocks, Bedrock `toolUse` blocks, Gemini `function_call` parts, LangChain messages' `tool_calls`,
+    or those of a conversation's last assistant message.
     A streamed OpenAI call names them only in its chunks' deltas (see `call_finish_reason`)."""
     streamed = [
         str(name)
@@ -186,20 +257,48 @@ def requested_tools(outputs: Any, events: list[tuple[str, Any]] | None = None) -
     choices = outputs.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         outputs = choices[0].get("message") or {}
+    candidates = outputs.get("candidates") if isinstance(outputs, dict) else None
+    if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):  # Gemini
+        outputs = candidates[0].get("content") or {}
+    if isinstance(outputs, dict) and isinstance(outputs.get("output"), dict):  # Bedrock Converse
+        outputs = outputs["output"].get("message") or {}
+    if isinstance(outputs, dict) and isinstance(outputs.get("message"), dict):  # LlamaIndex ChatResponse
+        outputs = outputs["message"]
     if isinstance(outputs, dict) and isinstance(outputs.get("next_tool_name"), str):  # a DSPy ReAct step
         return [] if outputs["next_tool_name"] == "finish" else [outputs["next_tool_name"]]
     calls = outputs.get("tool_calls") if isinstance(outputs, dict) else None
-    blocks = outputs.get("content") if isinstance(outputs, dict) else None
+    blocks = _content(outputs) if isinstance(outputs, dict) else None
     if isinstance(outputs, dict) and isinstance(outputs.get("output"), list):  # OpenAI Responses API items
         blocks = outputs["output"]
+    if isinstance(outputs, dict) and isinstance(outputs.get("parts"), list):  # Gemini content parts
+        blocks = outputs["parts"]
     names = [
         str((call.get("function") or {}).get("name") or call.get("name") or "")
         for call in calls or []
         if isinstance(call, dict)
     ]
     if isinstance(blocks, list):
-        names += [str(b.get("name")) for b in blocks if isinstance(b, dict) and b.get("type") in _TOOL_CALL_ITEMS]
+        names += [str(b.get("name") or b.get("tool_name")) for b in blocks if isinstance(b, dict) and _is_call_block(b)]
+        names += [
+            str(b[key].get("name"))
+            for b in blocks
+            if isinstance(b, dict)
+            for key in _WRAPPED_CALL_KEYS
+            if isinstance(b.get(key), dict)
+        ]
     return [name for name in names if name]
+
+
+def _is_call_block(block: dict[str, Any]) -> bool:
+    """An Anthropic `tool_use` block, a Responses `function_call` item, or AutoGen's untyped
+    `FunctionCall` ({id, name, arguments: <JSON string>}, the content of a tool-calling reply), or
+    LlamaIndex's `ToolCallBlock` ({block_type: "tool_call", tool_call_id, tool_name, tool_kwargs}), or
+    Pydantic AI's `ToolCallPart` ({part_kind: "tool-call", tool_name, args, tool_call_id})."""
+    if block.get("block_type") == "tool_call" or block.get("part_kind") == "tool-call":
+        return True
+    if "type" not in block:
+        return isinstance(block.get("name"), str) and isinstance(block.get("arguments"), str) and "id" in block
+    return block["type"] in _TOOL_CALL_ITEMS
 
 
 def request_text(inputs: Any) -> str | None:
@@ -209,7 +308,7 @@ def request_text(inputs: Any) -> str | None:
     if isinstance(inputs, list):
         if _is_message_list(inputs):
             return _last_message_text(inputs, role="user")
-        if inputs and all(_is_pair(item) for item in inputs):  # LangGraph's [("user", "text"), …]
+        if inputs and all(is_pair(item) for item in inputs):  # LangGraph's [("user", "text"), …]
             said = (str(text) for speaker, text in reversed(inputs) if _ROLES.get(speaker, speaker) == "user")
             return next(said, None)
         return text_of(inputs)
@@ -227,7 +326,7 @@ def request_text(inputs: Any) -> str | None:
     return strings[0] if strings else None
 
 
-def _is_pair(item: Any) -> bool:
+def is_pair(item: Any) -> bool:
     return isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str)
 
 
@@ -238,6 +337,9 @@ def finish_reason(outputs: Any) -> str | None:
         outputs = message
     if not isinstance(outputs, dict):
         return None
+    # LlamaIndex's ChatResponse keeps the provider's own response, and its finish reason, under `raw`.
+    if isinstance(outputs.get("raw"), dict) and (reason := finish_reason(outputs["raw"])) is not None:
+        return reason
     choices = outputs.get("choices") or outputs.get("candidates")
     sources = [outputs]
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
@@ -246,7 +348,7 @@ def finish_reason(outputs: Any) -> str | None:
         if isinstance(outputs.get(key), dict):
             sources.append(outputs[key])
     for source in sources:
-        for key in ("finish_reason", "finishReason", "stop_reason"):
+        for key in ("finish_reason", "finishReason", "stop_reason", "stopReason"):  # stopReason: Bedrock Converse
             if isinstance(source.get(key), str):
                 return source[key].lower()
     # The OpenAI Responses API has no finish reason: an incomplete response says why it stopped.
@@ -382,13 +484,16 @@ def error_in_output(outputs: Any, _depth: int = 0) -> str | None:
         return str(found or f"status: {status}")[:300]
     if outputs.get("success") is False or outputs.get("ok") is False:
         return str(outputs.get("message") or outputs.get("detail") or _dump(outputs))[:300]
+    # A result wrapped under a key, as MLflow's crewai autolog records a tool's: {"result": "Error executing tool: …"}.
     for key in ("result", "output", "response"):
-        if isinstance(outputs.get(key), dict) and (found := error_in_output(outputs[key], _depth + 1)):
+        if isinstance(outputs.get(key), dict | str) and (found := error_in_output(outputs[key], _depth + 1)):
             return found
-    # A tool message (LangChain ToolMessage, an MCP or Anthropic tool result) carries the tool's
-    # answer as its content: "Error: order not found" there is the tool's error.
-    if "tool_call_id" in outputs or "tool_use_id" in outputs or outputs.get("type") in ("tool", "tool_result"):
-        content = text_of(outputs.get("content"))
+    # A tool message (LangChain ToolMessage, an MCP or Anthropic tool result, LlamaIndex's ToolOutput with
+    # its `raw_output` and `blocks`) carries the tool's answer as its content: "Error: order not found"
+    # there is the tool's error.
+    tool_message = "tool_call_id" in outputs or "tool_use_id" in outputs or "raw_output" in outputs
+    if tool_message or outputs.get("type") in ("tool", "tool_result"):
+        content = text_of(_content(outputs))
         return error_in_output(content, _depth + 1) if content else None
     return None
 

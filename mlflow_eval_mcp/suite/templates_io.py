@@ -7,8 +7,6 @@ from importlib import resources
 from mlflow_eval_mcp.files import write_text_atomic
 from mlflow_eval_mcp.suite.layout import CHECKS_PACKAGE, EVALUATION_DIR, SuiteLayout
 
-_CHECK_MODULES = ("__init__.py", "signals.py", "sensitive.py")
-
 
 def install_template(suite: SuiteLayout, name: str) -> str:
     """Copy `templates/<name>` to `evaluation/<name>`; returns the path relative to the suite."""
@@ -23,7 +21,7 @@ def install_checks(suite: SuiteLayout) -> list[str]:
     its scorers decide exactly as the analysis did, with only MLflow installed."""
     source = resources.files("mlflow_eval_mcp.checks")
     written = []
-    for module in _CHECK_MODULES:
+    for module in sorted(item.name for item in source.iterdir() if item.name.endswith(".py")):
         relative = f"{CHECKS_PACKAGE}/{module}"
         write_text_atomic(suite.path(relative), source.joinpath(module).read_text(encoding="utf-8"))
         written.append(relative)

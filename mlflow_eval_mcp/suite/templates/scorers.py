@@ -24,10 +24,10 @@ from mlflow.entities import Feedback, Trace
 from mlflow.genai.scorers import scorer
 
 from mlflow_eval_checks import signals
+from mlflow_eval_checks.conversation import Conversation
 
 CONFIG_FILE = Path(__file__).resolve().parent / "data" / "scorer_config.json"
 SYNTHETIC_TIME_TAG = "mlflow_eval_mcp.synthetic_timestamps"
-LLM_TYPES = ("CHAT_MODEL", "LLM")
 _PROVIDER_KEYS = {
     "openai": ("OPENAI_API_KEY",),
     "anthropic": ("ANTHROPIC_API_KEY",),
@@ -151,14 +151,6 @@ def _duration_ms(span: Any) -> float | None:
     return max(0.0, (span.end_time_ns - span.start_time_ns) / 1e6)
 
 
-def _exception(span: Any) -> str | None:
-    for event in span.events or []:
-        if event.name == "exception":
-            attributes = event.attributes or {}
-            return f"{attributes.get('exception.type', 'Exception')}: {attributes.get('exception.message', '')}"
-    return None
-
-
 def _has_response(outputs: Any) -> bool:
     return outputs is not None and not signals.is_empty(outputs)
 
@@ -176,14 +168,8 @@ def _trace_succeeded(spec: dict[str, Any]) -> Any:
 
 def _tool_call_errors(spec: dict[str, Any]) -> Any:
     def tool_call_errors(trace: Trace) -> Feedback:
-        problems = []
-        for span in _spans(trace):
-            if span.span_type != "TOOL":
-                continue
-            outcome = signals.tool_outcome(_status(span), span.outputs)
-            if outcome != "ok":
-                detail = signals.error_message(span.status.description, span.outputs, _exception(span)) or outcome
-                problems.append(f"{span.name}: {detail}"[:200])
+        tool_calls = Conversation.of_trace(trace).tool_calls
+        problems = [f"{call.name}: {call.error}"[:200] for call in tool_calls if call.outcome != "ok"]
         return _verdict(spec, not problems, "; ".join(problems[:3]))
 
     return scorer(name=spec["name"])(tool_call_errors)
@@ -235,25 +221,21 @@ def _token_budget(spec: dict[str, Any]) -> Any:
 
 
 def _non_empty_response(spec: dict[str, Any]) -> Any:
-    def non_empty_response(outputs: Any) -> Feedback:
+    def non_empty_response(outputs: Any, trace: Trace) -> Feedback:
+        # The root's outputs as the analysis reads them: MLflow's OTLP ingestion stores none for an empty
+        # OpenTelemetry payload (the span keeps it), and evaluate() then passes NaN.
+        recorded = Conversation.of_trace(trace).outputs
+        outputs = recorded if recorded is not None else outputs
         empty = outputs is not None and signals.is_empty(outputs)
         return _verdict(spec, not empty, "the response is empty")
 
     return scorer(name=spec["name"])(non_empty_response)
 
 
-def _last_model_call(trace: Trace) -> Any:
-    calls = [span for span in _spans(trace) if span.span_type in LLM_TYPES]
-    return max(calls, key=lambda span: span.end_time_ns or span.start_time_ns or 0) if calls else None
-
-
 def _no_refusal(spec: dict[str, Any]) -> Any:
     def no_refusal(outputs: Any, trace: Trace) -> Feedback:
-        if _has_response(outputs):
-            said = signals.text_of(outputs)
-        else:  # the app may drop what the model said (the Responses API keeps a refusal out of output_text)
-            last = _last_model_call(trace)
-            said = signals.text_of(last.outputs) if last is not None else None
+        # The app may drop what the model said (the Responses API keeps a refusal out of output_text).
+        said = signals.text_of(outputs) if _has_response(outputs) else Conversation.of_trace(trace).model_said
         return _verdict(spec, not signals.is_refusal(said), "the response refuses the request")
 
     return scorer(name=spec["name"])(no_refusal)
@@ -263,10 +245,7 @@ def _not_truncated(spec: dict[str, Any]) -> Any:
     def not_truncated(outputs: Any, trace: Trace) -> Feedback:
         if not _has_response(outputs):
             return _verdict(spec, True)
-        last = _last_model_call(trace)
-        events = [(event.name, event.attributes) for event in last.events] if last is not None else []
-        reason = signals.call_finish_reason(last.outputs, events) if last is not None else None
-        reason = reason or signals.finish_reason(outputs)
+        reason = Conversation.of_trace(trace).finish_reason or signals.finish_reason(outputs)
         cut = signals.is_truncated(signals.text_of(outputs), reason)
         return _verdict(spec, not cut, f"the response was cut off (finish reason: {reason or 'mid-sentence'})")
 
@@ -306,8 +285,7 @@ def _subagent_fanout_budget(spec: dict[str, Any]) -> Any:
     limit = spec["params"]["max_calls"]
 
     def subagent_fanout_budget(trace: Trace) -> Feedback:
-        root = _root(trace)
-        calls = sum(1 for span in _spans(trace) if span.span_type == "AGENT" and span is not root)
+        calls = len(Conversation.of_trace(trace).sub_agents)
         return _verdict(spec, calls <= limit, f"{calls} sub-agent calls (budget {limit:.0f})")
 
     return scorer(name=spec["name"])(subagent_fanout_budget)

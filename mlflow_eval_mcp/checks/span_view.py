@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mlflow.entities import Span
+from typing import Any
 
 _TYPE = "mlflow.spanType"
 _INPUTS = "mlflow.spanInputs"
 _OUTPUTS = "mlflow.spanOutputs"
+# The OpenTelemetry payloads MLflow's OTLP ingestion turns into outputs. It skips an empty one (an
+# OpenInference `output.value` of ""), which then stays only under its own key.
+_OTEL_OUTPUTS = ("output.value", "gen_ai.output.messages", "gen_ai.tool.call.result")
 _MISSING = object()
 
 
@@ -35,12 +35,19 @@ class SpanView:
     encoded_attributes: dict[str, Any]
     events: list[tuple[str, Any]]
     """(name, attributes) of each event: a streamed model call's chunks are events."""
+    span_type: str = "UNKNOWN"
     _decoded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, span: Span) -> SpanView:
-        stored = span.to_dict()
+    def of(cls, span: Any) -> SpanView:
+        """The view of an MLflow `Span` (anything with its `to_dict()`)."""
+        return cls.of_dict(span.to_dict())
+
+    @classmethod
+    def of_dict(cls, stored: dict[str, Any]) -> SpanView:
+        """The view of a span as MLflow stores it (`Span.to_dict()`, attribute values JSON-encoded)."""
         status = stored.get("status") or {}
+        attributes = stored.get("attributes") or {}
         return cls(
             span_id=str(stored.get("span_id")),
             parent_id=stored.get("parent_span_id") or None,
@@ -50,12 +57,13 @@ class SpanView:
             status=str(status.get("code") or "UNSET").removeprefix("STATUS_CODE_"),
             status_text=status.get("message") or None,
             exception=_exception(stored.get("events") or []),
-            encoded_attributes=stored.get("attributes") or {},
+            encoded_attributes=attributes,
             events=[
                 (str(event.get("name") or ""), event.get("attributes"))
                 for event in stored.get("events") or []
                 if isinstance(event, dict)
             ],
+            span_type=str(_decode(attributes.get(_TYPE)) or "UNKNOWN"),
         )
 
     def attribute(self, key: str) -> Any:
@@ -66,16 +74,16 @@ class SpanView:
         return value
 
     @property
-    def span_type(self) -> str:
-        return str(self.attribute(_TYPE) or "UNKNOWN")
-
-    @property
     def inputs(self) -> Any:
         return self.attribute(_INPUTS)
 
     @property
     def outputs(self) -> Any:
-        return self.attribute(_OUTPUTS)
+        outputs = self.attribute(_OUTPUTS)
+        if outputs is None:
+            present = (key for key in _OTEL_OUTPUTS if key in self.encoded_attributes)
+            return self.attribute(next(present, _OUTPUTS))
+        return outputs
 
     @property
     def duration_ms(self) -> float | None:
@@ -88,6 +96,8 @@ def _decode(encoded: Any) -> Any:
     # MLflow stores attribute values JSON-encoded; a source that wrote a bare string keeps it.
     if not isinstance(encoded, str):
         return encoded
+    if len(encoded) > 1 and encoded[0] == encoded[-1] == '"' and '"' not in encoded[1:-1] and "\\" not in encoded:
+        return encoded[1:-1]  # a plain JSON string (span types, model names): most attributes
     try:
         return json.loads(encoded)
     except ValueError:
