@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from mlflow_eval_mcp.errors import InvalidArgumentError, shown
+from mlflow_eval_mcp.models import TRACE_FIELDS
 from mlflow_eval_mcp.traces import MAX_RESULTS_LIMIT
 
 MAX_TEXT = 4096
@@ -92,6 +93,28 @@ TraceId = Annotated[
     str,
     Field(min_length=1, max_length=MAX_TEXT, description="Trace id, e.g. 'tr-8f3c2a…' from search_traces."),
 ]
+TraceFields = Annotated[
+    list[Literal[TRACE_FIELDS]] | None,  # type: ignore[valid-type]
+    Field(
+        max_length=len(TRACE_FIELDS),
+        description="What each trace shows (default: trace_id, state, request_time, duration_ms, previews, "
+        "token_usage, error_span_names); also span_count, span_counts_by_type, user, session, client_request_id, tags.",
+    ),
+]
+Detail = Annotated[
+    Literal["summary", "full"],
+    Field(
+        description="summary: sized for a model's context (the MCP default); full: every statistic and id "
+        "(the CLI default)."
+    ),
+]
+AnalysisId = Annotated[
+    str, Field(min_length=1, max_length=MAX_TEXT, description="analysis_id from an analyze_traces result.")
+]
+FindingId = Annotated[
+    str, Field(min_length=1, max_length=MAX_TEXT, description="A finding's id, e.g. 'tool_exceptions'.")
+]
+FindingPageSize = Annotated[int, Field(ge=1, le=500, description="Traces per page, 1 to 500.")]
 MaxChars = Annotated[
     int, Field(ge=100, le=100_000, description="Longest span input/output kept, in characters; longer ones are cut.")
 ]

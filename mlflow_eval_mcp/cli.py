@@ -16,11 +16,15 @@ from pydantic.fields import FieldInfo
 
 from mlflow_eval_mcp import __version__
 from mlflow_eval_mcp.args import (
+    AnalysisId,
     DatasetStrategy,
+    Detail,
     DryRun,
     ExperimentId,
     ExperimentName,
     FilterString,
+    FindingId,
+    FindingPageSize,
     Gates,
     Generation,
     ImportFormat,
@@ -39,10 +43,12 @@ from mlflow_eval_mcp.args import (
     SyncDataset,
     TargetExperiment,
     TimeoutSeconds,
+    TraceFields,
     TraceId,
     TrackingUri,
 )
 from mlflow_eval_mcp.errors import InvalidArgumentError, MlflowEvalError, describe_unexpected
+from mlflow_eval_mcp.models import TRACE_FIELDS
 from mlflow_eval_mcp.next_steps import cli_syntax
 from mlflow_eval_mcp.progress import ProgressBar
 from mlflow_eval_mcp.secrets import install_log_scrubber, scrub
@@ -153,11 +159,21 @@ def _library_call(
 
         client = open_client(settings.check(create_store=create_store), settings.connect_timeout_s)
         result = run(client, args, settings)
-        print(result.model_dump_json(indent=2))
+        _print(result, args)
         if failed is not None and failed(result, args):
             sys.exit(1)
 
     return handler
+
+
+def _print(result: BaseModel, args: argparse.Namespace) -> None:
+    """The full result as JSON, or with `--detail summary` the text an MCP client's model is given."""
+    if getattr(args, "detail", "full") == "summary":
+        from mlflow_eval_mcp.presentation import present
+
+        print(present(result, "summary")[0])
+    else:
+        print(result.model_dump_json(indent=2))
 
 
 def _search_traces(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
@@ -171,6 +187,7 @@ def _search_traces(client: MlflowClient, args: argparse.Namespace, settings: Set
         max_results=args.max_results,
         page_token=args.page_token,
         order_by=args.order_by,
+        fields=args.fields,
     )
 
 
@@ -204,9 +221,17 @@ def _analyze_traces(client: MlflowClient, args: argparse.Namespace, settings: Se
         suite=_suite(args, settings) if args.suite_dir else None,
         on_progress=progress,
         claude=_claude(args, settings),
+        archive=settings.analyses_dir,
     )
     progress.close()
     return result
+
+
+def _get_finding(args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.analysis.archive import finding_page, load_analysis
+
+    analysis = load_analysis(settings.analyses_dir, args.analysis_id)
+    return finding_page(analysis, args.finding_id, page_token=args.page_token, page_size=args.page_size)
 
 
 def _claude(args: argparse.Namespace, settings: Settings) -> ClaudeSession | None:
@@ -323,7 +348,7 @@ def _offline_call(
     """A command that needs only the suite directory, not the tracking store."""
 
     def handler(args: argparse.Namespace, settings: Settings) -> None:
-        print(run(args, settings).model_dump_json(indent=2))
+        _print(run(args, settings), args)
 
     return handler
 
@@ -418,9 +443,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Search one experiment's traces: state, timing, previews, token usage, span counts by "
         "type and failed spans of each. Pages with --page-token.",
     )
-    search.add_argument("--max-results", type=_positive_int, default=50, **_described(MaxResults))
+    search.add_argument("--max-results", type=_positive_int, default=20, **_described(MaxResults))
     search.add_argument("--page-token", **_described(PageToken))
     search.add_argument("--order-by", action="append", **_described(OrderBy))
+    search.add_argument("--detail", default="full", **_described(Detail))
+    search.add_argument(
+        "--field", dest="fields", action="append", choices=TRACE_FIELDS, help=_described(TraceFields)["help"]
+    )
     search.set_defaults(tool="search_traces", handler=_library_call(_search_traces))
 
     importer = commands.add_parser(
@@ -447,7 +476,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--max-traces", type=_positive_int, default=500, **_described(MaxTraces))
     analyze.add_argument("--suite-dir", type=Path, **_described(OptionalSuiteDir))
+    analyze.add_argument("--detail", default="full", **_described(Detail))
     analyze.set_defaults(tool="analyze_traces", handler=_library_call(_analyze_traces))
+
+    finding = commands.add_parser(
+        "get-finding",
+        parents=[common],
+        help="page through every trace of one finding of an analysis (JSON)",
+        description="Every trace of one finding of an earlier analysis (kept in WORKSPACE/analyses), page by "
+        "page, each with its evidence.",
+    )
+    finding.add_argument("analysis_id", **_described(AnalysisId))
+    finding.add_argument("finding_id", **_described(FindingId))
+    finding.add_argument("--page-token", **_described(PageToken))
+    finding.add_argument("--page-size", type=_positive_int, default=50, **_described(FindingPageSize))
+    finding.set_defaults(tool="get_finding", handler=_offline_call(_get_finding))
 
     dataset_options = argparse.ArgumentParser(add_help=False)
     dataset_options.add_argument("--strategy", **_described(DatasetStrategy))

@@ -55,6 +55,9 @@ class TraceSummary(BaseModel):
     )
 
 
+TRACE_FIELDS = tuple(TraceSummary.model_fields)
+
+
 class SearchTracesResult(BaseModel):
     mode: Mode = "offline"
     tracking_uri: str
@@ -63,6 +66,7 @@ class SearchTracesResult(BaseModel):
     filter_string: str | None
     order_by: list[str]
     traces: list[TraceSummary]
+    fields: list[str] | None = Field(default=None, description="What each trace shows; null: the default fields.")
     next_page_token: str | None = Field(
         description="Pass back as page_token with the same arguments for the next page; null at the end."
     )

@@ -18,18 +18,23 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
 from mlflow_eval_mcp import __version__, traces
+from mlflow_eval_mcp.analysis.archive import FindingPage
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.args import (
+    AnalysisId,
     DatasetStrategy,
+    Detail,
     DryRun,
     EvaluationRunId,
     ExperimentId,
     ExperimentName,
     FilterString,
+    FindingId,
+    FindingPageSize,
     Gates,
     Generation,
     ImportFormat,
@@ -52,6 +57,7 @@ from mlflow_eval_mcp.args import (
     SyncDataset,
     TargetExperiment,
     TimeoutSeconds,
+    TraceFields,
     TraceId,
     TrackingUri,
     argument_problems,
@@ -60,6 +66,7 @@ from mlflow_eval_mcp.args import (
 from mlflow_eval_mcp.cancellation import cancellable
 from mlflow_eval_mcp.errors import MlflowEvalError, describe_unexpected
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
+from mlflow_eval_mcp.presentation import present
 from mlflow_eval_mcp.resources import register_resources
 from mlflow_eval_mcp.secrets import install_log_scrubber, scrub
 from mlflow_eval_mcp.settings import Settings
@@ -115,13 +122,15 @@ class TraceTools:
         experiment_id: ExperimentId = None,
         experiment_name: ExperimentName = None,
         filter_string: FilterString = None,
-        max_results: MaxResults = 50,
+        max_results: MaxResults = 20,
         page_token: PageToken = None,
         order_by: OrderBy = None,
+        fields: TraceFields = None,
+        detail: Detail = "summary",
         tracking_uri: TrackingUri = None,
     ) -> SearchTracesResult:
-        """Search one experiment's traces; each result has state, timing, previews, token usage,
-        span counts by type and the names of failed spans. Pages with next_page_token."""
+        """Search one experiment's traces: state, timing, previews, token usage and failed spans of each.
+        Pages with next_page_token."""
         return await self._with_client(
             tracking_uri,
             lambda client: traces.search_traces(
@@ -132,6 +141,7 @@ class TraceTools:
                 max_results=max_results,
                 page_token=page_token,
                 order_by=order_by,
+                fields=fields,
             ),
         )
 
@@ -184,12 +194,13 @@ class TraceTools:
         max_traces: MaxTraces = 500,
         suite_dir: OptionalSuiteDir = None,
         generation: Generation = "auto",
+        detail: Detail = "summary",
         tracking_uri: TrackingUri = None,
     ) -> TraceAnalysis:
-        """Analyse an experiment's traces: latency, tokens, tools, structure, outputs, error and request
-        clusters, and findings (each with every affected trace id and the scorer that would catch it), plus
-        scorer and dataset recommendations. Offline by default; with Claude configured, also what the agent
-        is for, cluster names and semantic failures in a sample (findings with source 'claude')."""
+        """Analyse an experiment's traces: findings (what fails, how often, example trace ids, the scorer
+        that would catch it), latency, tokens, tools, request clusters, recommended scorers. get_finding
+        pages every trace of a finding. With Claude configured, also what the agent is for and semantic
+        failures in a sample."""
         from mlflow_eval_mcp.analysis.engine import analyze_traces
 
         def progress(done: int, total: int | None) -> None:
@@ -206,8 +217,25 @@ class TraceTools:
                 suite=self._suite(suite_dir) if suite_dir else None,
                 on_progress=progress,
                 claude=self._claude(generation),
+                archive=self.settings.analyses_dir,
             ),
         )
+
+    async def get_finding(
+        self,
+        analysis_id: AnalysisId,
+        finding_id: FindingId,
+        page_token: PageToken = None,
+        page_size: FindingPageSize = 50,
+    ) -> FindingPage:
+        """Every trace of one finding of an analysis, page by page, each with its evidence."""
+        from mlflow_eval_mcp.analysis.archive import finding_page, load_analysis
+
+        def page() -> FindingPage:
+            analysis = load_analysis(self.settings.analyses_dir, analysis_id)
+            return finding_page(analysis, finding_id, page_token=page_token, page_size=page_size)
+
+        return await self._run(page)
 
     async def generate_dataset(
         self,
@@ -415,12 +443,16 @@ class _ClearTool(Tool):
         if problems := argument_problems(self.name, arguments, self.parameters):
             raise _tool_error(f"Invalid arguments for {self.name}: {' '.join(problems)}")
         try:
-            return await super().run(arguments, context, convert_result)
+            result = await super().run(arguments, context, convert_result=False)
         except ToolError as error:
             if isinstance(error, UnexpectedToolError) or not isinstance(error.__cause__, ValidationError):
                 raise
             sentences = describe_validation_error(error.__cause__, self.parameters)
             raise _tool_error(f"Invalid arguments for {self.name}: {' '.join(sentences)}") from error.__cause__
+        if not convert_result:
+            return result
+        text, structured = present(result, arguments.get("detail", "summary"))
+        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
 @dataclass(frozen=True)
@@ -440,6 +472,7 @@ def tool_table(settings: Settings) -> tuple[ToolSpec, ...]:
         ToolSpec(trace_tools.get_trace, "Get a trace's span tree", read_only=True),
         ToolSpec(trace_tools.import_traces, "Import traces from other tools", read_only=False),
         ToolSpec(trace_tools.analyze_traces, "Analyse traces for failures", read_only=False),
+        ToolSpec(trace_tools.get_finding, "Page through a finding's traces", read_only=True),
         ToolSpec(trace_tools.generate_dataset, "Generate the evaluation dataset", read_only=False),
         ToolSpec(trace_tools.generate_scorers, "Generate the scorers", read_only=False),
         ToolSpec(trace_tools.render_run_script, "Write the run script and gates", read_only=False),
@@ -457,6 +490,9 @@ def create_server(settings: Settings) -> MCPServer:
         _ClearTool.from_function(
             spec.fn,
             title=spec.title,
+            # Results are summary-sized by default and full on request (see presentation), so no one
+            # schema describes them; output schemas were also two thirds of tools/list.
+            structured_output=False,
             annotations=ToolAnnotations(
                 title=spec.title,
                 read_only_hint=spec.read_only,

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         return self.workspace.expanduser().resolve() / "cache" / "claude"
 
     @property
+    def analyses_dir(self) -> Path:
+        """Where analyses are kept whole, for get_finding (see analysis.archive)."""
+        return self.workspace.expanduser().resolve() / "analyses"
+
+    @property
     def artifacts_dir(self) -> Path:
         return self.workspace.expanduser().resolve() / "artifacts"
 

@@ -55,9 +55,10 @@ def search_traces(
     experiment_id: str | None = None,
     experiment_name: str | None = None,
     filter_string: str | None = None,
-    max_results: int = 50,
+    max_results: int = 20,
     page_token: str | None = None,
     order_by: list[str] | None = None,
+    fields: list[str] | None = None,
 ) -> SearchTracesResult:
     """One page of traces from one experiment, newest first unless `order_by` says otherwise."""
     if not 1 <= max_results <= MAX_RESULTS_LIMIT:
@@ -91,6 +92,7 @@ def search_traces(
         filter_string=filter_string,
         order_by=ordering,
         traces=[summarize_trace(with_spans.get(trace.info.trace_id, trace)) for trace in page],
+        fields=fields,
         next_page_token=encode_page_token(page.token, fingerprint),
         ui_url=traces_url(client.tracking_uri, experiment.experiment_id),
     )

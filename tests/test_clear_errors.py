@@ -224,7 +224,12 @@ async def test_filter_numbers_within_64_bits_still_search(settings, store_uri):
     experiment_with(store_uri)
     async with Client(create_server(settings)) as client:
         result = await client.call_tool(
-            "search_traces", {"experiment_name": "agent", "filter_string": "trace.timestamp_ms < 9223372036854775807"}
+            "search_traces",
+            {
+                "experiment_name": "agent",
+                "filter_string": "trace.timestamp_ms < 9223372036854775807",
+                "max_results": 50,
+            },
         )
     assert not result.is_error and len(result.structured_content["traces"]) == 24
 

@@ -17,6 +17,7 @@ COMMAND_OF_TOOL = {
     "get_trace": "get-trace",
     "import_traces": "import",
     "analyze_traces": "analyze",
+    "get_finding": "get-finding",
     "generate_dataset": "generate-dataset",
     "generate_scorers": "generate-scorers",
     "render_run_script": "render-run-script",
@@ -40,6 +41,7 @@ async def test_search_traces_prints_what_the_tool_returns(store_uri, settings, c
     experiment_id = MlflowClient(tracking_uri=store_uri).create_experiment("orders")
     write_traces(store_uri, experiment_id, [make_trace(i) for i in range(3)])
     async with Client(create_server(settings)) as client:
-        tool = (await client.call_tool("search_traces", {"experiment_name": "orders"})).structured_content
+        arguments = {"experiment_name": "orders", "detail": "full"}
+        tool = (await client.call_tool("search_traces", arguments)).structured_content
     main(["search-traces", "--tracking-uri", store_uri, "--experiment-name", "orders"])
     assert json.loads(capsys.readouterr().out) == tool
