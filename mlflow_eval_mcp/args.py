@@ -116,7 +116,13 @@ FindingId = Annotated[
 ]
 FindingPageSize = Annotated[int, Field(ge=1, le=500, description="Traces per page, 1 to 500.")]
 MaxChars = Annotated[
-    int, Field(ge=100, le=100_000, description="Longest span input/output kept, in characters; longer ones are cut.")
+    int | None,
+    Field(
+        ge=100,
+        le=100_000,
+        description="Longest span input/output kept, in characters (longer ones are cut); default: what keeps "
+        "the whole trace summary-sized, at most 2,000 per span.",
+    ),
 ]
 ImportPath = Annotated[
     str,

@@ -524,6 +524,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--max-traces", type=_positive_int, default=500, **_described(MaxTraces))
     generate.add_argument("--suite-dir", help="suite directory (default WORKSPACE/suites/<experiment>)")
+    generate.add_argument("--detail", default="full", **_described(Detail))
     generate.set_defaults(tool="generate_suite", handler=_library_call(_generate))
 
     dataset = commands.add_parser(
@@ -618,7 +619,7 @@ def _parser() -> argparse.ArgumentParser:
         "truncated inputs and outputs of every span.",
     )
     get.add_argument("trace_id", **_described(TraceId))
-    get.add_argument("--max-chars", type=_positive_int, default=2000, **_described(MaxChars))
+    get.add_argument("--max-chars", type=_positive_int, **_described(MaxChars))
     get.set_defaults(tool="get_trace", handler=_library_call(_get_trace))
 
     experiments = commands.add_parser(

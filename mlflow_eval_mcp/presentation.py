@@ -13,11 +13,12 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.analysis.summary import summarize_analysis
-from mlflow_eval_mcp.models import SearchTracesResult
+from mlflow_eval_mcp.models import ClaudeUsage, Mode, SearchTracesResult
+from mlflow_eval_mcp.suite.models import GenerateResult
 
 Detail = Literal["summary", "full"]
 DEFAULT_TRACE_FIELDS = (
@@ -79,7 +80,64 @@ def _clipped(trace: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class SuiteSummary(BaseModel):
+    """generate_suite's default result. `detail="full"` gives every case count, scorer spec and reason."""
+
+    mode: Mode
+    claude: ClaudeUsage | None = None
+    suite_dir: str
+    traces_analyzed: int
+    findings: int
+    cases: int
+    recorded_cases: int
+    synthetic_cases: int
+    findings_not_covered: int
+    code_scorers: list[str]
+    judges: list[str]
+    left_out: int = Field(description="Scorers considered and left out (their reasons are in the full result).")
+    gates: dict[str, float]
+    run_command: str
+    next_step: str
+
+    def as_text(self) -> str:
+        return "\n".join(
+            [
+                f"Suite written to {self.suite_dir} ({self.mode}) from {self.traces_analyzed:,} traces and "
+                f"{self.findings} findings.",
+                f"Dataset: {self.cases} cases ({self.recorded_cases} recorded, {self.synthetic_cases} synthetic); "
+                f"{self.findings_not_covered} findings without a case.",
+                f"Code scorers: {', '.join(self.code_scorers) or 'none'}. Judges: {', '.join(self.judges) or 'none'}. "
+                f"{self.left_out} left out (detail='full' says why).",
+                f"Gates: {', '.join(f'{name} >= {value:g}' for name, value in self.gates.items()) or 'none'}.",
+                f"Run it: {self.run_command}",
+                f"Next: {self.next_step}",
+            ]
+        )
+
+
+def _suite(result: GenerateResult) -> tuple[str, dict[str, Any]]:
+    summary = SuiteSummary(
+        mode=result.mode,
+        claude=result.claude,
+        suite_dir=result.suite_dir,
+        traces_analyzed=result.traces_analyzed,
+        findings=result.findings,
+        cases=result.dataset.cases,
+        recorded_cases=result.dataset.recorded,
+        synthetic_cases=result.dataset.synthetic,
+        findings_not_covered=len(result.dataset.findings_not_covered),
+        code_scorers=[spec.name for spec in [*result.scorers.code_scorers, *result.scorers.generated_code_scorers]],
+        judges=[judge.name for judge in result.scorers.judges],
+        left_out=len(result.scorers.not_used) + len(result.scorers.dropped),
+        gates=result.script.gates,
+        run_command=result.script.run_command,
+        next_step=result.script.next_step,
+    )
+    return summary.as_text(), summary.model_dump(mode="json")
+
+
 _BRIEFS: dict[type, Callable[[Any], tuple[str, dict[str, Any]]]] = {
     TraceAnalysis: _analysis,
     SearchTracesResult: _search,
+    GenerateResult: _suite,
 }

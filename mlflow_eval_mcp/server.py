@@ -146,7 +146,7 @@ class TraceTools:
         )
 
     async def get_trace(
-        self, trace_id: TraceId, max_chars: MaxChars = 2000, tracking_uri: TrackingUri = None
+        self, trace_id: TraceId, max_chars: MaxChars = None, tracking_uri: TrackingUri = None
     ) -> GetTraceResult:
         """Get one trace as a span tree: types, timings, status, exceptions, token usage and
         truncated inputs/outputs of every span."""
@@ -306,6 +306,7 @@ class TraceTools:
         max_cases: MaxCases = 50,
         judge_model: JudgeModel = None,
         generation: Generation = "auto",
+        detail: Detail = "summary",
         tracking_uri: TrackingUri = None,
     ) -> GenerateResult:
         """Run the whole pipeline into one suite directory: analyze_traces, generate_dataset,

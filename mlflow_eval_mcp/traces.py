@@ -40,6 +40,11 @@ if TYPE_CHECKING:
 MAX_RESULTS_LIMIT = 500
 DEFAULT_ORDER_BY = ("timestamp_ms DESC",)
 PREVIEW_CHARS = 300
+SPAN_CONTENT_BUDGET = 6_000
+"""Characters of span inputs and outputs a default get_trace result holds in all (a client puts the
+whole result into its model's context)."""
+MAX_SPAN_CHARS = 2_000
+MIN_SPAN_CHARS = 100
 # end_time_ms is documented by MLflow but crashes its sqlite store (3.17), so it is not offered.
 _ORDER_FIELDS = ("timestamp_ms", "timestamp", "execution_time_ms", "status", "name", "run_id", "request_id")
 _ORDER_CLAUSE = re.compile(
@@ -168,8 +173,9 @@ def _load_spans(client: MlflowClient, infos: list[TraceInfo], executor: ThreadPo
     return {trace.info.trace_id: trace for trace in _call_store(load) if trace.data.spans}
 
 
-def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int = 2000) -> GetTraceResult:
-    """A trace with its full span tree; span inputs and outputs are truncated to `max_chars`."""
+def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int | None = None) -> GetTraceResult:
+    """A trace with its full span tree; span inputs and outputs are truncated to `max_chars`, by
+    default to what keeps their total within `SPAN_CONTENT_BUDGET` (at most `MAX_SPAN_CHARS` each)."""
     from mlflow.exceptions import MlflowException
 
     trace_id = trace_id.strip()
@@ -184,11 +190,14 @@ def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int = 2000) -> 
         raise TrackingUnavailableError(
             f"Could not read trace {shown(trace_id)}: {clip(scrub(error.message))}"
         ) from error
+    spans = trace.data.spans
+    if max_chars is None:
+        max_chars = max(MIN_SPAN_CHARS, min(MAX_SPAN_CHARS, SPAN_CONTENT_BUDGET // max(1, 2 * len(spans))))
     truncator = _Truncator(max_chars)
     return GetTraceResult(
         tracking_uri=redact_uri(client.tracking_uri),
         trace=summarize_trace(trace),
-        spans=_span_tree(trace.data.spans, truncator),
+        spans=_span_tree(spans, truncator),
         truncated_fields=truncator.truncated,
         ui_url=traces_url(client.tracking_uri, trace.info.experiment_id, trace_id)
         if trace.info.experiment_id
