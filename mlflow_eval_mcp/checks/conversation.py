@@ -76,8 +76,8 @@ class Unread:
     """False when the trace does not hold the part at all (MLflow stored an object's repr)."""
 
 
-class ModelCall:
-    """One LLM call: its model, messages in, answer out, finish reason, tokens and cost."""
+class _SpanReading:
+    """What one span says, read on demand."""
 
     def __init__(self, span: SpanView) -> None:
         self.span = span
@@ -85,6 +85,10 @@ class ModelCall:
     @property
     def name(self) -> str:
         return self.span.name
+
+
+class ModelCall(_SpanReading):
+    """One LLM call: its model, messages in, answer out, finish reason, tokens and cost."""
 
     @property
     def failed(self) -> bool:
@@ -151,15 +155,8 @@ class ModelCall:
         return inputs, outputs or self.failed
 
 
-class ToolCall:
+class ToolCall(_SpanReading):
     """One tool call: name, arguments, result, and whether it raised or returned an error."""
-
-    def __init__(self, span: SpanView) -> None:
-        self.span = span
-
-    @property
-    def name(self) -> str:
-        return self.span.name
 
     @property
     def arguments(self) -> Any:
@@ -182,15 +179,8 @@ class ToolCall:
         return signals.error_message(span.status_text, span.outputs, span.exception) or self.outcome
 
 
-class Retrieval:
+class Retrieval(_SpanReading):
     """One retriever call: the query and the documents it returned."""
-
-    def __init__(self, span: SpanView) -> None:
-        self.span = span
-
-    @property
-    def name(self) -> str:
-        return self.span.name
 
     @cached_property
     def query(self) -> str | None:
