@@ -2,7 +2,8 @@
 
 Usage (from the repository root): python -m benchmarks.result_sizes [--sizes 300 5000] [--workspace DIR]
 Seeds the demo corpus at each size, walks the `first_evaluation_suite` workflow through the MCP
-protocol (in-memory client, offline) and prints, per call, the characters of its text content and of
+protocol (in-memory client, offline), plus an analysis of every trace in the store and a page of its
+largest finding, and prints, per call, the characters of its text content and of
 its structured content, and the size of `tools/list`. Targets: every default result at most 12,000
 characters of text at both sizes; no result grows more than 1.2x when the store grows 16x;
 `tools/list` at most 30,000 characters.
@@ -54,6 +55,13 @@ async def walk(settings: Settings, experiment: str) -> dict[str, tuple[int, int]
         trace_id = searched.structured_content["traces"][0]["trace_id"]
         await call("get_trace", trace_id=trace_id)
         await call("analyze_traces", experiment_name=experiment, suite_dir=suite_dir, generation="offline")
+        everything = await client.call_tool(
+            "analyze_traces", {"experiment_name": experiment, "max_traces": 50_000, "generation": "offline"}
+        )
+        sizes["analyze_traces (all)"] = _size(everything)
+        finding = everything.structured_content["findings"][0]["id"]
+        analysis_id = everything.structured_content["analysis_id"]
+        await call("get_finding", analysis_id=analysis_id, finding_id=finding)
         await call("generate_suite", experiment_name=experiment, suite_dir=suite_dir, generation="offline")
         await call("validate_eval", suite_dir=suite_dir, generation="offline")
         await call("push_feedback", suite_dir=suite_dir, dry_run=True)
@@ -75,14 +83,14 @@ def main() -> None:
         workspace = args.workspace or Path(folder)
         small, large = args.sizes
         results = {size: measure(size, workspace) for size in (small, large)}
-    print(f"{'call':18s} {'text ' + str(small):>12s} {'text ' + str(large):>12s} {'growth':>7s} {'structured':>11s}")
+    print(f"{'call':22s} {'text ' + str(small):>12s} {'text ' + str(large):>12s} {'growth':>7s} {'structured':>11s}")
     worst = 0
     for name, (text_small, structured_small) in results[small].items():
         text_large, structured_large = results[large][name]
         growth = text_large / text_small if text_small else 1.0
         worst = max(worst, text_large, text_small) if name != "tools/list" else worst
         print(
-            f"{name:18s} {text_small:>12,} {text_large:>12,} {growth:>6.2f}x "
+            f"{name:22s} {text_small:>12,} {text_large:>12,} {growth:>6.2f}x "
             f"{structured_small:>5,}/{structured_large:<6,}"
         )
     listed = results[large]["tools/list"][0]

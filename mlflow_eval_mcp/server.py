@@ -97,7 +97,8 @@ INSTRUCTIONS = """\
 Turns MLflow traces of GenAI agents into evaluation suites. Start with list_experiments, then
 search_traces (filter with trace.status = 'ERROR', span.type = 'TOOL', trace.execution_time_ms > N)
 and get_trace for one trace's span tree; analyze_traces finds what goes wrong across an
-experiment (findings with every affected trace id and the scorer that would catch it). To build an
+experiment (a summary of findings with example trace ids and the scorer that would catch each;
+get_finding pages through every trace of one, detail="full" returns everything). To build an
 evaluation suite, call generate_suite, or step by step with the same suite_dir: analyze_traces,
 generate_dataset, generate_scorers, render_run_script; then validate_eval, push_feedback (results onto
 the production traces), pull_feedback (human labels back into the suite) and compare_runs (regression

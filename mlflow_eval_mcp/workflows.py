@@ -39,9 +39,9 @@ def latency_and_token_profile(experiment_name: str) -> str:
     """Where an agent spends time and tokens, and which traces are outliers."""
     return f"""Profile latency and token use of the agent in MLflow experiment "{experiment_name}".
 
-1. analyze_traces(experiment_name="{experiment_name}", generation="offline"): read latency (trace percentiles, \
-per span type and name, the spans that dominate slow traces), tokens (per trace, per model, the outlier \
-threshold) and the latency_outliers and token_outliers findings.
+1. analyze_traces(experiment_name="{experiment_name}", generation="offline", detail="full"): read latency \
+(trace percentiles, per span type and name, the spans that dominate slow traces), tokens (per trace, per model, \
+the outlier threshold) and the latency_outliers and token_outliers findings.
 2. search_traces(experiment_name="{experiment_name}", order_by=["execution_time_ms DESC"], max_results=5), then \
 get_trace on the slowest: which span took the time, and was it waiting on a tool, a model or retries?
 3. Report a table of the slowest span names (p50, p95, max), the tokens per trace (p50, p95) by model, and three \
