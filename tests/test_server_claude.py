@@ -15,7 +15,12 @@ async def test_generate_suite_with_claude_says_claude_in_every_step(demo_store, 
         async with Client(create_server(settings)) as client:
             result = await client.call_tool(
                 "generate_suite",
-                {"experiment_name": "mlflow-eval-demo", "suite_dir": str(tmp_path / "suite"), "max_cases": 30},
+                {
+                    "experiment_name": "mlflow-eval-demo",
+                    "suite_dir": str(tmp_path / "suite"),
+                    "max_cases": 30,
+                    "detail": "full",
+                },
             )
     assert not result.is_error, result
     content = result.structured_content

@@ -30,8 +30,10 @@ async def test_generate_suite_builds_every_file_and_reports_progress(demo_store,
         )
     assert not result.is_error, result
     content = result.structured_content
-    assert content["mode"] == "offline" and content["dataset"]["cases"] == 20
-    assert content["script"]["gates"] and seen == [0, 1, 2, 3]
+    # The default result is the suite's summary; detail="full" has every step's result.
+    assert content["mode"] == "offline" and content["cases"] == 20
+    assert content["gates"] and seen == [0, 1, 2, 3]
+    assert f"Suite written to {suite_dir}" in result.content[0].text
     tasks = json.loads((tmp_path / "suite" / "eval_tasks.json").read_text())
     assert [step["status"] for step in tasks["steps"]] == ["completed"] * 4 + ["pending"]
 
