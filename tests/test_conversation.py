@@ -127,6 +127,29 @@ def test_the_messages_are_the_whole_exchange_in_order(integration):
     ]
 
 
+@pytest.mark.parametrize(
+    "integration", ["gemini", "bedrock", "llamaindex", "autogen", "ag2", "otel_genai", "openinference"]
+)
+def test_every_framework_s_exchange_has_its_system_prompt_tool_calls_and_tool_results(integration):
+    # Gemini keeps the system instruction in the call's config; LlamaIndex a tool's result in a text block.
+    messages = _conversation(integration, "multi_step").messages
+    assert [(message.role, message.tool_calls) for message in messages] == [
+        ("system", ()),
+        ("user", ()),
+        ("assistant", ("get_order_status",)),
+        ("tool", ()),
+        ("assistant", ("get_weather",)),
+        ("tool", ()),
+        ("assistant", ()),
+    ]
+    assert [messages[0].text, messages[1].text, messages[-1].text] == [
+        SYSTEM_PROMPT,
+        REQUESTS["multi_step"],
+        MULTI_STEP_ANSWER,
+    ]
+    assert ["Lyon" in (message.text or "") for message in messages if message.role == "tool"] == [True, True]
+
+
 # --- model calls ----------------------------------------------------------------------------
 
 

@@ -400,7 +400,14 @@ def messages_of(value: Any) -> list[Message]:
     system: list[Message] = []
     items = value
     if isinstance(value, dict):
-        system = [Message("system", signals.text_of(value[key])) for key in _SYSTEM_KEYS if value.get(key)]
+        # Gemini's system instruction is part of the call's `config`.
+        sources = [value, value["config"]] if isinstance(value.get("config"), dict) else [value]
+        system = [
+            Message("system", signals.text_of(source[key]))
+            for source in sources
+            for key in _SYSTEM_KEYS
+            if source.get(key)
+        ]
         items = next((value[key] for key in _MESSAGE_KEYS if isinstance(value.get(key), list)), None)
     if not isinstance(items, list):
         return []
@@ -443,9 +450,10 @@ def _is_tool_result(block: dict[str, Any], role: str) -> bool:
 
 
 def _tool_result_content(block: dict[str, Any]) -> Any:
-    """What a tool result says: its `content`, or a Gemini / OTel GenAI `response`."""
+    """What a tool result says: its `content`, a Gemini / OTel GenAI `response`, or the block itself
+    (a text block of a tool message, as LlamaIndex writes it)."""
     nested = next((block[key] for key in _RESULT_KEYS if isinstance(block.get(key), dict)), block)
-    content = nested.get("content") if "content" in nested else nested.get("response")
+    content = next((nested[key] for key in ("content", "response") if key in nested), nested)
     if content is None or signals.text_of(content) is not None:
         return content
     return json.dumps(content, ensure_ascii=False, default=str)
