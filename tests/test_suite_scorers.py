@@ -1,16 +1,20 @@
 """generate_scorers: which scorers a suite gets, that the generated files are clean code, and that
 the code scorers fail exactly the demo traces with each planted failure."""
 
+import ast
 import dataclasses
 import json
 import subprocess
 import sys
+import typing
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import SCORER_CONFIG_FILE
+from mlflow_eval_mcp.suite.models import CheckName
 from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
 from mlflow_eval_mcp.trace_writer import AssessmentRecord
 from tests.suite_factory import analysed
@@ -173,3 +177,14 @@ def test_each_planted_failure_is_caught_and_clean_traces_pass(demo_verdicts, dem
     clean = {trace_id for trace_id, modes in planted.items() if not modes}
     assert affected <= failed  # recall 1
     assert not failed & clean  # no false positive on a healthy trace
+
+
+def test_every_check_a_scorer_config_may_name_is_one_the_suite_template_runs():
+    template = resources.files("mlflow_eval_mcp.suite.templates").joinpath("scorers.py").read_text(encoding="utf-8")
+    table = next(
+        node.value
+        for node in ast.parse(template).body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "CHECKS"
+    )
+    assert isinstance(table, ast.Dict)
+    assert {key.value for key in table.keys if isinstance(key, ast.Constant)} == set(typing.get_args(CheckName))

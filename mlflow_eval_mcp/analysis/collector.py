@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation, ModelCall
 from mlflow_eval_mcp.checks.span_view import SpanView
-from mlflow_eval_mcp.importing.builder import SYNTHETIC_TIME_TAG
+from mlflow_eval_mcp.checks.tags import SYNTHETIC_TIME_TAG
 
 if TYPE_CHECKING:
     from mlflow.entities import Span, Trace

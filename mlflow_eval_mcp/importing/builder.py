@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from mlflow_eval_mcp.checks.tags import SYNTHETIC_TIME_TAG
 from mlflow_eval_mcp.trace_writer import AssessmentRecord, SpanRecord, TraceRecord, span_id_for
 
-SYNTHETIC_TIME_TAG = "mlflow_eval_mcp.synthetic_timestamps"
 CONTENT_TAG = "mlflow_eval_mcp.import.content_id"
 """Trace tag: a hash of everything the trace holds but synthetic times, so that a record reusing
 another's id can be told apart from the same record imported again."""

@@ -25,9 +25,9 @@ from mlflow.genai.scorers import scorer
 
 from mlflow_eval_checks import signals
 from mlflow_eval_checks.conversation import Conversation
+from mlflow_eval_checks.tags import SYNTHETIC_TIME_TAG
 
 CONFIG_FILE = Path(__file__).resolve().parent / "data" / "scorer_config.json"
-SYNTHETIC_TIME_TAG = "mlflow_eval_mcp.synthetic_timestamps"
 _PROVIDER_KEYS = {
     "openai": ("OPENAI_API_KEY",),
     "anthropic": ("ANTHROPIC_API_KEY",),
