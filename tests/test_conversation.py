@@ -104,23 +104,32 @@ def test_a_run_whose_tool_raised_has_no_answer(integration):
     assert _conversation(integration, "tool_raises").answer_text is None
 
 
-@pytest.mark.parametrize("integration", [*SDK_LOOPS, "langgraph"])
-def test_the_messages_are_the_whole_exchange_in_order(integration):
+MULTI_STEP_EXCHANGE = [
+    ("system", ()),
+    ("user", ()),
+    ("assistant", ("get_order_status",)),
+    ("tool", ()),
+    ("assistant", ("get_weather",)),
+    ("tool", ()),
+    ("assistant", ()),
+]
+
+
+def _whole_exchange(integration: str) -> list[Any]:
+    """The multi-step scenario's messages, checked for roles, tool calls, prompt, request and answer."""
     messages = _conversation(integration, "multi_step").messages
-    assert [(message.role, message.tool_calls) for message in messages] == [
-        ("system", ()),
-        ("user", ()),
-        ("assistant", ("get_order_status",)),
-        ("tool", ()),
-        ("assistant", ("get_weather",)),
-        ("tool", ()),
-        ("assistant", ()),
-    ]
+    assert [(message.role, message.tool_calls) for message in messages] == MULTI_STEP_EXCHANGE
     assert [messages[0].text, messages[1].text, messages[-1].text] == [
         SYSTEM_PROMPT,
         REQUESTS["multi_step"],
         MULTI_STEP_ANSWER,
     ]
+    return messages
+
+
+@pytest.mark.parametrize("integration", [*SDK_LOOPS, "langgraph"])
+def test_the_messages_are_the_whole_exchange_in_order(integration):
+    messages = _whole_exchange(integration)
     assert [json.loads(message.text) for message in messages if message.role == "tool"] == [
         {"order_id": "A-1", "status": "shipped", "city": "Lyon"},
         {"city": "Lyon", "temperature_c": 18, "conditions": "sunny"},
@@ -132,21 +141,7 @@ def test_the_messages_are_the_whole_exchange_in_order(integration):
 )
 def test_every_framework_s_exchange_has_its_system_prompt_tool_calls_and_tool_results(integration):
     # Gemini keeps the system instruction in the call's config; LlamaIndex a tool's result in a text block.
-    messages = _conversation(integration, "multi_step").messages
-    assert [(message.role, message.tool_calls) for message in messages] == [
-        ("system", ()),
-        ("user", ()),
-        ("assistant", ("get_order_status",)),
-        ("tool", ()),
-        ("assistant", ("get_weather",)),
-        ("tool", ()),
-        ("assistant", ()),
-    ]
-    assert [messages[0].text, messages[1].text, messages[-1].text] == [
-        SYSTEM_PROMPT,
-        REQUESTS["multi_step"],
-        MULTI_STEP_ANSWER,
-    ]
+    messages = _whole_exchange(integration)
     assert ["Lyon" in (message.text or "") for message in messages if message.role == "tool"] == [True, True]
 
 
