@@ -1,10 +1,9 @@
 """Annotated argument types shared by the tools: the schema a model sees, with examples and limits,
 and the sentences that tell a caller which argument is wrong and what it may be. `check_judge_model`
-is also applied by the library, so the CLI's values are held to the same rule."""
+(suite.judge_model) is the library's rule, so every front end's values are held to it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -13,6 +12,7 @@ from pydantic_core import ErrorDetails
 
 from mlflow_eval_mcp.errors import InvalidArgumentError, shown
 from mlflow_eval_mcp.models import TRACE_FIELDS
+from mlflow_eval_mcp.suite.judge_model import check_judge_model
 from mlflow_eval_mcp.traces import MAX_RESULTS_LIMIT
 
 MAX_TEXT = 4096
@@ -21,20 +21,6 @@ MAX_LONG_TEXT = 16_384
 """Longest filter string or page token."""
 MAX_ITEMS = 100
 """Most items in a list or object argument."""
-
-# MLflow 3.17 accepts "databricks" or "<provider>:/<model>" (mlflow.genai.judges.utils.validate_judge_model);
-# whitespace and control characters are refused too, because the value is written into the suite's files.
-_JUDGE_MODEL = re.compile(r"databricks|[A-Za-z][\w.-]*:/+[^\s/\x00-\x1f\x7f][^\s\x00-\x1f\x7f]*")
-
-
-def check_judge_model(judge_model: str | None) -> str | None:
-    """`judge_model` if MLflow can use it as a judge model URI; raises InvalidArgumentError otherwise."""
-    if judge_model is None or _JUDGE_MODEL.fullmatch(judge_model):
-        return judge_model
-    raise InvalidArgumentError(
-        f"judge_model must be 'databricks' or a model URI '<provider>:/<model>', e.g. 'openai:/gpt-4o-mini' "
-        f"or 'anthropic:/claude-sonnet-4-5' (got {shown(judge_model)})."
-    )
 
 
 def _judge_model_value(judge_model: str | None) -> str | None:

@@ -209,20 +209,24 @@ def _import_traces(client: MlflowClient, args: argparse.Namespace, settings: Set
 
 
 def _analyze_traces(client: MlflowClient, args: argparse.Namespace, settings: Settings) -> BaseModel:
+    from mlflow_eval_mcp.analysis.archive import archive_analysis
     from mlflow_eval_mcp.analysis.engine import analyze_traces
+    from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 
     progress = ProgressBar("traces analysed")
-    result = analyze_traces(
-        client,
+    options = dict(
         experiment_id=args.experiment_id,
         experiment_name=args.experiment_name,
         filter_string=args.filter_string,
         max_traces=args.max_traces,
-        suite=_suite(args, settings) if args.suite_dir else None,
         on_progress=progress,
         claude=_claude(args, settings),
-        archive=settings.analyses_dir,
     )
+    if args.suite_dir:
+        result = analyze_into_suite(client, _suite(args, settings), archive=settings.analyses_dir, **options)
+    else:
+        result = analyze_traces(client, **options)
+        archive_analysis(settings.analyses_dir, result)
     progress.close()
     return result
 

@@ -202,25 +202,29 @@ class TraceTools:
         that would catch it), latency, tokens, tools, request clusters, recommended scorers. get_finding
         pages every trace of a finding. With Claude configured, also what the agent is for and semantic
         failures in a sample."""
+        from mlflow_eval_mcp.analysis.archive import archive_analysis
         from mlflow_eval_mcp.analysis.engine import analyze_traces
+        from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 
         def progress(done: int, total: int | None) -> None:
             anyio.from_thread.run(ctx.report_progress, done, total, f"{done} traces analysed")
 
-        return await self._with_client(
-            tracking_uri,
-            lambda client: analyze_traces(
-                client,
+        def work(client: MlflowClient) -> TraceAnalysis:
+            options = dict(
                 experiment_id=experiment_id,
                 experiment_name=experiment_name,
                 filter_string=filter_string,
                 max_traces=max_traces,
-                suite=self._suite(suite_dir) if suite_dir else None,
                 on_progress=progress,
                 claude=self._claude(generation),
-                archive=self.settings.analyses_dir,
-            ),
-        )
+            )
+            if suite_dir:
+                return analyze_into_suite(client, self._suite(suite_dir), archive=self.settings.analyses_dir, **options)
+            analysis = analyze_traces(client, **options)
+            archive_analysis(self.settings.analyses_dir, analysis)
+            return analysis
+
+        return await self._with_client(tracking_uri, work)
 
     async def get_finding(
         self,

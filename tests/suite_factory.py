@@ -5,8 +5,8 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
+from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.models import RunScriptResult, ScorersResult
@@ -44,7 +44,7 @@ def analysed(store_uri: str, tmp_path: Path, records: list[TraceRecord], name: s
     experiment_id = client.create_experiment(name)
     write_traces(store_uri, experiment_id, records)
     suite = SuiteLayout(tmp_path / "suite")
-    return BuiltSuite(client, suite, analyze_traces(client, experiment_id=experiment_id, suite=suite))
+    return BuiltSuite(client, suite, analyze_into_suite(client, suite, experiment_id=experiment_id))
 
 
 def built(

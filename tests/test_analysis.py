@@ -13,6 +13,7 @@ from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.importing.importer import import_traces
 from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id, write_traces
 from tests.realdata import DATA_DIR
@@ -122,7 +123,7 @@ def test_structure_and_stats_describe_the_agent(demo_analysis):
 def test_analysis_is_written_to_the_suite_directory(demo_template, tmp_path):
     client = MlflowClient(tracking_uri=demo_template.uri)
     suite = SuiteLayout.resolve(tmp_path / "s", workspace=tmp_path, default_name="")
-    result = analyze_traces(client, experiment_id=demo_template.experiment_id, max_traces=50, suite=suite)
+    result = analyze_into_suite(client, suite, experiment_id=demo_template.experiment_id, max_traces=50)
     stored = json.loads((tmp_path / "s" / "state" / "analysis.json").read_text())
     assert stored["overview"]["traces_analyzed"] == 50
     assert stored["findings"] == json.loads(result.model_dump_json())["findings"]

@@ -14,6 +14,7 @@ from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.span_view import SpanView
 from mlflow_eval_mcp.importing.importer import import_traces
+from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.run_script import render_run_script
@@ -107,7 +108,7 @@ def test_a_suite_generated_from_the_fixtures_validates(integration, store_uri, t
     _analysed(integration, store_uri, tmp_path)
     client = MlflowClient(tracking_uri=store_uri)
     suite = SuiteLayout(tmp_path / "suite")
-    analyze_traces(client, experiment_name=integration, suite=suite)
+    analyze_into_suite(client, suite, experiment_name=integration)
     generate_dataset(client, suite)
     generate_scorers(suite)
     render_run_script(suite)

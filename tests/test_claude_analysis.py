@@ -4,6 +4,7 @@ import json
 
 from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.claude.session import open_claude
+from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, SuiteLayout
 from tests.fake_anthropic import claude_settings, fake_anthropic, shown_trace_ids, tool_answer
 from tests.suite_factory import experiment_with
@@ -79,8 +80,8 @@ def test_the_claude_analysis_is_written_to_the_suite(store_uri, tmp_path):
     client, experiment_id = experiment_with(store_uri)
     suite = SuiteLayout(tmp_path / "suite")
     with fake_anthropic(_answer) as fake:
-        analyze_traces(
-            client, experiment_id=experiment_id, suite=suite, claude=open_claude(claude_settings(fake, tmp_path))
+        analyze_into_suite(
+            client, suite, experiment_id=experiment_id, claude=open_claude(claude_settings(fake, tmp_path))
         )
     stored = json.loads(suite.path(ANALYSIS_FILE).read_text())
     assert stored["mode"] == "claude"

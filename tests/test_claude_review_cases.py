@@ -2,9 +2,9 @@
 
 import re
 
-from mlflow_eval_mcp.claude.repair import CODE_DEFECT_CHECKS, _problems_by_scorer
 from mlflow_eval_mcp.claude.session import open_claude
 from mlflow_eval_mcp.claude.untrusted import cut, fenced
+from mlflow_eval_mcp.suite.claude_repair import CODE_DEFECT_CHECKS, _problems_by_scorer
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.models import ValidationCheck, ValidationIssue, ValidationResult

@@ -91,10 +91,9 @@ def test_only_the_newest_analyses_are_kept(demo_template, tmp_path):
 def _one_archived(demo_template):
     from mlflow.tracking import MlflowClient
 
+    from mlflow_eval_mcp.analysis.archive import archive_analysis
     from mlflow_eval_mcp.analysis.engine import analyze_traces
 
     directory = demo_template.settings().analyses_dir
-    analysis = analyze_traces(
-        MlflowClient(tracking_uri=demo_template.uri), experiment_name="mlflow-eval-demo", archive=directory
-    )
-    return directory, analysis.analysis_id
+    analysis = analyze_traces(MlflowClient(tracking_uri=demo_template.uri), experiment_name="mlflow-eval-demo")
+    return directory, archive_analysis(directory, analysis)

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.layout import CASES_FILE, slug
 from mlflow_eval_mcp.suite.run_script import render_run_script
 from mlflow_eval_mcp.suite.runner import run_suite
@@ -91,7 +91,7 @@ def test_a_suite_belongs_to_one_experiment(store_uri, tmp_path):
     client, suite, *_ = _build(store_uri, tmp_path, [make_trace(i) for i in range(5)])
     other = client.create_experiment("other")
     with pytest.raises(InvalidArgumentError, match="holds the suite of experiment 'agent'"):
-        analyze_traces(client, experiment_id=other, suite=suite)
+        analyze_into_suite(client, suite, experiment_id=other)
 
 
 def test_a_hand_broken_cases_file_names_the_line_and_the_step(store_uri, tmp_path):

@@ -33,7 +33,7 @@ from mlflow.entities import Trace
 from mlflow.tracking import MlflowClient
 
 import mlflow_eval_mcp
-from mlflow_eval_mcp.analysis.engine import analyze_traces
+from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import CASES_FILE, DATA_DIR, EVALUATION_DIR, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, ScorerConfig
@@ -215,7 +215,7 @@ def hostile_suite(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -
         report = write_traces(uri, experiment_id, [make_trace(i) for i in range(HEALTHY)] + hostile)
         assert report.written == HEALTHY + len(hostile), report
         suite = SuiteLayout.resolve(base / "suite", workspace=base / "workspace", default_name="hostile")
-        analyze_traces(client, experiment_id=experiment_id, suite=suite)
+        analyze_into_suite(client, suite, experiment_id=experiment_id)
         dataset = generate_dataset(client, suite, strategy="traces", max_cases=MAX_CASES, redact=True)
         generate_scorers(suite)
         render_run_script(suite)
@@ -438,7 +438,7 @@ def test_unicode_line_separators_in_trace_content_keep_the_data_files_loadable(s
     odd = _with_line_separator(make_trace(100), place)
     write_traces(store_uri, experiment_id, [make_trace(i) for i in range(20)] + [odd])
     suite = SuiteLayout.resolve(tmp_path / "suite", workspace=tmp_path / "workspace", default_name="separators")
-    analyze_traces(client, experiment_id=experiment_id, suite=suite)
+    analyze_into_suite(client, suite, experiment_id=experiment_id)
     dataset = generate_dataset(client, suite, strategy="traces", max_cases=MAX_CASES, redact=True)
     generate_scorers(suite)
     render_run_script(suite)

@@ -1,5 +1,6 @@
 """`analyze_traces`: stream an experiment's traces page by page into one pass of statistics,
-then derive findings and recommendations. No LLM, no network beyond the tracking store."""
+then derive findings and recommendations. No LLM, no network beyond the tracking store, and
+nothing written: keeping the analysis is its callers' step (`suite.analysis_step`, `analysis.archive`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlflow_eval_mcp.analysis.archive import archive_analysis
 from mlflow_eval_mcp.analysis.clusters import cluster_errors, cluster_inputs
 from mlflow_eval_mcp.analysis.collector import TraceCollector
 from mlflow_eval_mcp.analysis.findings import derive_findings
@@ -29,9 +28,6 @@ from mlflow_eval_mcp.analysis.recommend import recommend_dataset, recommend_scor
 from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile, percentiles
 from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.files import write_json_atomic
-from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, SuiteLayout
-from mlflow_eval_mcp.suite.tasks import load_tasks, record
 from mlflow_eval_mcp.traces import iter_trace_pages
 from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
 from mlflow_eval_mcp.ui_links import traces_url
@@ -44,6 +40,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TRACES_LIMIT = 50_000
+DEFAULT_MAX_TRACES = 500
 
 
 def analyze_traces(
@@ -52,22 +49,17 @@ def analyze_traces(
     experiment_id: str | None = None,
     experiment_name: str | None = None,
     filter_string: str | None = None,
-    max_traces: int = 500,
-    suite: SuiteLayout | None = None,
+    max_traces: int = DEFAULT_MAX_TRACES,
     on_progress: Callable[[int, int | None], None] | None = None,
     claude: ClaudeSession | None = None,
-    archive: Path | None = None,
 ) -> TraceAnalysis:
     """Analyse up to `max_traces` of the newest traces of one experiment; with `claude`, add
-    its reading of a sample (see `claude.analysis`). `on_progress(done, total)` has no total until
-    the last trace is read: the experiment may hold fewer than `max_traces`. With `archive`, the
-    analysis is kept there whole under its `analysis_id` (see `analysis.archive`)."""
+    its reading of a sample (see `analysis.claude_reading`). `on_progress(done, total)` has no total until
+    the last trace is read: the experiment may hold fewer than `max_traces`."""
     if not 1 <= max_traces <= MAX_TRACES_LIMIT:
         raise InvalidArgumentError(f"max_traces must be between 1 and {MAX_TRACES_LIMIT:,} (got {max_traces}).")
     started = time.perf_counter()
     experiment = resolve_experiment(client, experiment_id, experiment_name)
-    if suite is not None:
-        _check_suite_owner(suite, experiment.experiment_id, redact_uri(client.tracking_uri))
     collector, unreadable = _collect(client, experiment.experiment_id, filter_string, max_traces, on_progress)
     if on_progress is not None:
         on_progress(collector.traces, collector.traces)
@@ -94,23 +86,11 @@ def analyze_traces(
         ui_url=traces_url(client.tracking_uri, experiment.experiment_id),
     )
     if claude is not None:
-        from mlflow_eval_mcp.claude.analysis import enrich_analysis
+        from mlflow_eval_mcp.analysis.claude_reading import enrich_analysis
 
         added = claude.attempt("analysis", lambda: enrich_analysis(client, analysis, claude))
         claude.stamp(analysis, contributed=bool(added))
     analysis.seconds = round(time.perf_counter() - started, 3)
-    if suite is not None:
-        analysis.analysis_path = str(suite.path(ANALYSIS_FILE))
-    if archive is not None:
-        archive_analysis(archive, analysis)
-    if suite is not None:
-        write_json_atomic(suite.path(ANALYSIS_FILE), analysis.model_dump(mode="json"))
-        record(
-            suite,
-            "analyze",
-            outputs=[ANALYSIS_FILE],
-            experiment=(experiment.experiment_id, experiment.name, analysis.tracking_uri),
-        )
     return analysis
 
 
@@ -136,16 +116,6 @@ def _collect(
             if on_progress is not None:
                 on_progress(collector.traces, None)
     return collector, unreadable
-
-
-def _check_suite_owner(suite: SuiteLayout, experiment_id: str, tracking_uri: str) -> None:
-    """A suite belongs to one experiment of one store: analysing another into it would mix them."""
-    tasks = load_tasks(suite)
-    if tasks.experiment_id is not None and (tasks.experiment_id, tasks.tracking_uri) != (experiment_id, tracking_uri):
-        raise InvalidArgumentError(
-            f"{suite.root} holds the suite of experiment {tasks.experiment_name!r} (id {tasks.experiment_id}) in "
-            f"{tasks.tracking_uri}; give another suite_dir, or delete that one to start afresh."
-        )
 
 
 def _overview(c: TraceCollector, unreadable: int) -> Overview:

@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.checks import signals
-from mlflow_eval_mcp.suite.redaction import Redactor
+from mlflow_eval_mcp.redaction import Redactor
 
 if TYPE_CHECKING:
     from mlflow.entities import Span, Trace

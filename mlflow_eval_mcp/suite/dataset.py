@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
+from mlflow_eval_mcp.analysis.selection import Candidate, NearDuplicates, candidates
 from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.checks import signals
-from mlflow_eval_mcp.claude.dataset import claude_cases, evidence_text
 from mlflow_eval_mcp.errors import InvalidArgumentError, TrackingUnavailableError
 from mlflow_eval_mcp.files import jsonl_line, write_text_atomic
 from mlflow_eval_mcp.next_steps import suggest
+from mlflow_eval_mcp.redaction import Redactor
+from mlflow_eval_mcp.suite.claude_cases import claude_cases, evidence_text
 from mlflow_eval_mcp.suite.layout import CASES_FILE, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, DatasetSync, Strategy
-from mlflow_eval_mcp.suite.redaction import Redactor
-from mlflow_eval_mcp.suite.selection import Candidate, NearDuplicates, candidates
 from mlflow_eval_mcp.suite.state import read_analysis, write_cases
 from mlflow_eval_mcp.suite.synthetic import EDGE_CASES, synthetic_inputs
 from mlflow_eval_mcp.suite.tasks import record
@@ -55,7 +55,7 @@ def generate_dataset(
 ) -> DatasetResult:
     """Choose up to `max_cases` cases (stratified over findings and request clusters), redact
     them, and write them with the source traces into the suite's data files. With `claude`, part
-    of the budget goes to synthetic cases it grounds in the recorded ones (see `claude.dataset`)."""
+    of the budget goes to synthetic cases it grounds in the recorded ones (see `suite.claude_cases`)."""
     if not 1 <= max_cases <= MAX_CASES_LIMIT:
         raise InvalidArgumentError(f"max_cases must be between 1 and {MAX_CASES_LIMIT:,} (got {max_cases}).")
     analysis = read_analysis(suite)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mlflow_eval_mcp.analysis.engine import analyze_traces
-from mlflow_eval_mcp.args import check_judge_model
+from mlflow_eval_mcp.analysis.engine import DEFAULT_MAX_TRACES
+from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.dataset import generate_dataset
+from mlflow_eval_mcp.suite.judge_model import check_judge_model
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.models import GenerateResult, Strategy
 from mlflow_eval_mcp.suite.run_script import render_run_script
@@ -27,7 +28,7 @@ def generate_suite(
     experiment_id: str | None = None,
     experiment_name: str | None = None,
     filter_string: str | None = None,
-    max_traces: int = 500,
+    max_traces: int = DEFAULT_MAX_TRACES,
     strategy: Strategy | None = None,
     max_cases: int = 50,
     include_synthetic: bool = True,
@@ -48,12 +49,12 @@ def generate_suite(
             on_progress(name)
 
     step("analyse")
-    analysis = analyze_traces(
+    analysis = analyze_into_suite(
         client,
+        suite,
         experiment_id=experiment.experiment_id,
         filter_string=filter_string,
         max_traces=max_traces,
-        suite=suite,
         claude=claude,
     )
     step("dataset")

@@ -14,10 +14,10 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
-from mlflow_eval_mcp.args import check_judge_model
-from mlflow_eval_mcp.claude.scorers import add_claude_scorers, write_generated
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.next_steps import suggest
+from mlflow_eval_mcp.suite.claude_scorers import add_claude_scorers, write_generated
+from mlflow_eval_mcp.suite.judge_model import check_judge_model
 from mlflow_eval_mcp.suite.layout import GENERATED_SCORERS_FILE, SCORER_CONFIG_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import CheckName, CodeScorerSpec, JudgeSpec, ScorerConfig, ScorersResult
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases
@@ -78,7 +78,7 @@ def generate_scorers(
     suite: SuiteLayout, *, judge_model: str | None = None, claude: ClaudeSession | None = None
 ) -> ScorersResult:
     """The engine's scorers for the analysis; with `claude`, also the judges and code scorers it
-    proposes that pass their trial (see `claude.scorers`)."""
+    proposes that pass their trial (see `suite.claude_scorers`)."""
     check_judge_model(judge_model)
     require(suite, "analyze", "dataset")
     analysis = read_analysis(suite)

@@ -53,12 +53,12 @@ def validate_eval(
     claude: ClaudeSession | None = None,
 ) -> ValidationResult:
     """Static checks, then (with `run`) an executed run. With `claude`, a failure in a code scorer
-    Claude wrote gets one bounded repair (see `claude.repair`), then the suite is validated again."""
+    Claude wrote gets one bounded repair (see `suite.claude_repair`), then the suite is validated again."""
     result = _validate(client, suite, run=run, timeout_s=timeout_s, predict_fn=predict_fn)
     if claude is None:
         return result
     if result.status == "failed":
-        from mlflow_eval_mcp.claude.repair import repair_generated_scorers
+        from mlflow_eval_mcp.suite.claude_repair import repair_generated_scorers
 
         repairs = claude.attempt("validation repair", lambda: repair_generated_scorers(suite, result, claude))
         if repairs:

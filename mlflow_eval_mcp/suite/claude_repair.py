@@ -8,8 +8,8 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from mlflow_eval_mcp.claude.scorers import accept_candidates, read_generated, repair_code, write_generated
 from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.suite.claude_scorers import accept_candidates, read_generated, repair_code, write_generated
 from mlflow_eval_mcp.suite.layout import GENERATED_SCORERS_FILE, SCORER_CONFIG_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.state import read_config
 

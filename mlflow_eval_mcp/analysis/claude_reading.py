@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from mlflow_eval_mcp.analysis.models import AgentProfile, Finding, Severity, TraceAnalysis
+from mlflow_eval_mcp.analysis.selection import candidates
 from mlflow_eval_mcp.claude.prompts import system_prompt
 from mlflow_eval_mcp.claude.untrusted import fenced, trace_digest
-from mlflow_eval_mcp.suite.selection import candidates
 from mlflow_eval_mcp.traces import load_traces
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from mlflow_eval_mcp.suite.models import DatasetCase
 if TYPE_CHECKING:
     from mlflow_eval_mcp.analysis.models import TraceAnalysis
     from mlflow_eval_mcp.claude.session import ClaudeSession
-    from mlflow_eval_mcp.suite.redaction import Redactor
+    from mlflow_eval_mcp.redaction import Redactor
 
 EXAMPLE_CASES = 12
 FACT_SUPPORT = 0.7
