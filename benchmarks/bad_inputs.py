@@ -46,7 +46,7 @@ from mcp import Client, MCPError
 from mcp.types import Tool
 
 from mlflow_eval_mcp.demo.runner import run_demo
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 from mlflow_eval_mcp.settings import Settings
 from tests.environment import FOREIGN_ENV
 

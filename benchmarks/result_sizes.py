@@ -21,7 +21,7 @@ from typing import Any
 from mcp import Client
 
 from mlflow_eval_mcp.demo.runner import run_demo
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 from mlflow_eval_mcp.settings import Settings
 
 TEXT_TARGET = 12_000

@@ -1,3 +1,3 @@
-from mlflow_eval_mcp.cli import main
+from mlflow_eval_mcp.frontend.cli import main
 
 main()

@@ -20,6 +20,7 @@ from mlflow_eval_mcp.errors import (
     shown,
 )
 from mlflow_eval_mcp.filters import GRAMMAR, check_filter_string
+from mlflow_eval_mcp.limits import MAX_SEARCH_PAGE_SIZE, SEARCH_PAGE_SIZE
 from mlflow_eval_mcp.models import (
     ExperimentSummary,
     GetTraceResult,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from mlflow.entities import Span, Trace, TraceInfo
     from mlflow.tracking import MlflowClient
 
-MAX_RESULTS_LIMIT = 500
 DEFAULT_ORDER_BY = ("timestamp_ms DESC",)
 PREVIEW_CHARS = 300
 SPAN_CONTENT_BUDGET = 6_000
@@ -60,15 +60,15 @@ def search_traces(
     experiment_id: str | None = None,
     experiment_name: str | None = None,
     filter_string: str | None = None,
-    max_results: int = 20,
+    max_results: int = SEARCH_PAGE_SIZE,
     page_token: str | None = None,
     order_by: list[str] | None = None,
     fields: list[str] | None = None,
 ) -> SearchTracesResult:
     """One page of traces from one experiment, newest first unless `order_by` says otherwise."""
-    if not 1 <= max_results <= MAX_RESULTS_LIMIT:
+    if not 1 <= max_results <= MAX_SEARCH_PAGE_SIZE:
         raise InvalidArgumentError(
-            f"max_results must be between 1 and {MAX_RESULTS_LIMIT} (got {max_results}); "
+            f"max_results must be between 1 and {MAX_SEARCH_PAGE_SIZE} (got {max_results}); "
             "use page_token to read further pages."
         )
     filter_string = check_filter_string(filter_string)

@@ -13,9 +13,9 @@ import pytest
 from mcp import Client
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.args import MAX_LONG_TEXT, MAX_TEXT, check_judge_model
+from mlflow_eval_mcp.frontend.args import MAX_LONG_TEXT, MAX_TEXT, check_judge_model
 from mlflow_eval_mcp.errors import SHOWN_CHARS, InvalidArgumentError, shown
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.pipeline import generate_suite
@@ -149,11 +149,11 @@ def test_shown_quotes_and_cuts():
 async def test_a_file_that_is_not_a_database_is_explained_and_logged_with_its_traceback(settings, tmp_path, caplog):
     junk = tmp_path / "passwd"
     junk.write_text("root:x:0:0:root:/root:/bin/bash\n" * 50)
-    with caplog.at_level(logging.ERROR, logger="mlflow_eval_mcp.server"):
+    with caplog.at_level(logging.ERROR, logger="mlflow_eval_mcp.frontend.server"):
         text = await _call(settings, "list_experiments", {"tracking_uri": f"sqlite:///{junk}"})
     assert "file is not a database" in text and "names an MLflow database file" in text
     assert text != "Error executing tool list_experiments"
-    assert any(record.exc_info for record in caplog.records if record.name == "mlflow_eval_mcp.server")
+    assert any(record.exc_info for record in caplog.records if record.name == "mlflow_eval_mcp.frontend.server")
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import json
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.cli import _parser, main
+from mlflow_eval_mcp.frontend.cli import _parser, main
 from mlflow_eval_mcp.trace_writer import write_traces
 from tests.trace_factory import make_trace
 

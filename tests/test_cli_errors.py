@@ -2,7 +2,6 @@
 honest progress, a word when started by hand, and one line for any error."""
 
 import argparse
-import inspect
 import io
 import json
 import os
@@ -15,10 +14,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from mlflow_eval_mcp.cli import _parser, main
+from mlflow_eval_mcp.frontend.cli import _parser, main
+from mlflow_eval_mcp.frontend.operations import OPERATIONS
+from mlflow_eval_mcp.frontend.progress import ProgressBar
+from mlflow_eval_mcp.frontend.server import create_server, tool_signature
 from mlflow_eval_mcp.next_steps import cli_syntax, suggest
-from mlflow_eval_mcp.progress import ProgressBar
-from mlflow_eval_mcp.server import create_server, tool_table
 from tests.suite_factory import agent_with_failing_tools, analysed, experiment_with
 
 SCRIPT = str(Path(sys.executable).with_name("mlflow-eval-mcp"))
@@ -53,11 +53,11 @@ def test_suggestions_are_tool_calls_by_default_and_command_lines_under_the_cli()
     assert _parser().parse_args([]).commands is None and _parser().parse_args(["serve"]).commands is None
 
 
-def test_every_tool_argument_is_an_option_of_its_command(settings):
+def test_every_tool_argument_is_an_option_of_its_command():
     commands = _commands()
-    for spec in tool_table(settings):
-        tool = spec.fn.__name__
-        parameters = [name for name in inspect.signature(spec.fn).parameters if name != "ctx"]
+    for operation in OPERATIONS:
+        tool = operation.name
+        parameters = [name for name in tool_signature(operation).parameters if name != "ctx"]
         with cli_syntax(commands):
             rendered = suggest(tool, **dict.fromkeys(parameters, ...))
         assert rendered.startswith(commands[tool].prog), tool

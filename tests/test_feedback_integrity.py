@@ -20,7 +20,7 @@ from mlflow.entities import AssessmentSource, Expectation, Feedback
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.feedback import SOURCE_PREFIX, pull_feedback, push_feedback

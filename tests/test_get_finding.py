@@ -10,7 +10,7 @@ from mcp import Client
 
 from mlflow_eval_mcp.analysis.archive import KEPT, archive_analysis, load_analysis
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 
 pytestmark = pytest.mark.anyio
 RESULT_LIMIT = 12_000

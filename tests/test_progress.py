@@ -2,7 +2,7 @@
 
 import io
 
-from mlflow_eval_mcp.progress import ProgressBar
+from mlflow_eval_mcp.frontend.progress import ProgressBar
 
 
 class _Terminal(io.StringIO):

@@ -6,7 +6,7 @@ import pytest
 from mcp import Client
 
 from mlflow_eval_mcp import skills
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 
 pytestmark = pytest.mark.anyio
 

@@ -14,10 +14,10 @@ import requests
 from mcp import Client
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.cli import main
+from mlflow_eval_mcp.frontend.cli import main
 from mlflow_eval_mcp.errors import ConfigurationError, InvalidArgumentError, NotFoundError
 from mlflow_eval_mcp.secrets import scrub
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.trace_writer import write_traces

@@ -3,7 +3,7 @@
 import pytest
 from mcp import Client
 
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 from tests.fake_anthropic import claude_settings, fake_anthropic, plausible_answer
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 from tests.suite_factory import built
 
 pytestmark = pytest.mark.anyio

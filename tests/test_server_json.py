@@ -16,7 +16,7 @@ from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 
 import mlflow_eval_mcp
-from mlflow_eval_mcp.cli import _parser, _serve
+from mlflow_eval_mcp.frontend.cli import _parser, _serve
 from mlflow_eval_mcp.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +143,7 @@ def test_one_pypi_package_run_with_uvx_over_stdio():
     # `uvx mlflow-eval-mcp` with no arguments must serve MCP over stdio, so none are declared.
     assert "packageArguments" not in PACKAGE
     assert "runtimeArguments" not in PACKAGE
-    assert PYPROJECT["scripts"][PACKAGE["identifier"]] == "mlflow_eval_mcp.cli:main"
+    assert PYPROJECT["scripts"][PACKAGE["identifier"]] == "mlflow_eval_mcp.frontend.cli:main"
     assert _parser().parse_args([]).handler is _serve
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from mcp import Client
 
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 
 pytestmark = pytest.mark.anyio
 

@@ -86,6 +86,6 @@ def test_invalid_setting_is_one_line(tmp_path):
 
 def test_server_module_does_not_import_mlflow():
     # MLflow takes over a second to import; the server must answer initialize without it.
-    code = "import sys, mlflow_eval_mcp.server, mlflow_eval_mcp.cli; print('mlflow' in sys.modules)"
+    code = "import sys, mlflow_eval_mcp.frontend.server, mlflow_eval_mcp.frontend.cli; print('mlflow' in sys.modules)"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == "False"

@@ -374,14 +374,14 @@ def test_suite_runs_to_a_verdict(suite_run):
 
 def test_suite_run_scores_every_recorded_case_with_every_code_scorer(hostile_suite, suite_run):
     assert suite_run.result is not None, suite_run.stderr_tail
-    rows = suite_run.result["rows"]
+    rows = suite_run.result.rows
     assert rows == hostile_suite.dataset.recorded
     config = ScorerConfig.model_validate_json(
         hostile_suite.suite.path(f"{DATA_DIR}/scorer_config.json").read_text(encoding="utf-8")
     )
     assert config.code_scorers
     for spec in config.code_scorers:
-        assert suite_run.result["scorers"][spec.name]["values"] == rows, (spec.name, suite_run.result["scorers"])
+        assert suite_run.result.scorers[spec.name].values == rows, (spec.name, suite_run.result.scorers)
 
 
 def test_running_the_suite_leaves_its_python_files_untouched(hostile_suite, suite_run):

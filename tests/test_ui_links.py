@@ -3,7 +3,7 @@
 import pytest
 from mcp import Client
 
-from mlflow_eval_mcp.server import create_server
+from mlflow_eval_mcp.frontend.server import create_server
 from mlflow_eval_mcp.ui_links import run_url, traces_url
 
 pytestmark = pytest.mark.anyio

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
 from mlflow_eval_mcp.errors import InvalidArgumentError, NotFoundError
 from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.limits import FINDING_PAGE_SIZE
 from mlflow_eval_mcp.page_tokens import decode_page_token, encode_page_token, query_fingerprint
 
 KEPT = 50
@@ -70,7 +71,7 @@ def load_analysis(directory: Path, analysis_id: str) -> TraceAnalysis:
 
 
 def finding_page(
-    analysis: TraceAnalysis, finding_id: str, *, page_token: str | None = None, page_size: int = 50
+    analysis: TraceAnalysis, finding_id: str, *, page_token: str | None = None, page_size: int = FINDING_PAGE_SIZE
 ) -> FindingPage:
     """The traces of one finding from `page_token` on, `page_size` at a time, in the finding's order."""
     finding = _finding(analysis, finding_id)

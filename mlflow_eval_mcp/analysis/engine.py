@@ -28,6 +28,7 @@ from mlflow_eval_mcp.analysis.recommend import recommend_dataset, recommend_scor
 from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile, percentiles
 from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.limits import MAX_TRACES, MAX_TRACES_LIMIT
 from mlflow_eval_mcp.traces import iter_trace_pages
 from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
 from mlflow_eval_mcp.ui_links import traces_url
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_TRACES_LIMIT = 50_000
-DEFAULT_MAX_TRACES = 500
 
 
 def analyze_traces(
@@ -49,7 +48,7 @@ def analyze_traces(
     experiment_id: str | None = None,
     experiment_name: str | None = None,
     filter_string: str | None = None,
-    max_traces: int = DEFAULT_MAX_TRACES,
+    max_traces: int = MAX_TRACES,
     on_progress: Callable[[int, int | None], None] | None = None,
     claude: ClaudeSession | None = None,
 ) -> TraceAnalysis:

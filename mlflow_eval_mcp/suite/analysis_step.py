@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflow_eval_mcp.analysis.archive import archive_analysis
-from mlflow_eval_mcp.analysis.engine import DEFAULT_MAX_TRACES, analyze_traces
+from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.limits import MAX_TRACES
 from mlflow_eval_mcp.suite.layout import ANALYSIS_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.tasks import load_tasks, record
 from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
@@ -33,7 +34,7 @@ def analyze_into_suite(
     experiment_id: str | None = None,
     experiment_name: str | None = None,
     filter_string: str | None = None,
-    max_traces: int = DEFAULT_MAX_TRACES,
+    max_traces: int = MAX_TRACES,
     on_progress: Callable[[int, int | None], None] | None = None,
     claude: ClaudeSession | None = None,
     archive: Path | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mlflow_eval_mcp.analysis.engine import DEFAULT_MAX_TRACES
+from mlflow_eval_mcp.limits import MAX_CASES, MAX_TRACES
 from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.judge_model import check_judge_model
@@ -14,6 +14,9 @@ from mlflow_eval_mcp.suite.models import GenerateResult, Strategy
 from mlflow_eval_mcp.suite.run_script import render_run_script
 from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
 from mlflow_eval_mcp.tracking import resolve_experiment
+
+STEPS = ("analyse", "dataset", "scorers", "script")
+"""The pipeline's steps, in the order `on_progress` reports them."""
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -28,9 +31,9 @@ def generate_suite(
     experiment_id: str | None = None,
     experiment_name: str | None = None,
     filter_string: str | None = None,
-    max_traces: int = DEFAULT_MAX_TRACES,
+    max_traces: int = MAX_TRACES,
     strategy: Strategy | None = None,
-    max_cases: int = 50,
+    max_cases: int = MAX_CASES,
     include_synthetic: bool = True,
     redact: bool = True,
     judge_model: str | None = None,

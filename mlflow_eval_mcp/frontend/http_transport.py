@@ -66,7 +66,7 @@ class BearerTokenMiddleware:
 
 def http_app(settings: Settings, *, host: str) -> ASGIApp:
     """The server as an ASGI app at /mcp, behind the bearer token when one is set."""
-    from mlflow_eval_mcp.server import create_server
+    from mlflow_eval_mcp.frontend.server import create_server
 
     token = settings.http_token.get_secret_value() if settings.http_token else None
     if host not in LOOPBACK:

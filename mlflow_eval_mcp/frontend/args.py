@@ -1,19 +1,27 @@
-"""Annotated argument types shared by the tools: the schema a model sees, with examples and limits,
-and the sentences that tell a caller which argument is wrong and what it may be. `check_judge_model`
+"""Annotated argument types shared by the operations: the schema a model sees, with examples and limits,
+how the command line spells an argument where its rule does not fit (`Cli`), and the sentences that
+tell a caller which argument is wrong and what it may be. `check_judge_model`
 (suite.judge_model) is the library's rule, so every front end's values are held to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from mlflow_eval_mcp.errors import InvalidArgumentError, shown
+from mlflow_eval_mcp.limits import (
+    FINDING_PAGE_SIZE,
+    MAX_FINDING_PAGE_SIZE,
+    MAX_SEARCH_PAGE_SIZE,
+    MAX_TRACES,
+    MAX_TRACES_LIMIT,
+)
 from mlflow_eval_mcp.models import TRACE_FIELDS
 from mlflow_eval_mcp.suite.judge_model import check_judge_model
-from mlflow_eval_mcp.traces import MAX_RESULTS_LIMIT
 
 MAX_TEXT = 4096
 """Longest name, id, path, URI or model argument: longer ones are refused before any work starts."""
@@ -21,6 +29,34 @@ MAX_LONG_TEXT = 16_384
 """Longest filter string or page token."""
 MAX_ITEMS = 100
 """Most items in a list or object argument."""
+
+
+@dataclass(frozen=True)
+class Cli:
+    """How the command line spells an argument where the rule (`--kebab-name`; a required argument
+    positional; a boolean a switch that sets the opposite of its default) does not fit."""
+
+    flag: str | None = None
+    metavar: str | None = None
+    help: str | None = None
+    """For a switch that turns off an argument that defaults to true: what turning it off does."""
+    default: object = None
+    """The command line's own default, where it differs (None: the operation's)."""
+    convert: Callable[[list[str]], object] | None = None
+    """Turns the values given to a repeated flag into the argument's value."""
+
+
+def _gates_from_pairs(pairs: list[str]) -> dict[str, float] | None:
+    gates = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            gates[name.strip()] = float(value)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"--gate {pair!r} must look like SCORER=MIN, e.g. tool_call_errors=0.95"
+            ) from None
+    return gates or None
 
 
 def _judge_model_value(judge_model: str | None) -> str | None:
@@ -57,9 +93,10 @@ FilterString = Annotated[
         "\"trace.status = 'ERROR' AND span.type = 'TOOL'\", \"trace.execution_time_ms > 5000\", "
         "\"tags.env = 'production'\", \"metadata.`mlflow.trace.user` = 'u1'\". Times are epoch milliseconds.",
     ),
+    Cli(flag="--filter", metavar="FILTER"),
 ]
 MaxResults = Annotated[
-    int, Field(ge=1, le=MAX_RESULTS_LIMIT, description=f"Traces per page, 1 to {MAX_RESULTS_LIMIT}.")
+    int, Field(ge=1, le=MAX_SEARCH_PAGE_SIZE, description=f"Traces per page, 1 to {MAX_SEARCH_PAGE_SIZE}.")
 ]
 PageToken = Annotated[
     str | None,
@@ -86,6 +123,7 @@ TraceFields = Annotated[
         description="What each trace shows (default: trace_id, state, request_time, duration_ms, previews, "
         "token_usage, error_span_names); also span_count, span_counts_by_type, user, session, client_request_id, tags.",
     ),
+    Cli(flag="--field"),
 ]
 Detail = Annotated[
     Literal["summary", "full"],
@@ -93,6 +131,7 @@ Detail = Annotated[
         description="summary: sized for a model's context (the MCP default); full: every statistic and id "
         "(the CLI default)."
     ),
+    Cli(default="full"),
 ]
 AnalysisId = Annotated[
     str, Field(min_length=1, max_length=MAX_TEXT, description="analysis_id from an analyze_traces result.")
@@ -100,7 +139,14 @@ AnalysisId = Annotated[
 FindingId = Annotated[
     str, Field(min_length=1, max_length=MAX_TEXT, description="A finding's id, e.g. 'tool_exceptions'.")
 ]
-FindingPageSize = Annotated[int, Field(ge=1, le=500, description="Traces per page, 1 to 500.")]
+FindingPageSize = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_FINDING_PAGE_SIZE,
+        description=f"Traces per page, 1 to {MAX_FINDING_PAGE_SIZE} (default {FINDING_PAGE_SIZE}).",
+    ),
+]
 MaxChars = Annotated[
     int | None,
     Field(
@@ -125,6 +171,7 @@ TargetExperiment = Annotated[
         max_length=MAX_TEXT,
         description="Experiment to import into; created if missing, e.g. 'prod-agent-import'.",
     ),
+    Cli(flag="--experiment", metavar="NAME"),
 ]
 ImportFormat = Annotated[
     Literal["auto", "mlflow", "langfuse", "otlp", "inspect_ai", "who_and_when", "chat"],
@@ -137,7 +184,14 @@ ImportFormat = Annotated[
 MaxRecordMb = Annotated[
     int, Field(ge=1, le=1024, description="Records larger than this many MiB are skipped with a reason.")
 ]
-MaxTraces = Annotated[int, Field(ge=1, le=50_000, description="Newest traces to analyse, 1 to 50,000 (default 500).")]
+MaxTraces = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_TRACES_LIMIT,
+        description=f"Newest traces to analyse, 1 to {MAX_TRACES_LIMIT:,} (default {MAX_TRACES}).",
+    ),
+]
 OptionalSuiteDir = Annotated[
     str | None,
     Field(
@@ -153,6 +207,15 @@ SuiteDir = Annotated[
         description="The suite directory (as given to analyze_traces), e.g. '/abs/suites/prod'; "
         "a relative path is under WORKSPACE/suites.",
     ),
+    Cli(flag="--suite-dir"),
+]
+NewSuiteDir = Annotated[
+    str | None,
+    Field(
+        max_length=MAX_TEXT,
+        description="Suite directory to write, e.g. '/abs/suites/prod' (created if missing; a relative path is "
+        "under WORKSPACE/suites). Default: WORKSPACE/suites/<experiment name>.",
+    ),
 ]
 DatasetStrategy = Annotated[
     Literal["traces", "manual", "hybrid"] | None,
@@ -163,9 +226,15 @@ DatasetStrategy = Annotated[
 ]
 MaxCases = Annotated[int, Field(ge=1, le=1000, description="Most cases in the dataset, synthetic ones included.")]
 IncludeSynthetic = Annotated[
-    bool, Field(description="Add synthetic edge cases (empty, very long, prompt injection, out of scope, non-English).")
+    bool,
+    Field(description="Add synthetic edge cases (empty, very long, prompt injection, out of scope, non-English)."),
+    Cli(flag="--no-synthetic", help="leave out the synthetic edge cases (empty, very long, prompt injection, ...)"),
 ]
-Redact = Annotated[bool, Field(description="Redact personal data and secrets from the data files (default true).")]
+Redact = Annotated[
+    bool,
+    Field(description="Redact personal data and secrets from the data files (default true)."),
+    Cli(flag="--no-redact", help="keep personal data and secrets in the data files (redacted by default)"),
+]
 SyncDataset = Annotated[
     bool, Field(description="Also upsert the cases into an MLflow evaluation dataset named after the suite.")
 ]
@@ -185,6 +254,7 @@ Gates = Annotated[
         max_length=MAX_ITEMS,
         description="Scorer name -> minimum pass rate (0-1), overriding the production baseline.",
     ),
+    Cli(flag="--gate", metavar="SCORER=MIN", convert=_gates_from_pairs),
 ]
 Generation = Annotated[
     Literal["auto", "offline", "claude"],
@@ -194,9 +264,15 @@ Generation = Annotated[
         "The result's mode says which produced it."
     ),
 ]
-RunSuite = Annotated[bool, Field(description="Also run run_eval.py (executed checks); false for static checks only.")]
+RunSuite = Annotated[
+    bool,
+    Field(description="Also run run_eval.py (executed checks); false for static checks only."),
+    Cli(flag="--static-only", help="static checks only: do not run run_eval.py"),
+]
 TimeoutSeconds = Annotated[
-    int, Field(ge=10, le=7200, description="Seconds before the suite's run is killed (LLM judge calls get a quarter).")
+    int,
+    Field(ge=10, le=7200, description="Seconds before the suite's run is killed (LLM judge calls get a quarter)."),
+    Cli(flag="--timeout", metavar="SECONDS"),
 ]
 PredictFn = Annotated[
     str | None,
@@ -237,19 +313,22 @@ def argument_problems(tool: str, arguments: dict[str, Any], input_schema: dict[s
     return problems
 
 
-def describe_validation_error(error: ValidationError, input_schema: dict[str, Any]) -> list[str]:
-    """One sentence per argument that failed validation: what it must be and what was given."""
+def describe_validation_error(
+    error: ValidationError, input_schema: dict[str, Any], spelling: Mapping[str, str] | None = None
+) -> list[str]:
+    """One sentence per argument that failed validation: what it must be and what was given. An
+    argument is named as the caller wrote it: `spelling` maps names to, e.g., command-line flags."""
     sentences: dict[str, str] = {}
     for detail in error.errors(include_url=False):
         argument = str(detail["loc"][0]) if detail["loc"] else ""
         if argument not in sentences:
-            sentences[argument] = _sentence(detail, input_schema)
+            sentences[argument] = _sentence(detail, input_schema, spelling or {})
     return list(sentences.values())
 
 
-def _sentence(detail: ErrorDetails, input_schema: dict[str, Any]) -> str:
+def _sentence(detail: ErrorDetails, input_schema: dict[str, Any], spelling: Mapping[str, str]) -> str:
     loc = [part for part in detail["loc"] if part != "[key]"]
-    path = _path(loc)
+    path = _path(loc, spelling)
     schema = _schema_at(input_schema, loc)
     if detail["type"] == "missing":
         return f"{path} is required: {schema.get('description', _allowed(schema)).rstrip('.')}."
@@ -268,9 +347,11 @@ def _given(value: Any) -> str:
     return shown(value)
 
 
-def _path(loc: list[int | str]) -> str:
+def _path(loc: list[int | str], spelling: Mapping[str, str]) -> str:
     head, *rest = loc or ["arguments"]
-    return str(head) + "".join(f"[{part if isinstance(part, int) else shown(part)}]" for part in rest)
+    return spelling.get(str(head), str(head)) + "".join(
+        f"[{part if isinstance(part, int) else shown(part)}]" for part in rest
+    )
 
 
 def _schema_at(schema: dict[str, Any], loc: list[int | str]) -> dict[str, Any]:

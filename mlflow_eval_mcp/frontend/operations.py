@@ -1,0 +1,394 @@
+"""Every operation once: a function over a `Runtime` whose annotated parameters are its arguments,
+and one row of `OPERATIONS` saying how front ends offer it. The MCP server (`frontend.server`) and
+the command line (`frontend.cli`) are both derived from this table: adding a tool is one function
+here and one row below.
+
+The functions only translate arguments into a library call; the library does the work. Heavy
+modules are imported inside them, so that listing the tools loads none of them.
+"""
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from mlflow_eval_mcp.analysis.archive import FindingPage
+from mlflow_eval_mcp.analysis.models import TraceAnalysis
+from mlflow_eval_mcp.frontend.args import (
+    AnalysisId,
+    DatasetStrategy,
+    DryRun,
+    EvaluationRunId,
+    ExperimentId,
+    ExperimentName,
+    FilterString,
+    FindingId,
+    FindingPageSize,
+    Gates,
+    Generation,
+    ImportFormat,
+    ImportPath,
+    IncludeSynthetic,
+    JudgeModel,
+    MaxCases,
+    MaxChars,
+    MaxRecordMb,
+    MaxResults,
+    MaxTraces,
+    NewSuiteDir,
+    OptionalSuiteDir,
+    OrderBy,
+    PageToken,
+    PredictFn,
+    Redact,
+    RunId,
+    RunSuite,
+    SuiteDir,
+    SyncDataset,
+    TargetExperiment,
+    TimeoutSeconds,
+    TraceFields,
+    TraceId,
+)
+from mlflow_eval_mcp.frontend.runtime import Runtime
+from mlflow_eval_mcp.limits import (
+    FINDING_PAGE_SIZE,
+    MAX_CASES,
+    MAX_RECORD_MB,
+    MAX_TRACES,
+    SEARCH_PAGE_SIZE,
+    VALIDATION_TIMEOUT_S,
+)
+from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
+from mlflow_eval_mcp.suite.models import (
+    CompareResult,
+    DatasetResult,
+    GenerateResult,
+    PullResult,
+    PushResult,
+    RunScriptResult,
+    ScorersResult,
+    ValidationResult,
+)
+
+
+def list_experiments(rt: Runtime) -> ListExperimentsResult:
+    """List the experiments in the tracking store, most recently updated first."""
+    from mlflow_eval_mcp import traces
+
+    return traces.list_experiments(rt.client())
+
+
+def search_traces(
+    rt: Runtime,
+    experiment_id: ExperimentId = None,
+    experiment_name: ExperimentName = None,
+    filter_string: FilterString = None,
+    max_results: MaxResults = SEARCH_PAGE_SIZE,
+    page_token: PageToken = None,
+    order_by: OrderBy = None,
+    fields: TraceFields = None,
+) -> SearchTracesResult:
+    """Search one experiment's traces: state, timing, previews, token usage and failed spans of each.
+    Pages with next_page_token."""
+    from mlflow_eval_mcp import traces
+
+    return traces.search_traces(
+        rt.client(),
+        experiment_id=experiment_id,
+        experiment_name=experiment_name,
+        filter_string=filter_string,
+        max_results=max_results,
+        page_token=page_token,
+        order_by=order_by,
+        fields=fields,
+    )
+
+
+def get_trace(rt: Runtime, trace_id: TraceId, max_chars: MaxChars = None) -> GetTraceResult:
+    """Get one trace as a span tree: types, timings, status, exceptions, token usage and
+    truncated inputs/outputs of every span."""
+    from mlflow_eval_mcp import traces
+
+    return traces.get_trace(rt.client(), trace_id, max_chars=max_chars)
+
+
+def import_traces(
+    rt: Runtime,
+    path: ImportPath,
+    experiment_name: TargetExperiment,
+    format: ImportFormat = "auto",
+    max_record_mb: MaxRecordMb = MAX_RECORD_MB,
+) -> ImportResult:
+    """Import agent logs or traces from other tools (MLflow exports, Langfuse, OTLP/OpenInference,
+    Inspect AI, Who&When, OpenAI-style chat transcripts) into an MLflow experiment. Re-importing
+    the same file adds nothing; bad records are skipped with reasons."""
+    from mlflow_eval_mcp.importing import importer
+
+    return importer.import_traces(
+        rt.client(),
+        path,
+        experiment_name=experiment_name,
+        artifacts_dir=rt.settings.artifacts_dir,
+        format_name=format,
+        max_record_bytes=max_record_mb * 1024 * 1024,
+        on_progress=rt.progress.counter("traces converted"),
+    )
+
+
+def analyze_traces(
+    rt: Runtime,
+    experiment_id: ExperimentId = None,
+    experiment_name: ExperimentName = None,
+    filter_string: FilterString = None,
+    max_traces: MaxTraces = MAX_TRACES,
+    suite_dir: OptionalSuiteDir = None,
+    generation: Generation = "auto",
+) -> TraceAnalysis:
+    """Analyse an experiment's traces: findings (what fails, how often, example trace ids, the scorer
+    that would catch it), latency, tokens, tools, request clusters, recommended scorers. get_finding
+    pages every trace of a finding. With Claude configured, also what the agent is for and semantic
+    failures in a sample."""
+    from mlflow_eval_mcp.analysis import archive, engine
+    from mlflow_eval_mcp.suite import analysis_step
+
+    options: dict[str, Any] = {
+        "experiment_id": experiment_id,
+        "experiment_name": experiment_name,
+        "filter_string": filter_string,
+        "max_traces": max_traces,
+        "on_progress": rt.progress.counter("traces analysed"),
+        "claude": rt.claude(generation),
+    }
+    if suite_dir:
+        suite = rt.suite(suite_dir)
+        return analysis_step.analyze_into_suite(rt.client(), suite, archive=rt.settings.analyses_dir, **options)
+    analysis = engine.analyze_traces(rt.client(), **options)
+    archive.archive_analysis(rt.settings.analyses_dir, analysis)
+    return analysis
+
+
+def get_finding(
+    rt: Runtime,
+    analysis_id: AnalysisId,
+    finding_id: FindingId,
+    page_token: PageToken = None,
+    page_size: FindingPageSize = FINDING_PAGE_SIZE,
+) -> FindingPage:
+    """Every trace of one finding of an analysis, page by page, each with its evidence."""
+    from mlflow_eval_mcp.analysis import archive
+
+    analysis = archive.load_analysis(rt.settings.analyses_dir, analysis_id)
+    return archive.finding_page(analysis, finding_id, page_token=page_token, page_size=page_size)
+
+
+def generate_dataset(
+    rt: Runtime,
+    suite_dir: SuiteDir,
+    strategy: DatasetStrategy = None,
+    max_cases: MaxCases = MAX_CASES,
+    include_synthetic: IncludeSynthetic = True,
+    redact: Redact = True,
+    sync: SyncDataset = False,
+    generation: Generation = "auto",
+) -> DatasetResult:
+    """Write the suite's evaluation dataset from its analysed traces: cases stratified over findings
+    (every kind) and request clusters, near duplicates removed, source traces kept as JSON so
+    trace-aware scorers run without the production store, secrets and PII redacted. With Claude, also
+    synthetic cases grounded in recorded ones."""
+    from mlflow_eval_mcp.suite import dataset
+
+    return dataset.generate_dataset(
+        rt.client(),
+        rt.suite(suite_dir),
+        strategy=strategy,
+        max_cases=max_cases,
+        include_synthetic=include_synthetic,
+        redact=redact,
+        sync=sync,
+        on_progress=rt.progress.counter("cases chosen"),
+        claude=rt.claude(generation),
+    )
+
+
+def generate_scorers(
+    rt: Runtime, suite_dir: SuiteDir, judge_model: JudgeModel = None, generation: Generation = "auto"
+) -> ScorersResult:
+    """Write the suite's scorers: a code scorer per structural finding (budgets from the observed
+    data), guards, built-in judges only where their prerequisites hold, and Guidelines judges. With
+    Claude, also domain Guidelines, make_judge judges and code scorers, each tried on the dataset rows
+    before it is accepted (broken ones are repaired or dropped, with the reason)."""
+    from mlflow_eval_mcp.suite import scorer_plan
+
+    return scorer_plan.generate_scorers(rt.suite(suite_dir), judge_model=judge_model, claude=rt.claude(generation))
+
+
+def render_run_script(rt: Runtime, suite_dir: SuiteDir, gates: Gates = None) -> RunScriptResult:
+    """Write run_eval.py (tracking URI and experiment from the environment or flags, a dedicated eval
+    experiment, --no-llm-judges, --predict-fn, quality gates that exit non-zero), gates.json
+    (defaults: production's pass rates on the recorded cases) and the suite's README."""
+    from mlflow_eval_mcp.suite import run_script
+
+    return run_script.render_run_script(rt.suite(suite_dir), gates=gates)
+
+
+def generate_suite(
+    rt: Runtime,
+    experiment_id: ExperimentId = None,
+    experiment_name: ExperimentName = None,
+    suite_dir: NewSuiteDir = None,
+    filter_string: FilterString = None,
+    max_traces: MaxTraces = MAX_TRACES,
+    strategy: DatasetStrategy = None,
+    max_cases: MaxCases = MAX_CASES,
+    include_synthetic: IncludeSynthetic = True,
+    redact: Redact = True,
+    judge_model: JudgeModel = None,
+    gates: Gates = None,
+    generation: Generation = "auto",
+) -> GenerateResult:
+    """Run the whole pipeline into one suite directory: analyze_traces, generate_dataset,
+    generate_scorers and render_run_script (default directory: WORKSPACE/suites/<experiment>)."""
+    from mlflow_eval_mcp.suite import pipeline
+
+    return pipeline.generate_suite(
+        rt.client(),
+        workspace_suites=lambda name: rt.suite(suite_dir, name),
+        experiment_id=experiment_id,
+        experiment_name=experiment_name,
+        filter_string=filter_string,
+        max_traces=max_traces,
+        strategy=strategy,
+        max_cases=max_cases,
+        include_synthetic=include_synthetic,
+        redact=redact,
+        judge_model=judge_model,
+        gates=gates,
+        on_progress=rt.progress.steps(pipeline.STEPS),
+        claude=rt.claude(generation),
+    )
+
+
+def validate_eval(
+    rt: Runtime,
+    suite_dir: SuiteDir,
+    run: RunSuite = True,
+    timeout_s: TimeoutSeconds = VALIDATION_TIMEOUT_S,
+    predict_fn: PredictFn = None,
+    generation: Generation = "auto",
+) -> ValidationResult:
+    """Prove the suite works: every file compiles and imports, rows match MLflow's schema, scorers
+    dry-run to aggregatable values; then run_eval.py in a subprocess with a timeout, checking that
+    every scorer produced values, none is degenerate, metrics were logged and the baseline gates pass.
+    Judges without credentials are reported as skipped. With Claude, a failing scorer that Claude wrote
+    gets one bounded repair and the suite is validated again. Writes state/validation_results.json."""
+    from mlflow_eval_mcp.suite import validation
+
+    return validation.validate_eval(
+        rt.client(),
+        rt.suite(suite_dir),
+        run=run,
+        timeout_s=timeout_s,
+        predict_fn=predict_fn,
+        claude=rt.claude(generation),
+    )
+
+
+def push_feedback(rt: Runtime, suite_dir: SuiteDir, run_id: RunId = None, dry_run: DryRun = False) -> PushResult:
+    """Write an evaluation run's scorer results onto the source production traces as feedback
+    (CODE for code scorers, LLM_JUDGE for judges; source id mlflow-eval-mcp:<suite>:<scorer>), plus the
+    suite's human reviews (state/review.json) as HUMAN feedback; tags the traces with the suite.
+    Idempotent: a second push updates or leaves feedback unchanged, never duplicates."""
+    from mlflow_eval_mcp.suite import feedback
+
+    return feedback.push_feedback(rt.client(), rt.suite(suite_dir), run_id=run_id, dry_run=dry_run)
+
+
+def pull_feedback(rt: Runtime, suite_dir: SuiteDir) -> PullResult:
+    """Read HUMAN feedback and expectations added (e.g. in the MLflow UI) on the suite's source traces
+    into state/review.json and into the dataset cases' expectations."""
+    from mlflow_eval_mcp.suite import feedback
+
+    return feedback.pull_feedback(rt.client(), rt.suite(suite_dir))
+
+
+def compare_runs(rt: Runtime, baseline_run_id: EvaluationRunId, candidate_run_id: EvaluationRunId) -> CompareResult:
+    """Compare two evaluation runs: per-metric deltas, per-row flips paired by case (pass -> fail,
+    fail -> pass), an exact McNemar test per scorer, and a regression verdict naming the rows."""
+    from mlflow_eval_mcp.suite import compare
+
+    return compare.compare_runs(rt.client(), baseline_run_id, candidate_run_id)
+
+
+@dataclass(frozen=True)
+class ExitRule:
+    """When the command line exits 1 after printing the result, so that a CI step fails."""
+
+    says: str
+    """The sentence the command's description ends with."""
+    failed: Callable[[Any, argparse.Namespace], bool]
+    switch: tuple[str, str] | None = None
+    """A command-line switch (flag, help) the rule reads from its namespace."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    run: Callable[..., BaseModel]
+    command: str
+    """The command line's name for it."""
+    title: str
+    store: Literal["none", "read", "create"]
+    """Whether it needs the tracking store (and takes a tracking_uri), and may create a missing one."""
+    read_only: bool
+    destructive: bool = False
+    idempotent: bool = True
+    detail: bool = False
+    """Whether its result has a summary (see `presentation`), so that it takes a `detail` argument."""
+    exit_rule: ExitRule | None = None
+
+    @property
+    def name(self) -> str:
+        return self.run.__name__
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(list_experiments, "list-experiments", "List experiments", store="read", read_only=True),
+    Operation(search_traces, "search-traces", "Search traces", store="read", read_only=True, detail=True),
+    Operation(get_trace, "get-trace", "Get a trace's span tree", store="read", read_only=True),
+    Operation(import_traces, "import", "Import traces from other tools", store="create", read_only=False),
+    Operation(analyze_traces, "analyze", "Analyse traces for failures", store="read", read_only=False, detail=True),
+    Operation(get_finding, "get-finding", "Page through a finding's traces", store="none", read_only=True),
+    Operation(generate_dataset, "generate-dataset", "Generate the evaluation dataset", store="read", read_only=False),
+    Operation(generate_scorers, "generate-scorers", "Generate the scorers", store="none", read_only=False),
+    Operation(render_run_script, "render-run-script", "Write the run script and gates", store="none", read_only=False),
+    Operation(
+        generate_suite, "generate", "Generate a whole evaluation suite", store="read", read_only=False, detail=True
+    ),
+    Operation(
+        validate_eval,
+        "validate-eval",
+        "Validate a suite by running it",
+        store="read",
+        read_only=False,
+        exit_rule=ExitRule(
+            "Exits 1 after printing the result when validation fails.",
+            failed=lambda result, args: result.status == "failed",
+        ),
+    ),
+    Operation(push_feedback, "push-feedback", "Push results onto production traces", store="read", read_only=False),
+    Operation(pull_feedback, "pull-feedback", "Pull human feedback into the suite", store="read", read_only=False),
+    Operation(
+        compare_runs,
+        "compare-runs",
+        "Compare two evaluation runs",
+        store="read",
+        read_only=True,
+        exit_rule=ExitRule(
+            "With --fail-on-regression, exits 1 when the verdict is regressed.",
+            failed=lambda result, args: args.fail_on_regression and result.verdict == "regressed",
+            switch=("--fail-on-regression", "exit 1 when the verdict is regressed"),
+        ),
+    ),
+)
