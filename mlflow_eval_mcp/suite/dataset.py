@@ -312,6 +312,9 @@ def _upsert(client: MlflowClient, name: str, experiment_id: str, cases: list[Dat
         }
         for case in cases
     ]
+    # MLflow 3.17 offers no public way to upsert records into this client's store: its only public writer,
+    # EvaluationDataset.merge_records, writes to the process-global tracking URI, tags every record with
+    # mlflow.user and returns no inserted/updated counts.
     counts = client._tracking_client.store.upsert_dataset_records(dataset_id=dataset.dataset_id, records=records)
     return DatasetSync(
         dataset_id=dataset.dataset_id,
