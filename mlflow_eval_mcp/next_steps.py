@@ -3,8 +3,8 @@
 The library writes `suggest("generate_scorers", suite_dir=...)` rather than a literal call: an MCP
 client reads `generate_scorers(suite_dir='/abs/suite')`, while under the CLI, which registers its
 commands with `cli_syntax`, the user reads `mlflow-eval-mcp generate-scorers --suite-dir /abs/suite`.
-The CLI's parser is the only table of commands and flags: each subcommand's `tool` default names
-the tool, and each option's `dest` is the tool's argument name.
+The CLI's parser, derived from the table of operations, maps tools to commands: each subcommand's
+`tool` default names the tool, and each option's `dest` is the tool's argument name.
 """
 
 from __future__ import annotations
