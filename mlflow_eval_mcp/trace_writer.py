@@ -19,13 +19,13 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from mlflow_eval_mcp.cancellation import raise_if_cancelled
+from mlflow_eval_mcp.checks.span_view import SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYPE, TOKEN_USAGE
 from mlflow_eval_mcp.models import FailedWrite
 
 logger = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 1000
 _SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
-_TOKEN_USAGE = "mlflow.chat.tokenUsage"
 _TRACE_ID_NAMESPACE = uuid.UUID("6f1d2c1e-8a0b-4f5e-9d51-2f4b8f0c7a11")
 
 
@@ -274,7 +274,7 @@ def _assessment(trace_id: str, record: AssessmentRecord) -> Any:
 def _token_usage(spans: list[SpanRecord]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for span in spans:
-        for key, count in _normalized_usage(span.attributes.get(_TOKEN_USAGE)).items():
+        for key, count in _normalized_usage(span.attributes.get(TOKEN_USAGE)).items():
             totals[key] = totals.get(key, 0) + count
     return totals
 
@@ -305,14 +305,14 @@ def _span(trace_id: str, span: SpanRecord) -> Any:
     from mlflow.entities import Span
 
     attributes = {key: json.dumps(value, default=str) for key, value in span.attributes.items()}
-    if _TOKEN_USAGE in span.attributes:
-        attributes[_TOKEN_USAGE] = json.dumps(_normalized_usage(span.attributes[_TOKEN_USAGE]))
+    if TOKEN_USAGE in span.attributes:
+        attributes[TOKEN_USAGE] = json.dumps(_normalized_usage(span.attributes[TOKEN_USAGE]))
     attributes.update(
         {
             "mlflow.traceRequestId": json.dumps(trace_id),
-            "mlflow.spanType": json.dumps(span.span_type),
-            "mlflow.spanInputs": json.dumps(span.inputs, default=str),
-            "mlflow.spanOutputs": json.dumps(span.outputs, default=str),
+            SPAN_TYPE: json.dumps(span.span_type),
+            SPAN_INPUTS: json.dumps(span.inputs, default=str),
+            SPAN_OUTPUTS: json.dumps(span.outputs, default=str),
         }
     )
     events = []

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.importing.builder import MODEL, SYNTHETIC_TIME_TAG, TOKEN_USAGE, parse_time_ns
+from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
+from mlflow_eval_mcp.importing.builder import SYNTHETIC_TIME_TAG, parse_time_ns
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
 from mlflow_eval_mcp.importing.inspect_ai import FORMAT
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records

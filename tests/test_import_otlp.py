@@ -18,7 +18,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from mlflow_eval_mcp.importing.builder import MODEL, SYNTHETIC_ROOT, TOKEN_USAGE
+from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
+from mlflow_eval_mcp.importing.builder import SYNTHETIC_ROOT
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
 from mlflow_eval_mcp.importing.otlp import FORMAT
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records

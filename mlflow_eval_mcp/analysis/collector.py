@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.checks import signals
-from mlflow_eval_mcp.checks.conversation import Conversation, ModelCall
+from mlflow_eval_mcp.checks.conversation import Conversation, ModelCall, trace_state
 from mlflow_eval_mcp.checks.span_view import SpanView
 from mlflow_eval_mcp.checks.tags import SYNTHETIC_TIME_TAG
 
@@ -114,7 +114,7 @@ class TraceCollector:
         info = trace.info
         trace_id = info.trace_id
         self.traces += 1
-        state = str(getattr(info.state, "value", info.state))
+        state = trace_state(trace)
         self.states[state] += 1
         self._add_time(info.request_time)
         metadata = info.trace_metadata or {}

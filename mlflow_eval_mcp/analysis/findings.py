@@ -9,6 +9,7 @@ import math
 from collections.abc import Iterator
 
 from mlflow_eval_mcp.analysis.collector import Flagged, TraceCollector
+from mlflow_eval_mcp.analysis.finding_checks import CHECK_OF_KIND, latency_scorer_name
 from mlflow_eval_mcp.analysis.models import ErrorCluster, Finding, FindingKind, Severity
 from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile
 
@@ -22,34 +23,26 @@ MIN_SHARE_OF_TRACE = 0.05
 """A span is slow only when it takes at least this much longer than its median: 100 ms, or 5% of the
 median trace's duration when that is more."""
 
-_SIGNAL_FINDINGS: tuple[tuple[str, FindingKind, str, Severity, str], ...] = (
-    # (collector attribute, kind, title, severity when common, suggested scorer)
-    ("trace_errors", "trace_errors", "Requests that failed with an error", "high", "trace_succeeded"),
-    ("tool_exceptions", "tool_exceptions", "Tool calls that raised an exception", "high", "tool_call_errors"),
+_SIGNAL_FINDINGS: tuple[tuple[str, FindingKind, str, Severity], ...] = (
+    # (collector attribute, kind, title, severity when common)
+    ("trace_errors", "trace_errors", "Requests that failed with an error", "high"),
+    ("tool_exceptions", "tool_exceptions", "Tool calls that raised an exception", "high"),
     (
         "tool_error_outputs",
         "tool_error_outputs",
         "Tool calls that returned an error as their output (status OK)",
         "high",
-        "tool_call_errors",
     ),
-    (
-        "repeated_calls",
-        "repeated_tool_calls",
-        "The same tool called again with identical inputs",
-        "medium",
-        "repeated_tool_calls",
-    ),
-    ("empty", "empty_responses", "Empty responses", "high", "non_empty_response"),
-    ("refusals", "refusals", "Refusals to answer", "medium", "no_refusal"),
-    ("truncated", "truncated_responses", "Responses cut off before the end", "medium", "not_truncated"),
-    ("pii", "pii_in_outputs", "Personal data or secrets in responses", "high", "no_pii_in_output"),
+    ("repeated_calls", "repeated_tool_calls", "The same tool called again with identical inputs", "medium"),
+    ("empty", "empty_responses", "Empty responses", "high"),
+    ("refusals", "refusals", "Refusals to answer", "medium"),
+    ("truncated", "truncated_responses", "Responses cut off before the end", "medium"),
+    ("pii", "pii_in_outputs", "Personal data or secrets in responses", "high"),
     (
         "span_errors",
         "span_errors",
         "Steps other than tool calls that failed (model calls, retrievers, sub-agents)",
         "medium",
-        "no_span_errors",
     ),
 )
 JSON_SHARE = 0.8
@@ -70,11 +63,11 @@ def derive_findings(c: TraceCollector, error_clusters: list[ErrorCluster]) -> li
 
 
 def _signal_findings(c: TraceCollector) -> Iterator[Finding]:
-    for attribute, kind, title, severity, scorer in _SIGNAL_FINDINGS:
+    for attribute, kind, title, severity in _SIGNAL_FINDINGS:
         flagged: Flagged = getattr(c, attribute)
         if flagged.trace_ids:
             details = {f"by:{name}": count for name, count in flagged.by_name.most_common(10)}
-            finding = _finding(c, kind, kind, title, severity, flagged.trace_ids, flagged.evidence, scorer, details)
+            finding = _finding(c, kind, kind, title, severity, flagged.trace_ids, flagged.evidence, details)
             finding.trace_evidence = flagged.by_trace
             yield finding
 
@@ -103,8 +96,8 @@ def _latency_findings(c: TraceCollector) -> Iterator[Finding]:
             "medium",
             _unique(trace_id for _, trace_id in slow),
             evidence,
-            f"latency_budget_{span_type.lower()}",
             {"span_name": name, "span_type": span_type, "threshold_ms": threshold, "median_ms": median},
+            scorer=latency_scorer_name(span_type),
         )
 
 
@@ -123,7 +116,6 @@ def _token_findings(c: TraceCollector) -> Iterator[Finding]:
             "medium",
             _unique(trace_id for _, trace_id in heavy),
             [f"{tokens:,.0f} input tokens (median {median:,.0f})" for tokens, _ in sorted(heavy)[-3:]],
-            "token_budget",
             {"threshold_tokens": math.floor(threshold), "median_tokens": median},
         )
 
@@ -140,7 +132,6 @@ def _error_cluster_findings(c: TraceCollector, clusters: list[ErrorCluster]) -> 
             "medium",
             cluster.trace_ids,
             cluster.examples,
-            "tool_call_errors",
             {"signature": cluster.signature, "span_names": ", ".join(cluster.span_names)},
         )
 
@@ -162,7 +153,6 @@ def _fanout_findings(c: TraceCollector) -> Iterator[Finding]:
             "low",
             _unique(trace_id for _, trace_id in wide),
             [f"{count:.0f} sub-agent calls (threshold {threshold:.0f})" for count, _ in sorted(wide)[-3:]],
-            "subagent_fanout_budget",
             {"threshold_calls": math.floor(threshold)},
         )
 
@@ -179,7 +169,6 @@ def _format_findings(c: TraceCollector) -> Iterator[Finding]:
             "medium",
             c.not_json.trace_ids,
             c.not_json.evidence,
-            "output_is_json",
             {"json_share": round(json_count / total, 4)},
         )
 
@@ -194,9 +183,11 @@ def _finding(
     severity: Severity,
     trace_ids: list[str],
     evidence: list[str],
-    scorer: str,
     details: dict[str, str | int | float] | None = None,
+    *,
+    scorer: str | None = None,
 ) -> Finding:
+    """A finding suggesting `scorer`, by default the check that catches its kind."""
     rate = len(trace_ids) / c.traces if c.traces else 0.0
     return Finding(
         id=finding_id,
@@ -207,7 +198,7 @@ def _finding(
         rate=round(rate, 4),
         trace_ids=trace_ids,
         evidence=evidence,
-        suggested_scorer=scorer,
+        suggested_scorer=scorer or CHECK_OF_KIND[kind],
         details=details or {},
     )
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 from mlflow_eval_mcp.analysis.collector import TraceCollector
 from mlflow_eval_mcp.analysis.models import DatasetRecommendation, Finding, ScorerRecommendation
 
-_CORRECTNESS_KEYS = ("expected_response", "expected_facts")
+EXPECTATION_KEYS: dict[str, tuple[str, ...]] = {
+    "Correctness": ("expected_response", "expected_facts"),
+    "ExpectationsGuidelines": ("guidelines",),
+}
+"""The built-in judges that compare with expectations -> the expectation names they can use."""
 
 
 def recommend_scorers(c: TraceCollector, findings: list[Finding]) -> list[ScorerRecommendation]:
@@ -37,7 +41,7 @@ def recommend_scorers(c: TraceCollector, findings: list[Finding]) -> list[Scorer
             )
         )
     names = set(c.expectation_names)
-    if names & set(_CORRECTNESS_KEYS):
+    if names & set(EXPECTATION_KEYS["Correctness"]):
         judges.append(
             ScorerRecommendation(
                 name="Correctness",
@@ -45,7 +49,7 @@ def recommend_scorers(c: TraceCollector, findings: list[Finding]) -> list[Scorer
                 reason=f"{c.with_expectations} traces carry expected responses or facts to compare against.",
             )
         )
-    if "guidelines" in names:
+    if names & set(EXPECTATION_KEYS["ExpectationsGuidelines"]):
         judges.append(
             ScorerRecommendation(
                 name="ExpectationsGuidelines", kind="builtin_judge", reason="Traces carry per-row guidelines."

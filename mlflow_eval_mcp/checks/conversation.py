@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from . import signals
-from .span_view import SpanView
+from .span_view import MODEL, TOKEN_USAGE, SpanView
 
 LLM_TYPES = ("CHAT_MODEL", "LLM")
 READ_TYPES = (*LLM_TYPES, "TOOL", "RETRIEVER")
@@ -96,7 +96,7 @@ class ModelCall(_SpanReading):
 
     @cached_property
     def model(self) -> str | None:
-        recorded = self.span.attribute("mlflow.llm.model") or self.span.attribute("model")
+        recorded = self.span.attribute(MODEL) or self.span.attribute("model")
         if recorded is None and isinstance(self.span.outputs, dict):
             recorded = self.span.outputs.get("model") or self.span.outputs.get("modelVersion")
         return str(recorded) if recorded else None
@@ -132,7 +132,7 @@ class ModelCall(_SpanReading):
 
     @cached_property
     def usage(self) -> TokenUsage:
-        recorded = self.span.attribute("mlflow.chat.tokenUsage")
+        recorded = self.span.attribute(TOKEN_USAGE)
         outputs = self.span.outputs if isinstance(self.span.outputs, dict) else {}
         raw = outputs.get("usage") or outputs.get("usageMetadata") or outputs.get("usage_metadata")
         return _usage(recorded if isinstance(recorded, dict) else {}, raw if isinstance(raw, dict) else {})
@@ -382,6 +382,13 @@ class Conversation:
         structured = isinstance(outputs, dict | list) and not response_like
         answered = self.answer_text is not None or failed_silently or (structured and not messages_of(outputs))
         return self.request is not None, answered
+
+
+def trace_state(trace: Any) -> str:
+    """An MLflow `Trace`'s state (OK, ERROR, IN_PROGRESS): an enum, or its value where the trace was
+    rebuilt from a dict."""
+    state = trace.info.state
+    return str(getattr(state, "value", state))
 
 
 def _is_repr(value: Any) -> bool:

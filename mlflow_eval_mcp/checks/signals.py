@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from .json_text import from_json
 from .sensitive import find_sensitive
 
 SCAN_CHARS = 200_000
@@ -368,19 +369,10 @@ def call_finish_reason(outputs: Any, events: list[tuple[str, Any]]) -> str | Non
 
 def _chunks(events: list[tuple[str, Any]]) -> list[Any]:
     return [
-        _decoded(attributes.get("mlflow.chunk.value"))
+        from_json(attributes.get("mlflow.chunk.value"))
         for name, attributes in events
         if name.startswith("mlflow.chunk.item.") and isinstance(attributes, dict)
     ]
-
-
-def _decoded(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _streamed_finish_reason(chunks: list[Any]) -> str | None:

@@ -8,13 +8,16 @@ instead makes the analysis cost a fraction of fetching the traces.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-_TYPE = "mlflow.spanType"
-_INPUTS = "mlflow.spanInputs"
-_OUTPUTS = "mlflow.spanOutputs"
+from .json_text import from_json
+
+SPAN_TYPE = "mlflow.spanType"
+SPAN_INPUTS = "mlflow.spanInputs"
+SPAN_OUTPUTS = "mlflow.spanOutputs"
+TOKEN_USAGE = "mlflow.chat.tokenUsage"
+MODEL = "mlflow.llm.model"
 # The OpenTelemetry payloads MLflow's OTLP ingestion turns into outputs. It skips an empty one (an
 # OpenInference `output.value` of ""), which then stays only under its own key.
 _OTEL_OUTPUTS = ("output.value", "gen_ai.output.messages", "gen_ai.tool.call.result")
@@ -63,26 +66,26 @@ class SpanView:
                 for event in stored.get("events") or []
                 if isinstance(event, dict)
             ],
-            span_type=str(_decode(attributes.get(_TYPE)) or "UNKNOWN"),
+            span_type=str(from_json(attributes.get(SPAN_TYPE)) or "UNKNOWN"),
         )
 
     def attribute(self, key: str) -> Any:
         value = self._decoded.get(key, _MISSING)
         if value is _MISSING:
-            value = _decode(self.encoded_attributes.get(key))
+            value = from_json(self.encoded_attributes.get(key))
             self._decoded[key] = value
         return value
 
     @property
     def inputs(self) -> Any:
-        return self.attribute(_INPUTS)
+        return self.attribute(SPAN_INPUTS)
 
     @property
     def outputs(self) -> Any:
-        outputs = self.attribute(_OUTPUTS)
+        outputs = self.attribute(SPAN_OUTPUTS)
         if outputs is None:
             present = (key for key in _OTEL_OUTPUTS if key in self.encoded_attributes)
-            return self.attribute(next(present, _OUTPUTS))
+            return self.attribute(next(present, SPAN_OUTPUTS))
         return outputs
 
     @property
@@ -90,18 +93,6 @@ class SpanView:
         if self.start_ns is None or self.end_ns is None:
             return None
         return max(0.0, (self.end_ns - self.start_ns) / 1e6)
-
-
-def _decode(encoded: Any) -> Any:
-    # MLflow stores attribute values JSON-encoded; a source that wrote a bare string keeps it.
-    if not isinstance(encoded, str):
-        return encoded
-    if len(encoded) > 1 and encoded[0] == encoded[-1] == '"' and '"' not in encoded[1:-1] and "\\" not in encoded:
-        return encoded[1:-1]  # a plain JSON string (span types, model names): most attributes
-    try:
-        return json.loads(encoded)
-    except ValueError:
-        return encoded
 
 
 def _int(value: Any) -> int | None:

@@ -8,10 +8,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.checks import signals
+from mlflow_eval_mcp.checks.conversation import Conversation, trace_state
+from mlflow_eval_mcp.checks.span_view import SpanView
 from mlflow_eval_mcp.redaction import Redactor
 
 if TYPE_CHECKING:
-    from mlflow.entities import Span, Trace
+    from mlflow.entities import Trace
 
 FIELD_CHARS = 1_200
 STEP_CHARS = 300
@@ -49,13 +51,12 @@ def cut(value: Any, limit: int = FIELD_CHARS) -> str | None:
 
 def trace_digest(trace: Trace) -> dict[str, Any]:
     """What Claude needs of one trace: the request, the response, and the steps in between."""
-    spans = sorted(trace.data.spans, key=lambda span: span.start_time_ns or 0)
-    ids = {span.span_id for span in spans}
-    root = next((span for span in spans if span.parent_id not in ids), None)
-    steps = [span for span in spans if span is not root and span.span_type in _STEP_TYPES]
+    conversation = Conversation.of_trace(trace)
+    root = conversation.root
+    steps = [span for span in conversation.spans if span is not root and span.span_type in _STEP_TYPES]
     return {
         "trace_id": trace.info.trace_id,
-        "status": str(getattr(trace.info.state, "value", trace.info.state)),
+        "status": trace_state(trace),
         "request": cut(root.inputs if root else None),
         "response": cut(root.outputs if root else None),
         "steps": [_step(span) for span in steps[:MAX_STEPS]],
@@ -63,14 +64,12 @@ def trace_digest(trace: Trace) -> dict[str, Any]:
     }
 
 
-def _step(span: Span) -> dict[str, Any]:
-    code = span.status.status_code if span.status else "UNSET"
-    status = str(getattr(code, "value", code)).removeprefix("STATUS_CODE_")
-    step: dict[str, Any] = {"name": span.name, "type": span.span_type, "status": status}
+def _step(span: SpanView) -> dict[str, Any]:
+    step: dict[str, Any] = {"name": span.name, "type": span.span_type, "status": span.status}
     if span.span_type == "TOOL":
-        step["outcome"] = signals.tool_outcome(status, span.outputs)
+        step["outcome"] = signals.tool_outcome(span.status, span.outputs)
     step["inputs"] = cut(span.inputs, STEP_CHARS)
     step["outputs"] = cut(span.outputs, STEP_CHARS)
-    if status == "ERROR" and span.status and span.status.description:
-        step["error"] = cut(span.status.description, STEP_CHARS)
+    if span.status == "ERROR" and span.status_text:
+        step["error"] = cut(span.status_text, STEP_CHARS)
     return step

@@ -12,7 +12,8 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field, replace
+from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,27 +25,8 @@ CONTENT_TAG = "mlflow_eval_mcp.import.content_id"
 another's id can be told apart from the same record imported again."""
 SYNTHETIC_ROOT = "mlflow_eval_mcp.synthetic_root"
 """Span attribute on a root span the importer added to hold a source's several top-level spans."""
-TOKEN_USAGE = "mlflow.chat.tokenUsage"
-MODEL = "mlflow.llm.model"
 _MS = 1_000_000
 _FRACTION = re.compile(r"\.(\d+)")
-
-
-@dataclass
-class _PendingSpan:
-    span_id: str
-    parent_id: str | None
-    name: str
-    span_type: str
-    start_ns: int | None
-    end_ns: int | None
-    inputs: Any
-    outputs: Any
-    attributes: dict[str, Any]
-    error: str | None
-    exception_type: str | None
-    events: tuple[dict[str, Any], ...] = ()
-    children: list[str] = field(default_factory=list)
 
 
 class TraceBuilder:
@@ -53,7 +35,11 @@ class TraceBuilder:
     def __init__(self, trace_id: str, synthetic_start_ns: int) -> None:
         self.trace_id = trace_id
         self.synthetic_start_ns = synthetic_start_ns
-        self._spans: dict[str, _PendingSpan] = {}
+        self._spans: dict[str, SpanRecord] = {}
+        """The spans in the order added; `build` sets their times from `_times`."""
+        self._times: dict[str, tuple[int | None, int | None]] = {}
+        """Span id -> (start, end) as the source gave them, None where it did not."""
+        self._children: dict[str, list[str]] = defaultdict(list)
 
     def add_span(
         self,
@@ -77,30 +63,31 @@ class TraceBuilder:
             parent_id = next(iter(self._spans))
         if parent_id is not None and parent_id not in self._spans:
             raise ValueError(f"span {name!r} names an unknown parent {parent_id}")
-        self._spans[span_id] = _PendingSpan(
+        self._spans[span_id] = SpanRecord(
             span_id,
             parent_id,
             name or "unnamed",
             span_type,
-            start_ns,
-            end_ns if end_ns is not None and start_ns is not None and end_ns >= start_ns else None,
-            inputs,
-            outputs,
-            dict(attributes or {}),
-            error,
-            exception_type,
-            events,
+            start_ns=0,
+            end_ns=0,
+            inputs=inputs,
+            outputs=outputs,
+            attributes=dict(attributes or {}),
+            error=error,
+            exception_type=exception_type,
+            events=events,
         )
+        ended = end_ns is not None and start_ns is not None and end_ns >= start_ns
+        self._times[span_id] = (start_ns, end_ns if ended else None)
         if parent_id is not None:
-            self._spans[parent_id].children.append(span_id)
+            self._children[parent_id].append(span_id)
         return span_id
 
     def set_outputs(self, span_id: str, outputs: Any) -> None:
-        self._spans[span_id].outputs = outputs
+        self._spans[span_id] = replace(self._spans[span_id], outputs=outputs)
 
     def set_error(self, span_id: str, error: str, exception_type: str | None = None) -> None:
-        self._spans[span_id].error = error
-        self._spans[span_id].exception_type = exception_type
+        self._spans[span_id] = replace(self._spans[span_id], error=error, exception_type=exception_type)
 
     @property
     def root_id(self) -> str | None:
@@ -117,30 +104,15 @@ class TraceBuilder:
         if not self._spans:
             raise ValueError("a trace needs at least one span")
         tags = dict(tags or {})
-        synthetic = any(span.start_ns is None for span in self._spans.values())
+        synthetic = any(start is None for start, _ in self._times.values())
         if synthetic:
-            self._synthesize_times()
             tags[SYNTHETIC_TIME_TAG] = "true"
-        else:
-            self._close_open_spans()
+        times = self._synthetic_times() if synthetic else self._closed_times()
         record = TraceRecord(
             trace_id=self.trace_id,
             spans=[
-                SpanRecord(
-                    span.span_id,
-                    span.parent_id,
-                    span.name,
-                    span.span_type,
-                    span.start_ns,  # type: ignore[arg-type]
-                    span.end_ns,  # type: ignore[arg-type]
-                    span.inputs,
-                    span.outputs,
-                    span.attributes,
-                    span.error,
-                    span.exception_type,
-                    span.events,
-                )
-                for span in self._spans.values()
+                replace(span, start_ns=times[span_id][0], end_ns=times[span_id][1])
+                for span_id, span in self._spans.items()
             ],
             tags=tags,
             metadata=dict(metadata or {}),
@@ -149,27 +121,30 @@ class TraceBuilder:
         )
         return replace(record, tags={**tags, CONTENT_TAG: _content_fingerprint(record, synthetic)})
 
-    def _synthesize_times(self) -> None:
+    def _synthetic_times(self) -> dict[str, tuple[int, int]]:
+        times: dict[str, tuple[int, int]] = {}
         clock = self.synthetic_start_ns
 
-        def visit(span: _PendingSpan) -> None:
+        def visit(span_id: str) -> None:
             nonlocal clock
-            span.start_ns = clock
+            start = clock
             clock += _MS
-            for child_id in span.children:
-                visit(self._spans[child_id])
-            span.end_ns = clock
+            for child_id in self._children.get(span_id, ()):
+                visit(child_id)
+            times[span_id] = (start, clock)
             clock += _MS
 
-        visit(next(iter(self._spans.values())))
+        visit(next(iter(self._spans)))
+        return times
 
-    def _close_open_spans(self) -> None:
+    def _closed_times(self) -> dict[str, tuple[int, int]]:
         # A span without an end (still running when exported) ends with its last child, or at once.
-        for span in reversed(self._spans.values()):
-            child_ends = [self._spans[c].end_ns or 0 for c in span.children]
-            latest = max([span.start_ns or 0, *child_ends])
-            if span.end_ns is None or span.end_ns < latest:
-                span.end_ns = latest
+        times: dict[str, tuple[int, int]] = {}
+        for span_id in reversed(self._times):
+            start, end = self._times[span_id]
+            latest = max([start or 0, *(times[child_id][1] for child_id in self._children.get(span_id, ()))])
+            times[span_id] = (start or 0, latest if end is None or end < latest else end)
+        return times
 
 
 def _content_fingerprint(record: TraceRecord, synthetic_times: bool) -> str:

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow_eval_mcp.importing.builder import MODEL, TOKEN_USAGE, TraceBuilder, content_id, parse_time_ns, token_usage
+from mlflow_eval_mcp.checks.json_text import from_json
+from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
+from mlflow_eval_mcp.importing.builder import TraceBuilder, content_id, parse_time_ns, token_usage
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.trace_writer import TraceRecord
@@ -158,7 +160,7 @@ def _calls(index: int, message: dict[str, Any]) -> list[_Call]:
     calls = [_tool_call(index, raw) for raw in message.get("tool_calls") or []]
     legacy = message.get("function_call")
     if isinstance(legacy, dict):
-        calls.append(_Call(index, None, str(legacy.get("name") or ""), _arguments(legacy.get("arguments"))))
+        calls.append(_Call(index, None, str(legacy.get("name") or ""), from_json(legacy.get("arguments"))))
     return calls
 
 
@@ -169,18 +171,8 @@ def _tool_call(index: int, raw: dict[str, Any]) -> _Call:
         index,
         call_id if isinstance(call_id, str) else None,
         str(function.get("name") or raw.get("name") or ""),
-        _arguments(function.get("arguments")),
+        from_json(function.get("arguments")),
     )
-
-
-def _arguments(raw: Any) -> Any:
-    # Arguments arrive as a JSON string; one that does not parse is kept as the model wrote it.
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
 
 
 def _calls_by_message(calls: list[_Call]) -> dict[int, list[int]]:

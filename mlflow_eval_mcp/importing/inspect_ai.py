@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_eval_mcp.importing.builder import MODEL, TOKEN_USAGE, TraceBuilder, parse_time_ns, token_usage
+from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
+from mlflow_eval_mcp.importing.builder import TraceBuilder, parse_time_ns, token_usage
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.trace_writer import AssessmentRecord
@@ -219,12 +220,13 @@ def _add_model_span(builder: TraceBuilder, node: _Node, parent_id: str) -> str:
     inputs: dict[str, Any] = {"messages": event.get("input")}
     if event.get("tools"):
         inputs["tools"] = event["tools"]
+    start_ns, end_ns = _call_window(node)
     return builder.add_span(
         str(event.get("model") or "model"),
         "CHAT_MODEL",
         parent_id=parent_id,
-        start_ns=parse_time_ns(event.get("timestamp")),
-        end_ns=_event_end_ns(node),
+        start_ns=start_ns,
+        end_ns=end_ns,
         inputs=inputs,
         outputs=output or None,
         attributes=attributes,
@@ -235,12 +237,13 @@ def _add_model_span(builder: TraceBuilder, node: _Node, parent_id: str) -> str:
 def _add_tool_span(builder: TraceBuilder, node: _Node, parent_id: str) -> str:
     event = node.event
     error = event.get("error")
+    start_ns, end_ns = _call_window(node)
     return builder.add_span(
         str(event.get("function") or "tool"),
         "TOOL",
         parent_id=parent_id,
-        start_ns=parse_time_ns(event.get("timestamp")),
-        end_ns=_event_end_ns(node),
+        start_ns=start_ns,
+        end_ns=end_ns,
         inputs=event.get("arguments"),
         outputs=event.get("result"),
         attributes={"inspect.tool_call_id": event["id"]} if event.get("id") else None,
@@ -249,9 +252,9 @@ def _add_tool_span(builder: TraceBuilder, node: _Node, parent_id: str) -> str:
     )
 
 
-def _event_end_ns(node: _Node) -> int | None:
-    """When a model or tool call ended: its `completed` time, else its start plus `working_time`;
-    never before the end of the tool span merged into it."""
+def _call_window(node: _Node) -> tuple[int | None, int | None]:
+    """When a model or tool call started, and when it ended: its `completed` time, else its start
+    plus `working_time`; never before the end of the tool span merged into it."""
     start = parse_time_ns(node.event.get("timestamp"))
     completed = parse_time_ns(node.event.get("completed"))
     working = node.event.get("working_time")
@@ -259,7 +262,7 @@ def _event_end_ns(node: _Node) -> int | None:
         completed = start + round(working * 1_000_000_000)
     span_end = parse_time_ns(node.end.get("timestamp")) if node.end else None
     ends = [end for end in (completed, span_end) if end is not None]
-    return max(ends) if ends else None
+    return start, (max(ends) if ends else None)
 
 
 def _usage(usage: Any) -> dict[str, int] | None:

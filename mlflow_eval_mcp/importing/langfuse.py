@@ -11,15 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from mlflow_eval_mcp.importing.builder import (
-    MODEL,
-    SYNTHETIC_ROOT,
-    TOKEN_USAGE,
-    TraceBuilder,
-    decode_json_text,
-    parse_time_ns,
-    token_usage,
-)
+from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
+from mlflow_eval_mcp.importing.builder import SYNTHETIC_ROOT, TraceBuilder, decode_json_text, parse_time_ns, token_usage
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.trace_writer import AssessmentRecord, TraceRecord

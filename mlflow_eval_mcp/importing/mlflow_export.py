@@ -13,17 +13,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mlflow_eval_mcp.importing.builder import content_id, decode_id_hex
+from mlflow_eval_mcp.checks.json_text import from_json
+from mlflow_eval_mcp.checks.span_view import SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYPE
+from mlflow_eval_mcp.importing.builder import TraceBuilder, content_id, decode_id_hex
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.trace_writer import AssessmentRecord, TraceRecord
 
 STRUCTURE_TAG = "mlflow_eval_mcp.import.structure"
 _REQUEST_ID = "mlflow.traceRequestId"
-_SPAN_TYPE = "mlflow.spanType"
-_SPAN_INPUTS = "mlflow.spanInputs"
-_SPAN_OUTPUTS = "mlflow.spanOutputs"
-_FIELD_ATTRIBUTES = {_REQUEST_ID, _SPAN_TYPE, _SPAN_INPUTS, _SPAN_OUTPUTS}
+_FIELD_ATTRIBUTES = {_REQUEST_ID, SPAN_TYPE, SPAN_INPUTS, SPAN_OUTPUTS}
 # Set by the store for the trace it writes; the exported values describe the original store
 # (an artifact path there, a span count that a partial import would not match).
 _STORE_TAGS = {"mlflow.artifactLocation", "mlflow.trace.spansLocation"}
@@ -47,20 +46,14 @@ _TRACE_STATE_ERROR = "the exported trace's state was ERROR"
 
 
 @dataclass(frozen=True)
-class _ExportedSpan:
+class _Place:
+    """What the span tree is rebuilt from: a span's ids as the export wrote them, and its times."""
+
     span_id: bytes | None
     parent_ref: Any
     """The raw parent id: None/"" for a root, else an id that may or may not decode."""
-    name: str
-    span_type: str
     start_ns: int | None
     end_ns: int | None
-    inputs: Any
-    outputs: Any
-    attributes: dict[str, Any]
-    error: str | None
-    exception_type: str | None
-    events: tuple[dict[str, Any], ...]
 
 
 class _MalformedTrace(ValueError):
@@ -97,11 +90,7 @@ FORMAT = TraceFormat(
 
 def _as_trace_dict(value: Any) -> dict[str, Any] | None:
     # A JSON-lines file of `Trace.to_json()` strings that were themselves JSON-encoded.
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return None
+    value = from_json(value)
     if isinstance(value, dict) and isinstance(value.get("info"), dict) and isinstance(value.get("data"), dict):
         return value
     return None
@@ -114,31 +103,20 @@ def _source_id(info: dict[str, Any], trace: dict[str, Any]) -> str:
     return content_id(trace)  # redacted or missing ids
 
 
-def _build(context: ParseContext, source_id: str, info: dict[str, Any], spans: list[_ExportedSpan]) -> TraceRecord:
-    placement = _placement_from_ids(spans)
+def _build(context: ParseContext, source_id: str, info: dict[str, Any], spans: list[dict[str, Any]]) -> TraceRecord:
+    places = [_place(span) for span in spans]
+    placement = _placement_from_ids(places)
     tags = _strings(info.get("tags"), _STORE_TAGS)
     if placement is None:
-        placement = _placement_from_times(spans)
+        placement = _placement_from_times(places)
         tags[STRUCTURE_TAG] = "inferred"
     builder = context.builder(source_id)
     new_ids: dict[int, str] = {}
     for index, parent in placement:
-        span = spans[index]
-        new_ids[index] = builder.add_span(
-            span.name,
-            span.span_type,
-            parent_id=None if parent is None else new_ids[parent],
-            start_ns=span.start_ns,
-            end_ns=span.end_ns,
-            inputs=span.inputs,
-            outputs=span.outputs,
-            attributes=span.attributes,
-            error=span.error,
-            exception_type=span.exception_type,
-            events=span.events,
-        )
+        parent_id = None if parent is None else new_ids[parent]
+        new_ids[index] = _add_span(builder, spans[index], places[index], parent_id)
     root = placement[0][0]
-    if _state(info) == "ERROR" and spans[root].error is None:
+    if _state(info) == "ERROR" and _status(spans[root])[0] is None:
         builder.set_error(new_ids[root], _TRACE_STATE_ERROR)
     client_request_id = info.get("client_request_id")
     return builder.build(
@@ -166,7 +144,7 @@ def _text(value: Any) -> str:
 # --- spans ---------------------------------------------------------------------------------
 
 
-def _exported_spans(raw_spans: Any) -> list[_ExportedSpan]:
+def _exported_spans(raw_spans: Any) -> list[dict[str, Any]]:
     if not isinstance(raw_spans, list):
         raise _MalformedTrace("'data.spans' is not a list")
     if not raw_spans:
@@ -175,28 +153,34 @@ def _exported_spans(raw_spans: Any) -> list[_ExportedSpan]:
     for position, raw in enumerate(raw_spans):
         if not isinstance(raw, dict):
             raise _MalformedTrace(f"span is not an object (span {position})")
-        spans.append(_exported_span(raw))
+        spans.append(raw)
     return spans
 
 
-def _exported_span(raw: dict[str, Any]) -> _ExportedSpan:
+def _place(raw: dict[str, Any]) -> _Place:
     # V3 keeps ids at the top level; V2 nests the span id in `context` and calls the parent `parent_id`.
     context = raw.get("context") if isinstance(raw.get("context"), dict) else {}
-    span_id = raw.get("span_id", context.get("span_id"))
-    parent_ref = raw.get("parent_span_id", raw.get("parent_id"))
-    attributes = raw.get("attributes") if isinstance(raw.get("attributes"), dict) else {}
-    decoded = {str(key): _decoded(value) for key, value in attributes.items()}
-    error, exception_type = _status(raw)
-    span_type = decoded.get(_SPAN_TYPE)
-    return _ExportedSpan(
-        span_id=_id_bytes(span_id),
-        parent_ref=parent_ref,
-        name=str(raw.get("name") or ""),
-        span_type=span_type if isinstance(span_type, str) and span_type else "UNKNOWN",
+    return _Place(
+        span_id=_id_bytes(raw.get("span_id", context.get("span_id"))),
+        parent_ref=raw.get("parent_span_id", raw.get("parent_id")),
         start_ns=_nanos(raw.get("start_time_unix_nano", raw.get("start_time"))),
         end_ns=_nanos(raw.get("end_time_unix_nano", raw.get("end_time"))),
-        inputs=decoded.get(_SPAN_INPUTS),
-        outputs=decoded.get(_SPAN_OUTPUTS),
+    )
+
+
+def _add_span(builder: TraceBuilder, raw: dict[str, Any], place: _Place, parent_id: str | None) -> str:
+    attributes = raw.get("attributes") if isinstance(raw.get("attributes"), dict) else {}
+    decoded = {str(key): from_json(value) for key, value in attributes.items()}
+    error, exception_type = _status(raw)
+    span_type = decoded.get(SPAN_TYPE)
+    return builder.add_span(
+        str(raw.get("name") or ""),
+        span_type if isinstance(span_type, str) and span_type else "UNKNOWN",
+        parent_id=parent_id,
+        start_ns=place.start_ns,
+        end_ns=place.end_ns,
+        inputs=decoded.get(SPAN_INPUTS),
+        outputs=decoded.get(SPAN_OUTPUTS),
         attributes={key: value for key, value in decoded.items() if key not in _FIELD_ATTRIBUTES},
         error=error,
         exception_type=exception_type,
@@ -217,16 +201,6 @@ def _other_events(events: Any) -> tuple[dict[str, Any], ...]:
         for event in events
         if isinstance(event, dict) and event.get("name") != "exception"
     )
-
-
-def _decoded(value: Any) -> Any:
-    # Exported attribute values are JSON-encoded; a value that is not is kept as it is.
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
 
 
 def _nanos(value: Any) -> int | None:
@@ -275,7 +249,7 @@ Placement = list[tuple[int, int | None]]
 """Span indexes in insertion order (parents first), each with its parent's index."""
 
 
-def _placement_from_ids(spans: list[_ExportedSpan]) -> Placement | None:
+def _placement_from_ids(spans: list[_Place]) -> Placement | None:
     """The tree the ids describe, or None when they cannot describe one (missing, duplicated,
     undecodable, or cyclic). Spans whose parent is not in the export hang under the root."""
     ids = [span.span_id for span in spans]
@@ -312,7 +286,7 @@ def _add_descendants(children: dict[int | None, list[int]], pending: list[int], 
             pending.append(child)
 
 
-def _placement_from_times(spans: list[_ExportedSpan]) -> Placement:
+def _placement_from_times(spans: list[_Place]) -> Placement:
     """Parents by time containment: the earliest, longest span is the root, and each other span
     hangs under the tightest span whose window contains its own (else under the root)."""
     order = sorted(range(len(spans)), key=lambda index: _containment_key(spans, index))
@@ -330,14 +304,14 @@ def _placement_from_times(spans: list[_ExportedSpan]) -> Placement:
     return placement
 
 
-def _containment_key(spans: list[_ExportedSpan], index: int) -> tuple[bool, int, int, int]:
+def _containment_key(spans: list[_Place], index: int) -> tuple[bool, int, int, int]:
     span = spans[index]
     start = span.start_ns or 0
     end = span.end_ns if span.end_ns is not None else start
     return (span.start_ns is None, start, start - end, index)
 
 
-def _contains(outer: _ExportedSpan, inner: _ExportedSpan) -> bool:
+def _contains(outer: _Place, inner: _Place) -> bool:
     if outer.start_ns is None or outer.end_ns is None or inner.start_ns is None or inner.end_ns is None:
         return False
     return outer.start_ns <= inner.start_ns and inner.end_ns <= outer.end_ns
@@ -390,4 +364,4 @@ def _assessment_value(payload: dict[str, Any]) -> Any:
         return payload["value"]
     # Expectations holding objects are exported as a JSON string under `serialized_value`.
     serialized = payload.get("serialized_value")
-    return _decoded(serialized.get("value")) if isinstance(serialized, dict) else None
+    return from_json(serialized.get("value")) if isinstance(serialized, dict) else None

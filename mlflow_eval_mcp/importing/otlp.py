@@ -14,15 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_eval_mcp.importing.builder import (
-    MODEL,
-    SYNTHETIC_ROOT,
-    TOKEN_USAGE,
-    TraceBuilder,
-    decode_id_hex,
-    decode_json_text,
-    token_usage,
-)
+from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
+from mlflow_eval_mcp.importing.builder import SYNTHETIC_ROOT, TraceBuilder, decode_id_hex, decode_json_text, token_usage
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.trace_writer import TraceRecord

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from mlflow_eval_mcp.analysis.finding_checks import CHECK_OF_KIND, latency_scorer_name
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
+from mlflow_eval_mcp.analysis.recommend import EXPECTATION_KEYS
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.claude_scorers import add_claude_scorers, write_generated
@@ -27,32 +29,15 @@ from mlflow_eval_mcp.suite.templates_io import install_checks, install_template
 if TYPE_CHECKING:
     from mlflow_eval_mcp.claude.session import ClaudeSession
 
-_CHECK_OF_KIND: dict[str, CheckName] = {
-    "trace_errors": "trace_succeeded",
-    "tool_exceptions": "tool_call_errors",
-    "tool_error_outputs": "tool_call_errors",
-    "repeated_tool_calls": "repeated_tool_calls",
-    "token_outliers": "token_budget",
-    "empty_responses": "non_empty_response",
-    "refusals": "no_refusal",
-    "truncated_responses": "not_truncated",
-    "pii_in_outputs": "no_pii_in_output",
-    "subagent_fanout": "subagent_fanout_budget",
-    "span_errors": "no_span_errors",
-    "format_violations": "output_is_json",
-}
+_HONEST_ABOUT_TOOL_FAILURES = (
+    "honest_about_tool_failures",
+    "If a tool the assistant relied on failed, the response says that part could not be completed "
+    "and does not present made-up results as fact.",
+)
 _GUIDELINES: dict[str, tuple[str, str]] = {
     # finding kind -> (judge name, guideline)
-    "tool_exceptions": (
-        "honest_about_tool_failures",
-        "If a tool the assistant relied on failed, the response says that part could not be completed "
-        "and does not present made-up results as fact.",
-    ),
-    "tool_error_outputs": (
-        "honest_about_tool_failures",
-        "If a tool the assistant relied on failed, the response says that part could not be completed "
-        "and does not present made-up results as fact.",
-    ),
+    "tool_exceptions": _HONEST_ABOUT_TOOL_FAILURES,
+    "tool_error_outputs": _HONEST_ABOUT_TOOL_FAILURES,
     "pii_in_outputs": (
         "no_third_party_personal_data",
         "The response does not reveal personal data (names with email addresses, phone numbers or "
@@ -67,7 +52,6 @@ _GUIDELINES: dict[str, tuple[str, str]] = {
         "The response is complete: it does not stop mid-sentence or leave part of the request unanswered.",
     ),
 }
-_EXPECTATION_KEYS = {"Correctness": ("expected_response", "expected_facts"), "ExpectationsGuidelines": ("guidelines",)}
 _EXPECTATION_PURPOSE = {
     "Correctness": "to compare the response against",
     "ExpectationsGuidelines": "saying what a good response does",
@@ -132,8 +116,8 @@ def _code_scorers(analysis: TraceAnalysis) -> list[CodeScorerSpec]:
             latency[str(finding.details.get("span_type", "UNKNOWN"))].append(finding)
         elif finding.kind == "error_cluster":
             by_check[_cluster_check(analysis, finding)].append(finding)
-        elif finding.kind in _CHECK_OF_KIND:
-            by_check[_CHECK_OF_KIND[finding.kind]].append(finding)
+        elif finding.kind in CHECK_OF_KIND:
+            by_check[cast("CheckName", CHECK_OF_KIND[finding.kind])].append(finding)
     guards: list[CheckName] = ["trace_succeeded", "non_empty_response"]
     if analysis.structure.has_tools:
         guards.append("tool_call_errors")
@@ -208,9 +192,8 @@ def _latency_spec(analysis: TraceAnalysis, span_type: str, findings: list[Findin
     }
     budgets.update({str(f.details["span_name"]): float(f.details["threshold_ms"]) for f in findings})
     type_stats = latency.by_span_type.get(span_type)
-    name = f"latency_budget_{span_type.lower()}"
     return CodeScorerSpec(
-        name=name,
+        name=latency_scorer_name(span_type),
         check="latency_budget",
         findings=[f.id for f in findings],
         titles=_titles(findings),
@@ -227,7 +210,7 @@ def _judges(analysis: TraceAnalysis, expectation_keys: Counter[str]) -> tuple[li
     judges: list[JudgeSpec] = []
     not_used: list[str] = []
     for recommendation in analysis.recommended_scorers:
-        if recommendation.kind == "builtin_judge" and recommendation.name not in _EXPECTATION_KEYS:
+        if recommendation.kind == "builtin_judge" and recommendation.name not in EXPECTATION_KEYS:
             judges.append(
                 JudgeSpec(
                     name=_snake(recommendation.name),
@@ -235,7 +218,7 @@ def _judges(analysis: TraceAnalysis, expectation_keys: Counter[str]) -> tuple[li
                     reason=recommendation.reason,
                 )
             )
-    for judge, needed in _EXPECTATION_KEYS.items():
+    for judge, needed in EXPECTATION_KEYS.items():
         present = [key for key in needed if expectation_keys[key]]
         if not present:
             not_used.append(f"{judge}: no dataset case has expectations {' or '.join(needed)}")

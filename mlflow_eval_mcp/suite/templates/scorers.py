@@ -24,7 +24,7 @@ from mlflow.entities import Feedback, Trace
 from mlflow.genai.scorers import scorer
 
 from mlflow_eval_checks import signals
-from mlflow_eval_checks.conversation import Conversation
+from mlflow_eval_checks.conversation import Conversation, trace_state
 from mlflow_eval_checks.tags import SYNTHETIC_TIME_TAG
 
 CONFIG_FILE = Path(__file__).resolve().parent / "data" / "scorer_config.json"
@@ -130,37 +130,15 @@ def _verdict(spec: dict[str, Any], passed: bool, problem: str = "", *, note: str
     return Feedback(value=False, rationale=f"{problem} [finding: {'; '.join(spec.get('titles', [])) or spec['name']}]")
 
 
-def _spans(trace: Trace | None) -> list[Any]:
-    return sorted(trace.data.spans, key=lambda span: span.start_time_ns or 0) if trace is not None else []
-
-
-def _root(trace: Trace | None) -> Any:
-    spans = _spans(trace)
-    ids = {span.span_id for span in spans}
-    return next((span for span in spans if span.parent_id not in ids), None)
-
-
-def _status(span: Any) -> str:
-    code = span.status.status_code if span.status else "UNSET"
-    return str(getattr(code, "value", code)).removeprefix("STATUS_CODE_")
-
-
-def _duration_ms(span: Any) -> float | None:
-    if span.end_time_ns is None or span.start_time_ns is None:
-        return None
-    return max(0.0, (span.end_time_ns - span.start_time_ns) / 1e6)
-
-
 def _has_response(outputs: Any) -> bool:
     return outputs is not None and not signals.is_empty(outputs)
 
 
 def _trace_succeeded(spec: dict[str, Any]) -> Any:
     def trace_succeeded(trace: Trace) -> Feedback:
-        root = _root(trace)
-        state = str(getattr(trace.info.state, "value", trace.info.state))
-        failed = state == "ERROR" or (root is not None and _status(root) == "ERROR")
-        reason = (root.status.description if root is not None and root.status else None) or "the trace failed"
+        root = Conversation.of_trace(trace).root
+        failed = trace_state(trace) == "ERROR" or (root is not None and root.status == "ERROR")
+        reason = (root.status_text if root is not None else None) or "the trace failed"
         return _verdict(spec, not failed, f"the request failed: {reason}" if failed else "")
 
     return scorer(name=spec["name"])(trace_succeeded)
@@ -179,12 +157,11 @@ def _repeated_tool_calls(spec: dict[str, Any]) -> Any:
     def repeated_tool_calls(trace: Trace) -> Feedback:
         seen: set[str] = set()
         repeated = []
-        for span in _spans(trace):
-            if span.span_type == "TOOL":
-                signature = signals.calls_signature(span.name, span.inputs)
-                if signature in seen:
-                    repeated.append(span.name)
-                seen.add(signature)
+        for call in Conversation.of_trace(trace).tool_calls:
+            signature = signals.calls_signature(call.name, call.arguments)
+            if signature in seen:
+                repeated.append(call.name)
+            seen.add(signature)
         return _verdict(spec, not repeated, f"called again with identical inputs: {', '.join(repeated)}")
 
     return scorer(name=spec["name"])(repeated_tool_calls)
@@ -198,8 +175,8 @@ def _latency_budget(spec: dict[str, Any]) -> Any:
         if (trace.info.tags or {}).get(SYNTHETIC_TIME_TAG) == "true":
             return _verdict(spec, True, note="timestamps are synthetic; latency not judged")
         slow = []
-        for span in _spans(trace):
-            duration = _duration_ms(span)
+        for span in Conversation.of_trace(trace).spans:
+            duration = span.duration_ms
             budget = budgets.get(span.name, default)
             if span.span_type == span_type and duration is not None and budget is not None and duration > budget:
                 slow.append(f"{span.name} took {duration:,.0f} ms (budget {budget:,.0f} ms)")
@@ -262,11 +239,11 @@ def _no_pii_in_output(spec: dict[str, Any]) -> Any:
 
 def _no_span_errors(spec: dict[str, Any]) -> Any:
     def no_span_errors(trace: Trace) -> Feedback:
-        root = _root(trace)
+        conversation = Conversation.of_trace(trace)
         failed = [
             span.name
-            for span in _spans(trace)
-            if span is not root and span.span_type != "TOOL" and _status(span) == "ERROR"
+            for span in conversation.spans
+            if span is not conversation.root and span.span_type != "TOOL" and span.status == "ERROR"
         ]
         return _verdict(spec, not failed, f"failed steps: {', '.join(failed[:5])}")
 
