@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Sequence
 
-from mlflow_eval_mcp.trace_writer import SpanRecord, TraceRecord
+from mlflow_eval_mcp.importing.trace_writer import SpanRecord, TraceRecord
 
 
 def write_with_fluent_api(tracking_uri: str, records: Sequence[TraceRecord]) -> tuple[float, int]:

@@ -6,13 +6,13 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
+from mlflow_eval_mcp.importing.trace_writer import TraceRecord, write_traces
 from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.models import RunScriptResult, ScorersResult
 from mlflow_eval_mcp.suite.run_script import render_run_script
 from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
-from mlflow_eval_mcp.trace_writer import TraceRecord, write_traces
 from tests.trace_factory import make_trace
 
 

@@ -11,11 +11,11 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.importing.importer import import_traces
 from mlflow_eval_mcp.frontend.server import create_server
+from mlflow_eval_mcp.importing.importer import import_traces
+from mlflow_eval_mcp.importing.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id, write_traces
 from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.layout import SuiteLayout
-from mlflow_eval_mcp.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id, write_traces
 from tests.realdata import DATA_DIR
 from tests.trace_factory import BASE_NS, MS, make_trace
 

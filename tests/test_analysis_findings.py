@@ -7,7 +7,7 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.importing.builder import SYNTHETIC_TIME_TAG
-from mlflow_eval_mcp.trace_writer import AssessmentRecord, SpanRecord, TraceRecord, write_traces
+from mlflow_eval_mcp.importing.trace_writer import AssessmentRecord, SpanRecord, TraceRecord, write_traces
 from tests.trace_factory import MS, make_trace
 
 HEALTHY = 40

@@ -13,8 +13,8 @@ import pytest
 from mcp import Client
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.frontend.args import MAX_LONG_TEXT, MAX_TEXT, check_judge_model
 from mlflow_eval_mcp.errors import SHOWN_CHARS, InvalidArgumentError, shown
+from mlflow_eval_mcp.frontend.args import MAX_LONG_TEXT, MAX_TEXT, check_judge_model
 from mlflow_eval_mcp.frontend.server import create_server
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout

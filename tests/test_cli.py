@@ -6,7 +6,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.frontend.cli import _parser, main
-from mlflow_eval_mcp.trace_writer import write_traces
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from tests.trace_factory import make_trace
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.frontend.cli import main
 from mlflow_eval_mcp.demo.runner import DEMO_EXPERIMENT, run_demo
 from mlflow_eval_mcp.demo.sample_agent import FAILURE_MODES
+from mlflow_eval_mcp.frontend.cli import main
 from mlflow_eval_mcp.settings import Settings
 
 

@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.filters import SPAN_STATUS_VALUES, SPAN_TYPES, TRACE_STATUS_VALUES, check_filter_string
-from mlflow_eval_mcp.trace_writer import write_traces
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from tests.trace_factory import make_trace
 
 # (filter, whether it matches the seeded traces). Every one must pass the checker unchanged

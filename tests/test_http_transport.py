@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.trace_writer import write_traces
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from tests.trace_factory import make_trace
 
 pytestmark = [pytest.mark.anyio, pytest.mark.stdio]

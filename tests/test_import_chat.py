@@ -14,7 +14,7 @@ from mlflow_eval_mcp.importing.builder import SYNTHETIC_TIME_TAG
 from mlflow_eval_mcp.importing.chat_transcript import FORMAT
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records
-from mlflow_eval_mcp.trace_writer import write_traces
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from tests.realdata import DATA_DIR, realdata
 from tests.trace_factory import BASE_NS
 

@@ -14,11 +14,11 @@ from mlflow.entities import Trace
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.frontend.server import create_server
 from mlflow_eval_mcp.importing.importer import import_traces
 from mlflow_eval_mcp.importing.sources import MAX_NESTING, NESTED_TOO_DEEPLY
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from mlflow_eval_mcp.models import ImportResult
-from mlflow_eval_mcp.frontend.server import create_server
-from mlflow_eval_mcp.trace_writer import write_traces
 from tests.realdata import DATA_DIR, realdata
 from tests.trace_factory import make_trace
 

@@ -18,7 +18,7 @@ from mlflow_eval_mcp.importing.builder import SYNTHETIC_ROOT
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
 from mlflow_eval_mcp.importing.langfuse import FORMAT
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records
-from mlflow_eval_mcp.trace_writer import WriteReport, write_traces
+from mlflow_eval_mcp.importing.trace_writer import WriteReport, write_traces
 from tests.realdata import DATA_DIR, realdata
 
 pytestmark = realdata

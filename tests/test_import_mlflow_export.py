@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
 from mlflow_eval_mcp.importing.mlflow_export import FORMAT, STRUCTURE_TAG
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records
-from mlflow_eval_mcp.trace_writer import write_traces
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from tests.realdata import DATA_DIR, realdata
 from tests.trace_factory import BASE_NS
 

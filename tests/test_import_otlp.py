@@ -23,7 +23,7 @@ from mlflow_eval_mcp.importing.builder import SYNTHETIC_ROOT
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
 from mlflow_eval_mcp.importing.otlp import FORMAT
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records
-from mlflow_eval_mcp.trace_writer import WriteReport, write_traces
+from mlflow_eval_mcp.importing.trace_writer import WriteReport, write_traces
 from tests.realdata import DATA_DIR, realdata
 
 QUESTION = {"messages": [{"role": "user", "content": "Weather in Oslo?"}]}

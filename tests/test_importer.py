@@ -8,8 +8,8 @@ from mcp import Client
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.importing.importer import SOURCE_FILE_TAG, SOURCE_FORMAT_TAG, SOURCE_ID_TAG, import_traces
 from mlflow_eval_mcp.frontend.server import create_server
+from mlflow_eval_mcp.importing.importer import SOURCE_FILE_TAG, SOURCE_FORMAT_TAG, SOURCE_ID_TAG, import_traces
 from tests.realdata import DATA_DIR
 
 pytestmark = pytest.mark.anyio

@@ -13,8 +13,8 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.errors import ConfigurationError, InvalidArgumentError
 from mlflow_eval_mcp.frontend.server import create_server
+from mlflow_eval_mcp.importing.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id, write_traces
 from mlflow_eval_mcp.settings import Settings
-from mlflow_eval_mcp.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id, write_traces
 from mlflow_eval_mcp.traces import search_traces
 from mlflow_eval_mcp.tracking import scrub
 from tests.trace_factory import BASE_NS, MS, make_trace

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from mlflow_eval_mcp.demo.sample_agent import FAILURE_MODES, DemoTrace, generate_corpus
-from mlflow_eval_mcp.trace_writer import TraceRecord, span_id_for, stable_trace_id
+from mlflow_eval_mcp.importing.trace_writer import TraceRecord, span_id_for, stable_trace_id
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b")

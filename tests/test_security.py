@@ -14,13 +14,13 @@ import requests
 from mcp import Client
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.frontend.cli import main
 from mlflow_eval_mcp.errors import ConfigurationError, InvalidArgumentError, NotFoundError
-from mlflow_eval_mcp.secrets import scrub
+from mlflow_eval_mcp.frontend.cli import main
 from mlflow_eval_mcp.frontend.server import create_server
+from mlflow_eval_mcp.importing.trace_writer import write_traces
+from mlflow_eval_mcp.secrets import scrub
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout
-from mlflow_eval_mcp.trace_writer import write_traces
 from tests.test_http_transport import _free_port, _http_server
 from tests.trace_factory import make_trace
 

@@ -11,7 +11,7 @@ from mcp import Client
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.frontend.server import create_server
-from mlflow_eval_mcp.trace_writer import write_traces
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from tests.trace_factory import make_trace
 
 pytestmark = pytest.mark.anyio

@@ -10,7 +10,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.trace_writer import write_traces
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from tests.raw_stdio import call_over_stdio
 from tests.trace_factory import make_trace
 

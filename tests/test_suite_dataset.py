@@ -11,10 +11,10 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.checks.sensitive import find_sensitive
 from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.importing.trace_writer import AssessmentRecord
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import CASES_FILE, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase
-from mlflow_eval_mcp.trace_writer import AssessmentRecord
 from tests.suite_factory import analysed
 from tests.trace_factory import make_trace
 

@@ -33,6 +33,7 @@ from mlflow.entities import Trace
 from mlflow.tracking import MlflowClient
 
 import mlflow_eval_mcp
+from mlflow_eval_mcp.importing.trace_writer import TraceRecord, stable_trace_id, write_traces
 from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import CASES_FILE, DATA_DIR, EVALUATION_DIR, TRACES_FILE, SuiteLayout
@@ -40,7 +41,6 @@ from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, ScorerConfi
 from mlflow_eval_mcp.suite.run_script import render_run_script
 from mlflow_eval_mcp.suite.runner import SuiteRun, run_suite
 from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
-from mlflow_eval_mcp.trace_writer import TraceRecord, stable_trace_id, write_traces
 from tests.environment import FOREIGN_ENV
 from tests.trace_factory import make_trace
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from mlflow_eval_mcp.importing.trace_writer import AssessmentRecord
 from mlflow_eval_mcp.suite.dataset import generate_dataset
 from mlflow_eval_mcp.suite.layout import SCORER_CONFIG_FILE
 from mlflow_eval_mcp.suite.models import CheckName
 from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
-from mlflow_eval_mcp.trace_writer import AssessmentRecord
 from tests.suite_factory import analysed
 from tests.trace_factory import make_trace
 

@@ -2,7 +2,7 @@ import dataclasses
 
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.trace_writer import (
+from mlflow_eval_mcp.importing.trace_writer import (
     AssessmentRecord,
     SpanRecord,
     TraceRecord,

@@ -4,7 +4,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.errors import InvalidArgumentError, NotFoundError
-from mlflow_eval_mcp.trace_writer import write_traces
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from mlflow_eval_mcp.traces import get_trace, search_traces
 from tests.trace_factory import make_trace
 

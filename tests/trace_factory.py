@@ -1,6 +1,6 @@
 """Small hand-built traces for tests that need exact, known content."""
 
-from mlflow_eval_mcp.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id
+from mlflow_eval_mcp.importing.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id
 
 BASE_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 MS = 1_000_000

@@ -16,11 +16,11 @@ from mlflow_eval_mcp import traces
 from mlflow_eval_mcp.claude.session import Generation
 from mlflow_eval_mcp.demo.sample_agent import FAILURE_MODES, generate_corpus
 from mlflow_eval_mcp.files import write_json_atomic
+from mlflow_eval_mcp.importing.trace_writer import TraceRecord, write_traces
 from mlflow_eval_mcp.models import SearchTracesResult
 from mlflow_eval_mcp.settings import DEFAULT_WORKSPACE, Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.models import GenerateResult, ValidationResult
-from mlflow_eval_mcp.trace_writer import TraceRecord, write_traces
 from mlflow_eval_mcp.tracking import get_or_create_experiment, open_client, redact_uri
 
 DEMO_EXPERIMENT = "mlflow-eval-demo"

@@ -78,7 +78,7 @@ from mlflow_eval_mcp.demo.world import (
     MONTH_NAMES,
     PEOPLE,
 )
-from mlflow_eval_mcp.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id
+from mlflow_eval_mcp.importing.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id
 
 FAILURE_MODES: tuple[str, ...] = (
     "tool_exception",

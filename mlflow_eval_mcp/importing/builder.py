@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlflow_eval_mcp.checks.tags import SYNTHETIC_TIME_TAG
-from mlflow_eval_mcp.trace_writer import AssessmentRecord, SpanRecord, TraceRecord, span_id_for
+from mlflow_eval_mcp.importing.trace_writer import AssessmentRecord, SpanRecord, TraceRecord, span_id_for
 
 CONTENT_TAG = "mlflow_eval_mcp.import.content_id"
 """Trace tag: a hash of everything the trace holds but synthetic times, so that a record reusing

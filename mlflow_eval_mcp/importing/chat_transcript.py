@@ -19,7 +19,7 @@ from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
 from mlflow_eval_mcp.importing.builder import TraceBuilder, content_id, parse_time_ns, token_usage
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
-from mlflow_eval_mcp.trace_writer import TraceRecord
+from mlflow_eval_mcp.importing.trace_writer import TraceRecord
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 _RESULT_ROLES = {"tool", "function"}

@@ -8,7 +8,7 @@ from typing import Any
 
 from mlflow_eval_mcp.importing.builder import TraceBuilder
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
-from mlflow_eval_mcp.trace_writer import TraceRecord, stable_trace_id
+from mlflow_eval_mcp.importing.trace_writer import TraceRecord, stable_trace_id
 
 _SYNTHETIC_STEP_NS = 60 * 1_000_000_000
 

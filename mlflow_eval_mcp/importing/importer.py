@@ -24,8 +24,8 @@ from mlflow_eval_mcp.importing.sources import (
     read_records,
     source_files,
 )
+from mlflow_eval_mcp.importing.trace_writer import TraceRecord, stored_traces, write_traces
 from mlflow_eval_mcp.models import LISTED_SKIPS, FileImport, ImportResult, SkippedRecord
-from mlflow_eval_mcp.trace_writer import TraceRecord, stored_traces, write_traces
 from mlflow_eval_mcp.tracking import get_or_create_experiment, redact_uri
 from mlflow_eval_mcp.ui_links import traces_url
 

@@ -17,7 +17,7 @@ from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
 from mlflow_eval_mcp.importing.builder import TraceBuilder, parse_time_ns, token_usage
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
-from mlflow_eval_mcp.trace_writer import AssessmentRecord
+from mlflow_eval_mcp.importing.trace_writer import AssessmentRecord
 
 _ATTACHMENT = "attachment://"
 _MAPPED_EVENTS = ("model", "tool")

@@ -15,7 +15,7 @@ from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
 from mlflow_eval_mcp.importing.builder import SYNTHETIC_ROOT, TraceBuilder, decode_json_text, parse_time_ns, token_usage
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
-from mlflow_eval_mcp.trace_writer import AssessmentRecord, TraceRecord
+from mlflow_eval_mcp.importing.trace_writer import AssessmentRecord, TraceRecord
 
 # SPAN and EVENT only say that some work happened. UNKNOWN claims nothing more (it is MLflow's
 # default type, and what MLflow's own Langfuse translator uses for SPAN); CHAIN would claim a

@@ -18,7 +18,7 @@ from mlflow_eval_mcp.checks.span_view import SPAN_INPUTS, SPAN_OUTPUTS, SPAN_TYP
 from mlflow_eval_mcp.importing.builder import TraceBuilder, content_id, decode_id_hex
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
-from mlflow_eval_mcp.trace_writer import AssessmentRecord, TraceRecord
+from mlflow_eval_mcp.importing.trace_writer import AssessmentRecord, TraceRecord
 
 STRUCTURE_TAG = "mlflow_eval_mcp.import.structure"
 _REQUEST_ID = "mlflow.traceRequestId"

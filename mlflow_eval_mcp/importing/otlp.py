@@ -18,7 +18,7 @@ from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
 from mlflow_eval_mcp.importing.builder import SYNTHETIC_ROOT, TraceBuilder, decode_id_hex, decode_json_text, token_usage
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
-from mlflow_eval_mcp.trace_writer import TraceRecord
+from mlflow_eval_mcp.importing.trace_writer import TraceRecord
 
 _OPENINFERENCE_KINDS = {
     "LLM": "LLM",

@@ -17,7 +17,7 @@ from typing import Any
 
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext, TraceFormat
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
-from mlflow_eval_mcp.trace_writer import AssessmentRecord
+from mlflow_eval_mcp.importing.trace_writer import AssessmentRecord
 
 ROOT_SPAN_NAME = "multi_agent_run"
 MISTAKE_ATTRIBUTE = "who_and_when.mistake"
