@@ -35,7 +35,7 @@ def test_a_few_prose_answers_among_json_ones_are_a_finding_and_the_gates_hold(st
     assert "output_is_json" in {spec.name for spec in scorers.code_scorers}
     assert script.gates["output_is_json"] == pytest.approx(25 / 28, abs=1e-4)
     run = run_suite(suite, tracking_uri=store_uri, args=["--no-llm-judges"])
-    assert run.exit_code == 0, run.result and run.result["gates"]
+    assert run.exit_code == 0, run.result and run.result.gates
 
 
 def test_errors_in_model_calls_get_their_own_scorer(store_uri, tmp_path):
@@ -62,14 +62,14 @@ def test_a_root_whose_parent_is_elsewhere_is_still_scored(store_uri, tmp_path):
     _, suite, *_ = _build(store_uri, tmp_path, [detached(i) for i in range(3)] + [make_trace(10 + i) for i in range(5)])
     run = run_suite(suite, tracking_uri=store_uri, args=["--no-llm-judges"])
     assert run.exit_code == 0, run.stderr_tail
-    assert all(stats["missing"] == 0 for stats in run.result["scorers"].values())
+    assert all(stats.missing == 0 for stats in run.result.scorers.values())
 
 
 def test_a_subset_of_cases_is_held_to_production_s_rate_on_that_subset(store_uri, tmp_path):
     records = [make_trace(i) for i in range(20)] + [make_trace(100 + i, tool_error="timed out") for i in range(4)]
     _, suite, *_ = _build(store_uri, tmp_path, records)
     run = run_suite(suite, tracking_uri=store_uri, args=["--no-llm-judges", "--max-cases", "2"])
-    assert run.exit_code == 0 and all(gate["passed"] for gate in run.result["gates"])
+    assert run.exit_code == 0 and all(gate.passed for gate in run.result.gates)
 
 
 def test_a_predict_fn_module_is_found_in_the_directory_it_is_run_from(store_uri, tmp_path):
@@ -77,7 +77,7 @@ def test_a_predict_fn_module_is_found_in_the_directory_it_is_run_from(store_uri,
     (suite.root / "my_agent.py").write_text("def answer(question):\n    return 'It has shipped.'\n")
     run = run_suite(suite, tracking_uri=store_uri, args=["--no-llm-judges", "--predict-fn", "my_agent:answer"])
     assert run.exit_code == 0, run.stderr_tail
-    assert run.result["mode"] == "predict_fn"
+    assert run.result.mode == "predict_fn"
 
 
 def test_names_without_latin_letters_or_too_long_still_get_distinct_directories():

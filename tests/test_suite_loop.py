@@ -10,7 +10,7 @@ import pytest
 from mlflow.entities import AssessmentSource, Expectation, Feedback
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.cli import main
+from mlflow_eval_mcp.frontend.cli import main
 from mlflow_eval_mcp.suite.compare import compare_runs, mcnemar_exact
 from mlflow_eval_mcp.suite.feedback import SUITE_TAG, pull_feedback, push_feedback, source_id
 from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
@@ -115,7 +115,7 @@ def test_comparing_with_a_run_in_which_one_scorer_regressed_names_it_and_its_row
         args=["--no-llm-judges", "--predict-fn", f"{loop.root / 'agent.py'}:answer"],
     )
     assert candidate.result is not None, candidate.stderr_tail
-    comparison = compare_runs(loop.client, loop.validation.run_id, candidate.result["run_id"])
+    comparison = compare_runs(loop.client, loop.validation.run_id, candidate.result.run_id)
     by_scorer = {c.scorer: c for c in comparison.scorers}
     assert comparison.verdict == "regressed"
     empty = by_scorer["non_empty_response"]
@@ -127,7 +127,7 @@ def test_comparing_with_a_run_in_which_one_scorer_regressed_names_it_and_its_row
     with pytest.raises(SystemExit) as exited:  # the CLI fails a CI step on a regression when asked to
         main(
             [
-                *("compare-runs", loop.validation.run_id, candidate.result["run_id"], "--fail-on-regression"),
+                *("compare-runs", loop.validation.run_id, candidate.result.run_id, "--fail-on-regression"),
                 *("--tracking-uri", loop.client.tracking_uri),
             ]
         )

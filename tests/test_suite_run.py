@@ -29,21 +29,21 @@ def recorded_run(demo_suite):
 def test_scoring_the_recorded_traces_passes_every_baseline_gate(recorded_run):
     run, _, _ = recorded_run
     assert (run.exit_code, run.timed_out) == (0, False), run.stderr_tail
-    assert run.result["mode"] == "recorded" and run.result["rows"] == 44
-    assert run.result["gates"] and all(gate["passed"] for gate in run.result["gates"])
+    assert run.result.mode == "recorded" and run.result.rows == 44
+    assert run.result.gates and all(gate.passed for gate in run.result.gates)
 
 
 def test_every_code_scorer_scores_every_row_and_judges_are_reported_skipped(recorded_run):
     run, _, _ = recorded_run
-    assert all(stats["values"] == 44 and stats["missing"] == 0 for stats in run.result["scorers"].values())
-    assert run.result["skipped"] and {entry["reason"] for entry in run.result["skipped"]} == {"--no-llm-judges"}
+    assert all(stats.values == 44 and stats.missing == 0 for stats in run.result.scorers.values())
+    assert run.result.skipped and {entry.reason for entry in run.result.skipped} == {"--no-llm-judges"}
 
 
 def test_rows_map_back_to_their_source_traces(recorded_run, demo_suite):
     run, _, _ = recorded_run
-    rows = run.result["row_results"]
-    assert {row["source_trace_id"] for row in rows} <= set(demo_suite.store.planted)
-    assert all(row["eval_trace_id"] != row["source_trace_id"] for row in rows)
+    rows = run.result.row_results
+    assert {row.source_trace_id for row in rows} <= set(demo_suite.store.planted)
+    assert all(row.eval_trace_id != row.source_trace_id for row in rows)
 
 
 def test_the_production_traces_are_not_written_to(recorded_run):
@@ -61,7 +61,7 @@ def test_judges_without_credentials_are_skipped_with_the_reason(store_uri, tmp_p
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     run = run_suite(suite, tracking_uri=store_uri)
     assert run.exit_code == 0, run.stderr_tail
-    reasons = {entry["reason"] for entry in run.result["skipped"]}
+    reasons = {entry.reason for entry in run.result.skipped}
     assert reasons == {"no OPENAI_API_KEY in the environment for judge model openai:/gpt-4.1-mini"}
 
 
@@ -69,8 +69,8 @@ def test_a_failing_gate_exits_non_zero(store_uri, tmp_path):
     suite = _small_suite(store_uri, tmp_path)
     run = run_suite(suite, tracking_uri=store_uri, args=["--no-llm-judges", "--gate", "tool_call_errors=1.0"])
     assert run.exit_code == 1
-    (failed,) = [gate for gate in run.result["gates"] if not gate["passed"]]
-    assert failed["scorer"] == "tool_call_errors" and failed["pass_rate"] < 1.0
+    (failed,) = [gate for gate in run.result.gates if not gate.passed]
+    assert failed.scorer == "tool_call_errors" and failed.pass_rate < 1.0
 
 
 def test_a_predict_fn_runs_every_case_through_the_agent(store_uri, tmp_path):
@@ -80,9 +80,9 @@ def test_a_predict_fn_runs_every_case_through_the_agent(store_uri, tmp_path):
         suite, tracking_uri=store_uri, args=["--no-llm-judges", "--predict-fn", f"{tmp_path}/agent.py:answer"]
     )
     assert run.exit_code == 0, run.stderr_tail
-    assert run.result["mode"] == "predict_fn"
-    assert run.result["rows"] == len(list((suite.root / "evaluation" / "data" / "cases.jsonl").open()))
-    assert run.result["scorers"]["tool_call_errors"]["pass_rate"] == 1.0  # this agent calls no tool
+    assert run.result.mode == "predict_fn"
+    assert run.result.rows == len(list((suite.root / "evaluation" / "data" / "cases.jsonl").open()))
+    assert run.result.scorers["tool_call_errors"].pass_rate == 1.0  # this agent calls no tool
 
 
 def test_a_manual_suite_without_predict_fn_says_what_to_pass(store_uri, tmp_path):

@@ -15,12 +15,12 @@ from mlflow_eval_mcp.suite.state import read_config
 
 if TYPE_CHECKING:
     from mlflow_eval_mcp.claude.session import ClaudeSession
-    from mlflow_eval_mcp.suite.models import ValidationResult
+    from mlflow_eval_mcp.suite.models import ValidationCheckName, ValidationResult
 
 
 # Failures that say the code is broken. A missed gate or a degenerate verdict is about what the code
 # measures: rewriting it until the gate passes would only loosen the check, so those are the user's.
-CODE_DEFECT_CHECKS = frozenset(
+CODE_DEFECT_CHECKS: frozenset[ValidationCheckName] = frozenset(
     {"files_compile", "modules_import", "scorers_build", "code_scorers_dry_run", "every_scorer_produced_values"}
 )
 

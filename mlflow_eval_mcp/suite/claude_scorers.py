@@ -23,6 +23,7 @@ from mlflow_eval_mcp.claude.untrusted import fenced
 from mlflow_eval_mcp.files import write_text_atomic
 from mlflow_eval_mcp.suite.layout import GENERATED_SCORERS_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import GeneratedScorerSpec, JudgeSpec, ScorerConfig
+from mlflow_eval_mcp.suite.reports import ProbeFailure, TrialOutcome, TrialReport
 from mlflow_eval_mcp.suite.runner import run_probe
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases
 
@@ -186,11 +187,11 @@ def accept_candidates(
         if runnable or (round_number == 0 and judges):
             report = _trial(suite, runnable, judges if round_number == 0 else [])
             if round_number == 0:
-                judge_errors = report.get("judges", {})
+                judge_errors = report.judges
             for name in runnable:
-                outcome = report["code"].get(name, {"error": "was not tried"})
-                if outcome["error"]:
-                    errors[name] = [outcome["error"]]
+                outcome = report.code.get(name, TrialOutcome(error="was not tried"))
+                if outcome.error:
+                    errors[name] = [outcome.error]
                 else:
                     accepted[name] = runnable[name]
         pending = {}
@@ -212,7 +213,7 @@ def accept_candidates(
     return judge_errors, accepted
 
 
-def _trial(suite: SuiteLayout, code: dict[str, str], judges: list[JudgeProposal]) -> dict[str, Any]:
+def _trial(suite: SuiteLayout, code: dict[str, str], judges: list[JudgeProposal]) -> TrialReport:
     candidates = {
         "code": [{"name": name, "source": source} for name, source in code.items()],
         "judges": [{"name": judge.name, "instructions": judge.instructions} for judge in judges],
@@ -220,10 +221,12 @@ def _trial(suite: SuiteLayout, code: dict[str, str], judges: list[JudgeProposal]
     with tempfile.TemporaryDirectory(prefix="mlflow-eval-trial-") as folder:
         path = Path(folder) / "candidates.json"
         path.write_text(json.dumps(candidates), encoding="utf-8")
-        report = run_probe(suite, args=["--trial", str(path)], timeout_s=TRIAL_TIMEOUT_S)
-    if "timeout" in report or "crashed" in report:
-        why = f"the trial run {'timed out' if 'timeout' in report else 'crashed: ' + str(report['crashed'])[-300:]}"
-        return {"code": {name: {"error": why} for name in code}, "judges": {judge.name: why for judge in judges}}
+        report = run_probe(suite, TrialReport, args=["--trial", str(path)], timeout_s=TRIAL_TIMEOUT_S)
+    if isinstance(report, ProbeFailure):
+        why = f"the trial run {'timed out' if report.timeout_s is not None else 'crashed: ' + report.stderr[-300:]}"
+        return TrialReport(
+            code={name: TrialOutcome(error=why) for name in code}, judges={judge.name: why for judge in judges}
+        )
     return report
 
 

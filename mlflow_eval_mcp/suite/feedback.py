@@ -20,7 +20,7 @@ from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import PullResult, PushResult, ScorerConfig
-from mlflow_eval_mcp.suite.runner import RESULT_FILE
+from mlflow_eval_mcp.suite.runner import RESULT_FILE, read_result
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config, suite_lock, write_cases
 from mlflow_eval_mcp.suite.tasks import how_to_run, record, require
 from mlflow_eval_mcp.traces import load_traces
@@ -134,7 +134,13 @@ def _last_run_id(suite: SuiteLayout) -> str:
             f"The suite in {suite.root} has no evaluation run yet ({RESULT_FILE} is missing); run "
             f"{how_to_run('validate')} or evaluation/run_eval.py first, or pass run_id."
         )
-    return json.loads(path.read_text(encoding="utf-8"))["run_id"]
+    result = read_result(path)
+    if result is None:
+        raise InvalidArgumentError(
+            f"{path} is not a result run_eval.py writes; run {how_to_run('validate')} or evaluation/run_eval.py "
+            "again, or pass run_id."
+        )
+    return result.run_id
 
 
 def _run_traces(client: MlflowClient, run_id: str) -> list[Trace]:

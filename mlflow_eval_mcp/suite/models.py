@@ -173,6 +173,23 @@ class GenerateResult(BaseModel):
 
 
 CheckStatus = Literal["passed", "failed", "skipped", "warning"]
+# Every check validate_eval reports, in the order it runs them: static, then executed.
+ValidationCheckName = Literal[
+    "files_compile",
+    "modules_import",
+    "dataset_schema",
+    "scorer_names_unique",
+    "guidelines_named",
+    "scorers_build",
+    "aggregations_allowed",
+    "code_scorers_dry_run",
+    "run",
+    "every_scorer_produced_values",
+    "no_degenerate_scorer",
+    "metrics_logged",
+    "judges",
+    "baseline_gates",
+]
 
 
 class ValidationIssue(BaseModel):
@@ -186,7 +203,7 @@ class ValidationIssue(BaseModel):
 
 
 class ValidationCheck(BaseModel):
-    name: str
+    name: ValidationCheckName
     status: CheckStatus
     message: str
     fix: str | None = Field(default=None, description="What to do about a failure.")

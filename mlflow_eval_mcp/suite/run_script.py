@@ -20,6 +20,7 @@ from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import DATA_DIR, EVALUATION_DIR, GATES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import RunScriptResult, ScorerConfig
 from mlflow_eval_mcp.suite.readme import render_readme
+from mlflow_eval_mcp.suite.reports import CaseVerdicts, ProbeFailure
 from mlflow_eval_mcp.suite.runner import run_probe
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config
 from mlflow_eval_mcp.suite.tasks import record, require
@@ -104,14 +105,14 @@ _STORE_NOTE = "run_eval.py logs here unless --tracking-uri or MLFLOW_TRACKING_UR
 def _verdicts(suite: SuiteLayout) -> dict[str, dict[str, bool | None]]:
     """Every code scorer's verdict on every recorded case, from the suite's own scorers run on the
     stored (redacted) traces: the production baseline exactly as run_eval.py will see it."""
-    report = run_probe(suite, args=["--verdicts"], timeout_s=VERDICT_TIMEOUT_S)
-    if "timeout" in report or "crashed" in report:
+    report = run_probe(suite, CaseVerdicts, args=["--verdicts"], timeout_s=VERDICT_TIMEOUT_S)
+    if isinstance(report, ProbeFailure):
         raise InvalidArgumentError(
             f"The suite's scorers could not be run on its recorded cases "
-            f"({report.get('crashed') or 'timed out'}); run "
+            f"({report.stderr or 'timed out'}); run "
             f"{suggest('validate_eval', suite_dir=str(suite.root), run=False)} to see why."
         )
-    return report
+    return report.root
 
 
 def _baseline(config: ScorerConfig, verdicts: dict[str, dict[str, bool | None]]) -> dict[str, float]:

@@ -1,5 +1,6 @@
-"""Running a suite's `run_eval.py` in a subprocess: a minimal environment, a timeout after which
-the whole process group is killed, and the JSON result read back."""
+"""Running a suite's `run_eval.py`, or the probe (`templates/probe.py`, run from the package, never
+copied into suites), in a subprocess: a minimal environment, a timeout after which the whole
+process group is killed, and the JSON they write read back and checked against `suite.reports`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import subprocess
 import sys
 import time
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +21,7 @@ from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import EVALUATION_DIR, SuiteLayout
+from mlflow_eval_mcp.suite.reports import ProbeFailure, RunResult
 
 RESULT_FILE = "evaluation/results/latest.json"
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -53,7 +56,9 @@ class SuiteRun(BaseModel):
     exit_code: int | None = Field(description="run_eval.py's exit code; None when it was killed at the timeout.")
     timed_out: bool
     seconds: float
-    result: dict[str, Any] | None = Field(description="The JSON result run_eval.py wrote, when it wrote one.")
+    result: RunResult | None = Field(
+        description="The result run_eval.py wrote; None when it wrote none that reads as one."
+    )
     stderr_tail: str = Field(description="The end of its error output, for diagnosis.")
 
 
@@ -88,20 +93,32 @@ def run_suite(
         start_new_session=True,
     )
     stderr, timed_out = _wait(process, timeout_s)
-    result = json.loads(output.read_text(encoding="utf-8")) if output.exists() and not timed_out else None
     return SuiteRun(
         exit_code=None if timed_out else process.returncode,
         timed_out=timed_out,
         seconds=round(time.perf_counter() - started, 2),
-        result=result,
+        result=None if timed_out else read_result(output),
         stderr_tail=_tail(stderr or ""),
     )
 
 
-def run_probe(suite: SuiteLayout, *, args: list[str] | None = None, timeout_s: float = 120) -> dict[str, Any]:
-    """`probe.py` on the suite in a fresh interpreter: its JSON report, or {"timeout": s} when it
-    did not finish, or {"crashed": stderr} when it printed no report."""
-    script = resources.files("mlflow_eval_mcp.suite").joinpath("probe.py")
+def read_result(path: Path) -> RunResult | None:
+    """The result `run_eval.py` wrote to `path`; None when there is none, or what is there is not one."""
+    try:
+        return RunResult.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
+        return None
+
+
+ReportT = TypeVar("ReportT", bound=BaseModel)
+
+
+def run_probe(
+    suite: SuiteLayout, report: type[ReportT], *, args: list[str] | None = None, timeout_s: float = 120
+) -> ReportT | ProbeFailure:
+    """`probe.py` on the suite in a fresh interpreter: its JSON report as `report` (the model of
+    the mode `args` choose), or a ProbeFailure when it did not finish or printed no such report."""
+    script = resources.files("mlflow_eval_mcp.suite.templates").joinpath("probe.py")
     evaluation = suite.path(EVALUATION_DIR)
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     process = subprocess.Popen(
@@ -117,11 +134,11 @@ def run_probe(suite: SuiteLayout, *, args: list[str] | None = None, timeout_s: f
     stdout: list[str] = []
     stderr, timed_out = _wait(process, timeout_s, stdout)
     if timed_out:
-        return {"timeout": timeout_s}
+        return ProbeFailure(timeout_s=timeout_s)
     try:
-        return json.loads("".join(stdout).strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        return {"crashed": stderr.strip()[-1500:]}
+        return report.model_validate(json.loads("".join(stdout).strip().splitlines()[-1]))
+    except (IndexError, ValueError):  # pydantic's ValidationError is a ValueError
+        return ProbeFailure(stderr=stderr.strip()[-1500:])
 
 
 def _wait(process: subprocess.Popen[str], timeout_s: float, stdout: list[str] | None = None) -> tuple[str, bool]:

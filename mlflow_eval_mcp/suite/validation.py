@@ -14,7 +14,7 @@ import importlib.machinery
 import sys
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlflow_eval_mcp.errors import InvalidArgumentError, shown
 from mlflow_eval_mcp.files import write_json_atomic
@@ -25,7 +25,22 @@ from mlflow_eval_mcp.suite.layout import (
     VALIDATION_FILE,
     SuiteLayout,
 )
-from mlflow_eval_mcp.suite.models import ScorerConfig, ValidationCheck, ValidationIssue, ValidationResult
+from mlflow_eval_mcp.suite.models import (
+    ScorerConfig,
+    ValidationCheck,
+    ValidationCheckName,
+    ValidationIssue,
+    ValidationResult,
+)
+from mlflow_eval_mcp.suite.reports import (
+    DatasetReport,
+    DryRunReport,
+    LocatedError,
+    ProbeFailure,
+    ProbeReport,
+    RunResult,
+    ScorersReport,
+)
 from mlflow_eval_mcp.suite.run_script import refresh_run_script
 from mlflow_eval_mcp.suite.runner import SuiteRun, run_probe, run_suite
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config
@@ -109,7 +124,7 @@ def _validate(
         check_predict_fn(predict_fn, suite.root)
     started = time.perf_counter()
     checks = [_compiles(suite)]
-    probe = run_probe(suite, timeout_s=min(timeout_s, PROBE_TIMEOUT_S))
+    probe = run_probe(suite, ProbeReport, timeout_s=min(timeout_s, PROBE_TIMEOUT_S))
     checks += _static(suite, probe)
     executed: SuiteRun | None = None
     if run and all(check.status != "failed" for check in checks):
@@ -123,18 +138,18 @@ def _validate(
             ValidationCheck(name="run", status="skipped", message="not run: the static checks above failed", fix=None)
         )
     failed = [check for check in checks if check.status == "failed"]
-    outcome = executed.result if executed is not None and executed.result else {}
+    outcome = executed.result if executed is not None else None
     result = ValidationResult(
         suite_dir=str(suite.root),
         status="failed" if failed else "passed",
         checks=checks,
-        run_id=outcome.get("run_id"),
-        experiment_id=outcome.get("experiment_id"),
-        metrics=outcome.get("metrics", {}),
-        skipped_scorers=outcome.get("skipped", []),
+        run_id=outcome.run_id if outcome else None,
+        experiment_id=outcome.experiment_id if outcome else None,
+        metrics=outcome.metrics if outcome else {},
+        skipped_scorers=[entry.model_dump() for entry in outcome.skipped] if outcome else [],
         repairs=repairs or [],
-        ui_url=run_url(client.tracking_uri, outcome["experiment_id"], outcome["run_id"])
-        if outcome.get("run_id") and outcome.get("experiment_id")
+        ui_url=run_url(client.tracking_uri, outcome.experiment_id, outcome.run_id)
+        if outcome and outcome.run_id and outcome.experiment_id
         else None,
         seconds=round(time.perf_counter() - started, 2),
         next_step=(
@@ -173,31 +188,31 @@ _REGENERATE = (
 )
 
 
-def _static(suite: SuiteLayout, probe: dict[str, Any]) -> list[ValidationCheck]:
-    if "timeout" in probe:
-        return [
-            _failed(
-                "modules_import",
-                f"importing the suite's modules did not finish within {probe['timeout']:.0f} s",
-                "Something at the top level of eval_dataset.py, scorers.py or run_eval.py blocks; remove it.",
-            )
-        ]
-    if "crashed" in probe:
-        return [_failed("modules_import", f"the import check crashed: {probe['crashed']}", _REGENERATE)]
-    checks = [_imports(probe["imports"])]
-    if probe["dataset"] is not None:
-        checks.append(_dataset(probe["dataset"]))
+def _static(suite: SuiteLayout, probe: ProbeReport | ProbeFailure) -> list[ValidationCheck]:
+    if isinstance(probe, ProbeFailure):
+        if probe.timeout_s is not None:
+            return [
+                _failed(
+                    "modules_import",
+                    f"importing the suite's modules did not finish within {probe.timeout_s:.0f} s",
+                    "Something at the top level of eval_dataset.py, scorers.py or run_eval.py blocks; remove it.",
+                )
+            ]
+        return [_failed("modules_import", f"the import check crashed: {probe.stderr}", _REGENERATE)]
+    checks = [_imports(probe.imports)]
+    if probe.dataset is not None:
+        checks.append(_dataset(probe.dataset))
     config = read_config(suite)
-    checks += _config_checks(config, probe["scorers"])
-    if probe["dry_runs"] is not None:
-        checks.append(_dry_runs(probe["dry_runs"], config))
+    checks += _config_checks(config, probe.scorers)
+    if probe.dry_runs is not None:
+        checks.append(_dry_runs(probe.dry_runs, config))
     return checks
 
 
-def _imports(imports: dict[str, Any]) -> ValidationCheck:
+def _imports(imports: dict[str, LocatedError | None]) -> ValidationCheck:
     issues = [
-        ValidationIssue(message=error["message"], file=error.get("file"), line=error.get("line"))
-        for module, error in imports.items()
+        ValidationIssue(message=error.message, file=error.file, line=error.line)
+        for error in imports.values()
         if error is not None
     ]
     if issues:
@@ -205,20 +220,20 @@ def _imports(imports: dict[str, Any]) -> ValidationCheck:
     return _passed("modules_import", "eval_dataset, scorers and run_eval import")
 
 
-def _dataset(dataset: dict[str, Any]) -> ValidationCheck:
-    problems = dataset["problems"]
+def _dataset(dataset: DatasetReport) -> ValidationCheck:
+    problems = dataset.problems
     if problems:
         return _failed(
             "dataset_schema",
             f"{len(problems)} row problem(s) in {CASES_FILE}",
             "Each case needs a dict `inputs` (predict_fn keyword arguments), a dict `expectations`, and, when "
             "has_trace is true, its trace in traces.jsonl; regenerate with generate_dataset.",
-            [ValidationIssue(message=p["message"], row=p["row"], file=CASES_FILE) for p in problems[:20]],
+            [ValidationIssue(message=p.message, row=p.row, file=CASES_FILE) for p in problems[:20]],
         )
-    return _passed("dataset_schema", f"{dataset['cases']} cases ({dataset['recorded']} recorded) match MLflow's schema")
+    return _passed("dataset_schema", f"{dataset.cases} cases ({dataset.recorded} recorded) match MLflow's schema")
 
 
-def _config_checks(config: ScorerConfig, described: dict[str, Any] | None) -> list[ValidationCheck]:
+def _config_checks(config: ScorerConfig, described: ScorersReport | None) -> list[ValidationCheck]:
     names = config.scorer_names()
     duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     checks = [
@@ -240,23 +255,21 @@ def _config_checks(config: ScorerConfig, described: dict[str, Any] | None) -> li
     )
     if described is None:
         return checks
-    if described["error"] is not None:
-        error = described["error"]
+    if described.error is not None:
+        error = described.error
         checks.append(
             _failed(
                 "scorers_build",
-                f"building the scorers failed: {error['message']}",
+                f"building the scorers failed: {error.message}",
                 "Fix scorer_config.json or scorers.py at the line shown.",
-                [ValidationIssue(message=error["message"], file=error.get("file"), line=error.get("line"))],
+                [ValidationIssue(message=error.message, file=error.file, line=error.line)],
             )
         )
         return checks
     bad = [
-        ValidationIssue(
-            message=f"aggregations {sorted(set(s['aggregations']) - ALLOWED_AGGREGATIONS)}", scorer=s["name"]
-        )
-        for s in described["code"] + described["judges"]
-        if set(s["aggregations"]) - ALLOWED_AGGREGATIONS
+        ValidationIssue(message=f"aggregations {sorted(set(s.aggregations) - ALLOWED_AGGREGATIONS)}", scorer=s.name)
+        for s in described.code + described.judges
+        if set(s.aggregations) - ALLOWED_AGGREGATIONS
     ]
     checks.append(
         _failed("aggregations_allowed", "unsupported aggregations", f"Use only {sorted(ALLOWED_AGGREGATIONS)}.", bad)
@@ -269,10 +282,10 @@ def _config_checks(config: ScorerConfig, described: dict[str, Any] | None) -> li
 _RENAME = "Rename the scorers in scorer_config.json so that each name is unique (MLflow keys results by name)."
 
 
-def _dry_runs(dry_runs: dict[str, Any], config: ScorerConfig) -> ValidationCheck:
-    if dry_runs["error"]:
-        return _failed("code_scorers_dry_run", f"the code scorers could not be built: {dry_runs['error']}", _REGENERATE)
-    if dry_runs["rows"] == 0:
+def _dry_runs(dry_runs: DryRunReport, config: ScorerConfig) -> ValidationCheck:
+    if dry_runs.error:
+        return _failed("code_scorers_dry_run", f"the code scorers could not be built: {dry_runs.error}", _REGENERATE)
+    if dry_runs.rows == 0:
         return ValidationCheck(
             name="code_scorers_dry_run",
             status="skipped",
@@ -280,11 +293,11 @@ def _dry_runs(dry_runs: dict[str, Any], config: ScorerConfig) -> ValidationCheck
         )
     issues = []
     for spec in config.all_code():
-        outcomes = dry_runs["results"].get(spec.name, [])
+        outcomes = dry_runs.results.get(spec.name, [])
         for outcome in outcomes:
-            if outcome["error"] or not outcome["aggregatable"]:
-                reason = outcome["error"] or f"returned {outcome['value']}, which MLflow cannot aggregate"
-                issues.append(ValidationIssue(message=reason, scorer=spec.name, row=outcome["row"]))
+            if outcome.error or not outcome.aggregatable:
+                reason = outcome.error or f"returned {outcome.value}, which MLflow cannot aggregate"
+                issues.append(ValidationIssue(message=reason, scorer=spec.name, row=outcome.row))
         if not outcomes:
             issues.append(ValidationIssue(message="was not built by get_scorers()", scorer=spec.name))
     if issues:
@@ -297,7 +310,7 @@ def _dry_runs(dry_runs: dict[str, Any], config: ScorerConfig) -> ValidationCheck
         )
     return _passed(
         "code_scorers_dry_run",
-        f"{len(config.all_code())} code scorers each returned an aggregatable value on {dry_runs['rows']} rows",
+        f"{len(config.all_code())} code scorers each returned an aggregatable value on {dry_runs.rows} rows",
     )
 
 
@@ -320,55 +333,47 @@ def _executed(client: MlflowClient, suite: SuiteLayout, run: SuiteRun, *, record
             )
         ]
     result = run.result
-    checks = [
-        _passed("run", f"run_eval.py scored {result['rows']} rows in {run.seconds:.0f} s (run {result['run_id']})")
-    ]
+    checks = [_passed("run", f"run_eval.py scored {result.rows} rows in {run.seconds:.0f} s (run {result.run_id})")]
     checks.append(_values(result))
     checks.append(
         _degenerate(suite, result) if recorded else _passed("no_degenerate_scorer", "not judged for a predict_fn run")
     )
     checks.append(_metrics_logged(client, result))
-    skipped = result["skipped"]
+    skipped = result.skipped
     if skipped:
         checks.append(
             ValidationCheck(
                 name="judges",
                 status="skipped",
-                message=f"{len(skipped)} judge(s) not run: "
-                + "; ".join(sorted({f"{entry['reason']}" for entry in skipped})),
+                message=f"{len(skipped)} judge(s) not run: " + "; ".join(sorted({entry.reason for entry in skipped})),
                 fix="Set the judge provider's API key (or --judge-model / MLFLOW_EVAL_JUDGE_MODEL) to run them.",
-                issues=[ValidationIssue(message=entry["reason"], scorer=entry["scorer"]) for entry in skipped],
+                issues=[ValidationIssue(message=entry.reason, scorer=entry.scorer) for entry in skipped],
             )
         )
     if recorded:
-        failed = [gate for gate in result["gates"] if not gate["passed"]]
+        failed = [gate for gate in result.gates if not gate.passed]
         checks.append(
             _failed(
                 "baseline_gates",
-                f"gates fail on the recorded production traces: {', '.join(g['scorer'] for g in failed)}",
+                f"gates fail on the recorded production traces: {', '.join(g.scorer for g in failed)}",
                 "The gates were set above production's own pass rate, or a scorer disagrees with the analysis; "
                 f"lower the gate with {suggest('render_run_script', suite_dir=str(suite.root), gates=...)} or "
                 "regenerate the scorers.",
-                [
-                    ValidationIssue(message=f"pass rate {g['pass_rate']} < {g['minimum']}", scorer=g["scorer"])
-                    for g in failed
-                ],
+                [ValidationIssue(message=f"pass rate {g.pass_rate} < {g.minimum}", scorer=g.scorer) for g in failed],
             )
             if failed
-            else _passed("baseline_gates", f"all {len(result['gates'])} gates pass on the recorded traces")
+            else _passed("baseline_gates", f"all {len(result.gates)} gates pass on the recorded traces")
         )
     return checks
 
 
-def _values(result: dict[str, Any]) -> ValidationCheck:
+def _values(result: RunResult) -> ValidationCheck:
     issues = []
-    for name, stats in result["scorers"].items():
-        if stats["missing"]:
-            errors = "; ".join(stats["errors"]) or "no value and no error message"
+    for name, stats in result.scorers.items():
+        if stats.missing:
+            errors = "; ".join(stats.errors) or "no value and no error message"
             issues.append(
-                ValidationIssue(
-                    message=f"{stats['missing']} of {result['rows']} rows without a value: {errors}", scorer=name
-                )
+                ValidationIssue(message=f"{stats.missing} of {result.rows} rows without a value: {errors}", scorer=name)
             )
     if issues:
         return _failed(
@@ -378,23 +383,23 @@ def _values(result: dict[str, Any]) -> ValidationCheck:
             "the API key, the network or the judge model: fix that, set --judge-model, or run with --no-llm-judges.",
             issues,
         )
-    return _passed("every_scorer_produced_values", f"{len(result['scorers'])} scorers produced a value on every row")
+    return _passed("every_scorer_produced_values", f"{len(result.scorers)} scorers produced a value on every row")
 
 
-def _degenerate(suite: SuiteLayout, result: dict[str, Any]) -> ValidationCheck:
+def _degenerate(suite: SuiteLayout, result: RunResult) -> ValidationCheck:
     """A scorer that gives every row the same verdict although the analysis says some recorded rows
     fail it (or none do) is not measuring anything."""
     expected = _expected_failures(suite)
     issues = []
-    for name, stats in result["scorers"].items():
-        if name not in expected or not stats["values"]:
+    for name, stats in result.scorers.items():
+        if name not in expected or not stats.values:
             continue
-        failing = stats["values"] - stats["passed"]
+        failing = stats.values - stats.passed
         if expected[name] and failing == 0:
             issues.append(
                 ValidationIssue(message=f"passes every row, but the analysis flags {expected[name]}", scorer=name)
             )
-        elif expected[name] < stats["values"] and failing == stats["values"]:
+        elif expected[name] < stats.values and failing == stats.values:
             issues.append(
                 ValidationIssue(message="fails every row, including those the analysis found clean", scorer=name)
             )
@@ -421,12 +426,12 @@ def _expected_failures(suite: SuiteLayout) -> dict[str, int]:
     return expected
 
 
-def _metrics_logged(client: MlflowClient, result: dict[str, Any]) -> ValidationCheck:
+def _metrics_logged(client: MlflowClient, result: RunResult) -> ValidationCheck:
     try:
-        logged = client.get_run(result["run_id"]).data.metrics
+        logged = client.get_run(result.run_id).data.metrics
     except Exception as error:  # the run store is not ours to diagnose; say what failed
-        return _failed("metrics_logged", f"cannot read run {result['run_id']}: {error}", "Check the tracking store.")
-    scored = [name for name, stats in result["scorers"].items() if stats["values"]]
+        return _failed("metrics_logged", f"cannot read run {result.run_id}: {error}", "Check the tracking store.")
+    scored = [name for name, stats in result.scorers.items() if stats.values]
     missing = [name for name in scored if f"{name}/mean" not in logged]
     if missing:
         return _failed(
@@ -435,12 +440,14 @@ def _metrics_logged(client: MlflowClient, result: dict[str, Any]) -> ValidationC
             "MLflow logs no metric for values it cannot aggregate (dicts, other strings); return bools or numbers.",
             [ValidationIssue(message="no <name>/mean metric on the run", scorer=name) for name in missing],
         )
-    return _passed("metrics_logged", f"{len(scored)} metrics logged on run {result['run_id']}")
+    return _passed("metrics_logged", f"{len(scored)} metrics logged on run {result.run_id}")
 
 
-def _passed(name: str, message: str) -> ValidationCheck:
+def _passed(name: ValidationCheckName, message: str) -> ValidationCheck:
     return ValidationCheck(name=name, status="passed", message=message)
 
 
-def _failed(name: str, message: str, fix: str, issues: list[ValidationIssue] | None = None) -> ValidationCheck:
+def _failed(
+    name: ValidationCheckName, message: str, fix: str, issues: list[ValidationIssue] | None = None
+) -> ValidationCheck:
     return ValidationCheck(name=name, status="failed", message=message, fix=fix, issues=issues or [])

@@ -1,6 +1,7 @@
 """Looks inside a suite in a fresh interpreter, as `run_eval.py` would (importing its modules by
 plain name from its folder). Depends only on the standard library, MLflow and the suite, and
-prints one JSON report on the last line of stdout.
+prints one JSON report on the last line of stdout, which `suite.runner` checks against the models
+in `suite.reports`. It runs from the package and is never copied into a suite.
 
     python probe.py EVALUATION_DIR            static checks for validate_eval: imports, rows, scorers,
                                               and a dry run of each code scorer on three recorded rows
