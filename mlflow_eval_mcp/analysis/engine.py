@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-
 def analyze_traces(
     client: MlflowClient,
     *,
