@@ -21,7 +21,7 @@ from mlflow_eval_mcp.importing.trace_writer import write_traces
 from mlflow_eval_mcp.secrets import scrub
 from mlflow_eval_mcp.settings import Settings
 from mlflow_eval_mcp.suite.layout import SuiteLayout
-from tests.test_http_transport import _free_port, _http_server
+from tests.frontend.test_http_transport import _free_port, _http_server
 from tests.trace_factory import make_trace
 
 SECRET = "S3CRETPW1"

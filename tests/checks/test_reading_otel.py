@@ -7,7 +7,6 @@ and MLflow's ingestion skips an empty OpenInference `output.value`. The same spa
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,9 @@ from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation, Message
 from mlflow_eval_mcp.checks.span_view import SpanView
 from mlflow_eval_mcp.importing.importer import import_traces
+from tests.paths import AUTOLOG_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "autolog"
+FIXTURES = AUTOLOG_FIXTURES
 
 
 def _records(integration: str) -> list[dict[str, Any]]:

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlflow_eval_mcp.checks import signals
+from tests.paths import AUTOLOG_FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "autolog" / "autogen.json"
+FIXTURE = AUTOLOG_FIXTURES / "autogen.json"
 
 
 def _spans(scenario: str) -> list[dict[str, Any]]:

@@ -5,14 +5,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlflow_eval_mcp.checks import signals
+from tests.paths import AUTOLOG_FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "autolog" / "bedrock.json"
+FIXTURE = AUTOLOG_FIXTURES / "bedrock.json"
 
 
 def _model_calls(scenario: str) -> list[dict[str, Any]]:

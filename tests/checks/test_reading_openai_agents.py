@@ -6,13 +6,13 @@ inside each `Generation`, so every model call is two nested CHAT_MODEL spans."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation
 from mlflow_eval_mcp.checks.span_view import SpanView
+from tests.paths import AUTOLOG_FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "autolog" / "openai_agents.json"
+FIXTURE = AUTOLOG_FIXTURES / "openai_agents.json"
 
 
 def _trace(scenario: str) -> dict:

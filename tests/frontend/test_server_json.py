@@ -8,7 +8,6 @@ import re
 import tomllib
 import typing
 from collections.abc import Callable
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -18,11 +17,12 @@ from pydantic.fields import FieldInfo
 import mlflow_eval_mcp
 from mlflow_eval_mcp.frontend.cli import _parser, _serve
 from mlflow_eval_mcp.settings import Settings
+from tests.paths import REPOSITORY, TEST_DATA
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPOSITORY
 MANIFEST = json.loads((ROOT / "server.json").read_text(encoding="utf-8"))
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-SCHEMA_FILE = Path(__file__).parent / "data" / "server.schema.json"
+SCHEMA_FILE = TEST_DATA / "server.schema.json"
 SCHEMA_URL = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
 # sha256 of the file served at SCHEMA_URL. Moving to a newer schema is a deliberate change:
 # replace the vendored file, this pin and the manifest's $schema together.

@@ -4,14 +4,14 @@ and a `ConversableAgent` (tests/fixtures/autolog/ag2.json): the root's outputs a
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlflow_eval_mcp.checks import signals
+from tests.paths import AUTOLOG_FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "autolog" / "ag2.json"
+FIXTURE = AUTOLOG_FIXTURES / "ag2.json"
 
 
 def _root_outputs(scenario: str) -> Any:

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.environment import FOREIGN_ENV
+from tests.paths import REPOSITORY
 
 pytestmark = pytest.mark.stdio
-SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "inspector"
+SCRIPT = REPOSITORY / ".ci" / "inspector"
 
 
 def inspector_env(parent: dict[str, str]) -> dict[str, str]:

@@ -6,14 +6,14 @@ returns a `ModelResponse`, whose text and tool calls are parts (`part_kind` "tex
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation, Unread
 from mlflow_eval_mcp.checks.span_view import SpanView
+from tests.paths import AUTOLOG_FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "autolog" / "pydantic_ai.json"
+FIXTURE = AUTOLOG_FIXTURES / "pydantic_ai.json"
 
 
 def _trace(scenario: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from mcp import Client, StdioServerParameters
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.importing.trace_writer import write_traces
+from tests.paths import REPOSITORY
 from tests.raw_stdio import call_over_stdio
 from tests.trace_factory import make_trace
 
@@ -38,7 +39,7 @@ async def test_uvx_from_the_checkout_starts_the_server(tmp_path):
     uvx = shutil.which("uvx") or str(Path(sys.executable).with_name("uvx"))
     if not Path(uvx).exists():
         pytest.skip("uv is not installed")
-    root = Path(__file__).resolve().parents[1]
+    root = REPOSITORY
     env = _env(tmp_path, UV_CACHE_DIR=os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")))
     env.update({key: value for key, value in os.environ.items() if key.startswith(("UV_", "SSL_", "HTTP", "NO_PROXY"))})
     params = StdioServerParameters(command=uvx, args=["--from", str(root), "mlflow-eval-mcp"], env=env)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlflow_eval_mcp.checks.conversation import Conversation, Document, SubAgent, TokenUsage, Unread
 from mlflow_eval_mcp.checks.span_view import SpanView
+from tests.paths import AUTOLOG_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "autolog"
+FIXTURES = AUTOLOG_FIXTURES
 INTEGRATIONS = ("openai", "anthropic", "langgraph", "litellm", "dspy", "openai_responses")
 SDK_LOOPS = ("openai", "anthropic", "litellm", "openai_responses")
 PRICED = ("openai", "anthropic", "langgraph", "litellm", "openai_responses")

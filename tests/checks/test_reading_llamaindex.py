@@ -5,15 +5,15 @@ ChatResponse the provider's own response under `raw`, its ToolOutput the tool's 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation
 from mlflow_eval_mcp.checks.span_view import SpanView
+from tests.paths import AUTOLOG_FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "autolog" / "llamaindex.json"
+FIXTURE = AUTOLOG_FIXTURES / "llamaindex.json"
 
 
 def _conversation(scenario: str) -> Conversation:

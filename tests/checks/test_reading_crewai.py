@@ -5,15 +5,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation
 from mlflow_eval_mcp.checks.span_view import SpanView
+from tests.paths import AUTOLOG_FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "autolog" / "crewai.json"
+FIXTURE = AUTOLOG_FIXTURES / "crewai.json"
 
 
 def _conversation(scenario: str) -> Conversation:
