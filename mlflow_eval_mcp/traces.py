@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE, SpanView
 from mlflow_eval_mcp.errors import (
     InvalidArgumentError,
     MlflowEvalError,
@@ -35,7 +36,7 @@ from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment, scrub
 from mlflow_eval_mcp.ui_links import traces_url
 
 if TYPE_CHECKING:
-    from mlflow.entities import Span, Trace, TraceInfo
+    from mlflow.entities import Trace, TraceInfo
     from mlflow.tracking import MlflowClient
 
 DEFAULT_ORDER_BY = ("timestamp_ms DESC",)
@@ -197,7 +198,7 @@ def get_trace(client: MlflowClient, trace_id: str, *, max_chars: int | None = No
     return GetTraceResult(
         tracking_uri=redact_uri(client.tracking_uri),
         trace=summarize_trace(trace),
-        spans=_span_tree(spans, truncator),
+        spans=_span_tree([SpanView.of(span) for span in spans], truncator),
         truncated_fields=truncator.truncated,
         ui_url=traces_url(client.tracking_uri, trace.info.experiment_id, trace_id)
         if trace.info.experiment_id
@@ -234,6 +235,7 @@ def check_order_by(order_by: list[str] | None) -> list[str]:
 def summarize_trace(trace: Trace) -> TraceSummary:
     info = trace.info
     spans = trace.data.spans
+    views = [SpanView.of(span) for span in spans]
     metadata = info.trace_metadata or {}
     state = str(getattr(info.state, "value", info.state))
     return TraceSummary(
@@ -245,8 +247,8 @@ def summarize_trace(trace: Trace) -> TraceSummary:
         response_preview=_cut(info.response_preview, PREVIEW_CHARS),
         token_usage=_token_usage(info.token_usage),
         span_count=len(spans) if spans else None,
-        span_counts_by_type=dict(Counter(span.span_type or "UNKNOWN" for span in spans)),
-        error_span_names=[span.name for span in spans if _status(span) == "ERROR"],
+        span_counts_by_type=dict(Counter(view.span_type for view in views)),
+        error_span_names=[view.name for view in views if view.status == "ERROR"],
         user=metadata.get("mlflow.trace.user"),
         session=metadata.get("mlflow.trace.session"),
         client_request_id=info.client_request_id,
@@ -276,15 +278,15 @@ class _Truncator:
         return f"{text[: self.max_chars]}… [truncated: {len(text)} chars]"
 
 
-def _span_tree(spans: list[Span], truncate: _Truncator) -> list[SpanNode]:
+def _span_tree(spans: list[SpanView], truncate: _Truncator) -> list[SpanNode]:
     """Depth-first, children in start order; a span whose parent is missing is shown as a root.
     Flat (parent_id and depth) rather than nested, so that no trace is too deep to serialise."""
     if not spans:
         return []
-    origin = min(span.start_time_ns for span in spans)
-    ordered = sorted(spans, key=lambda span: span.start_time_ns)
+    origin = min(span.start_ns or 0 for span in spans)
+    ordered = sorted(spans, key=lambda span: span.start_ns or 0)
     known = {span.span_id for span in ordered}
-    children: dict[str | None, list[Span]] = {}
+    children: dict[str | None, list[SpanView]] = {}
     for span in ordered:
         children.setdefault(span.parent_id if span.parent_id in known else None, []).append(span)
     nodes: list[SpanNode] = []
@@ -296,39 +298,25 @@ def _span_tree(spans: list[Span], truncate: _Truncator) -> list[SpanNode]:
     return nodes
 
 
-def _span_node(span: Span, depth: int, origin_ns: int, truncate: _Truncator) -> SpanNode:
-    attributes = span.attributes or {}
-    usage = attributes.get("mlflow.chat.tokenUsage")
-    model = attributes.get("mlflow.llm.model") or attributes.get("mlflow.llm.model_name")
+def _span_node(span: SpanView, depth: int, origin_ns: int, truncate: _Truncator) -> SpanNode:
+    usage = span.attribute(TOKEN_USAGE)
+    model = span.attribute(MODEL) or span.attribute("mlflow.llm.model_name")
     return SpanNode(
         span_id=span.span_id,
         parent_id=span.parent_id,
         depth=depth,
         name=_clean(span.name),
-        span_type=span.span_type or "UNKNOWN",
-        start_offset_ms=(span.start_time_ns - origin_ns) / 1e6,
-        duration_ms=(span.end_time_ns - span.start_time_ns) / 1e6 if span.end_time_ns else None,
-        status=_status(span),
-        status_message=_clean(span.status.description) or None,
+        span_type=span.span_type,
+        start_offset_ms=((span.start_ns or origin_ns) - origin_ns) / 1e6,
+        duration_ms=span.duration_ms,
+        status=span.status,
+        status_message=_clean(span.status_text) or None,
         inputs=truncate(span.inputs),
         outputs=truncate(span.outputs),
         model=_clean(str(model)) if model else None,
         token_usage=_token_usage(usage if isinstance(usage, dict) else None),
-        exception=_exception(span),
+        exception=_clean(span.exception) or None,
     )
-
-
-def _exception(span: Span) -> str | None:
-    for event in span.events or []:
-        if event.name == "exception":
-            attributes = event.attributes or {}
-            return _clean(f"{attributes.get('exception.type', 'Exception')}: {attributes.get('exception.message', '')}")
-    return None
-
-
-def _status(span: Span) -> str:
-    code = span.status.status_code
-    return str(getattr(code, "value", code)).removeprefix("STATUS_CODE_")
 
 
 def _token_usage(usage: dict[str, Any] | None) -> TokenUsage | None:
