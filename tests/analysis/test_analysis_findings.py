@@ -2,6 +2,7 @@
 a few with one problem, and the finding must name exactly those few."""
 
 import dataclasses
+from typing import Any
 
 from mlflow.tracking import MlflowClient
 
@@ -39,6 +40,11 @@ def _background() -> list[TraceRecord]:
 
 def _odd(index: int, **changes_by_index: dict) -> TraceRecord:
     return _with_spans(make_trace(100 + index), **changes_by_index)
+
+
+def _answering(answers: list[Any], first_index: int = 0) -> list[TraceRecord]:
+    """Odd traces from `first_index` on, each answering with one of `answers`."""
+    return [_odd(first_index + i, span0={"outputs": answer}) for i, answer in enumerate(answers)]
 
 
 def test_failed_requests_are_trace_errors(store_uri):
@@ -149,7 +155,7 @@ def test_requests_with_far_more_input_tokens_are_token_outliers(store_uri):
 
 def test_empty_responses_in_any_shape_are_found(store_uri):
     empties = ["", "   \n", {"content": ""}, {"choices": [{"message": {"content": ""}}]}, []]
-    failed = [_odd(i, span0={"outputs": empty}) for i, empty in enumerate(empties)]
+    failed = _answering(empties)
     analysis = _analyse(store_uri, _background() + failed)
     assert _ids(analysis, "empty_responses") == {r.trace_id for r in failed}
 
@@ -165,9 +171,8 @@ def test_refusals_are_found_and_policy_answers_are_not(store_uri):
         "Sorry for the wait! Your order has shipped.",
         "I wasn't able to pull up order 7; could you check the number?",
     ]
-    failed = [_odd(i, span0={"outputs": text}) for i, text in enumerate(refusals)]
-    answered = [_odd(10 + i, span0={"outputs": text}) for i, text in enumerate(policy)]
-    analysis = _analyse(store_uri, _background() + failed + answered)
+    failed = _answering(refusals)
+    analysis = _analyse(store_uri, _background() + failed + _answering(policy, first_index=10))
     assert _ids(analysis, "refusals") == {r.trace_id for r in failed}
 
 
@@ -201,9 +206,8 @@ def test_personal_data_and_secrets_in_responses_are_found(store_uri):
         "Order ORD-2026-01-15 ships on 2026-01-20 for $1,234.56, tracking 1Z999AA10123456784.",
         "Your order number is 1234567890123 and it weighs 1.5794863984375 kg.",
     ]
-    failed = [_odd(i, span0={"outputs": text}) for i, text in enumerate(leaks)]
-    clean = [_odd(10 + i, span0={"outputs": text}) for i, text in enumerate(harmless)]
-    analysis = _analyse(store_uri, _background() + failed + clean)
+    failed = _answering(leaks)
+    analysis = _analyse(store_uri, _background() + failed + _answering(harmless, first_index=10))
     assert _ids(analysis, "pii_in_outputs") == {r.trace_id for r in failed}
     assert analysis.outputs.pii == {"email": 1, "phone": 1, "api_key": 1, "card_number": 1}
 

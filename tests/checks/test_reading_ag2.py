@@ -9,14 +9,11 @@ from typing import Any
 import pytest
 
 from mlflow_eval_mcp.checks import signals
-from tests.paths import AUTOLOG_FIXTURES
-
-FIXTURE = AUTOLOG_FIXTURES / "ag2.json"
+from tests.checks.fixture_reading import recorded_trace
 
 
 def _root_outputs(scenario: str) -> Any:
-    records = json.loads(FIXTURE.read_text(encoding="utf-8"))["traces"]
-    spans = next(record["trace"]["data"]["spans"] for record in records if record["scenario"] == scenario)
+    spans = recorded_trace("ag2", scenario)["data"]["spans"]
     ids = {span["span_id"] for span in spans}
     root = next(span for span in spans if span.get("parent_span_id") not in ids)
     return json.loads(root["attributes"]["mlflow.spanOutputs"])

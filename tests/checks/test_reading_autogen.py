@@ -3,35 +3,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from mlflow_eval_mcp.checks import signals
-from tests.paths import AUTOLOG_FIXTURES
-
-FIXTURE = AUTOLOG_FIXTURES / "autogen.json"
+from tests.checks.fixture_reading import decoded_spans
 
 
 def _spans(scenario: str) -> list[dict[str, Any]]:
-    """The scenario's spans in start order, with inputs and outputs decoded."""
-    records = json.loads(FIXTURE.read_text(encoding="utf-8"))["traces"]
-    trace = next(record["trace"] for record in records if record["scenario"] == scenario)
-    spans = sorted(trace["data"]["spans"], key=lambda span: span["start_time_unix_nano"])
-    return [
-        {
-            "name": span["name"],
-            "type": json.loads(span["attributes"]["mlflow.spanType"]),
-            "inputs": json.loads(span["attributes"].get("mlflow.spanInputs", "null")),
-            "outputs": json.loads(span["attributes"].get("mlflow.spanOutputs", "null")),
-        }
-        for span in spans
-    ]
+    return decoded_spans("autogen", scenario)
 
 
 def _model_calls(scenario: str) -> list[dict[str, Any]]:
-    return [span for span in _spans(scenario) if span["type"] == "LLM"]
+    return decoded_spans("autogen", scenario, "LLM")
 
 
 @pytest.mark.parametrize(

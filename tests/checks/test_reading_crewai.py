@@ -4,22 +4,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation
-from mlflow_eval_mcp.checks.span_view import SpanView
-from tests.paths import AUTOLOG_FIXTURES
-
-FIXTURE = AUTOLOG_FIXTURES / "crewai.json"
+from tests.checks.fixture_reading import recorded_conversation
 
 
 def _conversation(scenario: str) -> Conversation:
-    records = json.loads(FIXTURE.read_text(encoding="utf-8"))["traces"]
-    trace = next(record["trace"] for record in records if record["scenario"] == scenario)
-    return Conversation([SpanView.of_dict(span) for span in trace["data"]["spans"]])
+    return recorded_conversation("crewai", scenario)
 
 
 def test_the_request_is_the_kickoff_inputs():

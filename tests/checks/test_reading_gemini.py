@@ -4,32 +4,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from mlflow_eval_mcp.checks import signals
-from tests.paths import AUTOLOG_FIXTURES
-
-FIXTURE = AUTOLOG_FIXTURES / "gemini.json"
+from tests.checks.fixture_reading import decoded_spans
 
 
 def _model_calls(scenario: str) -> list[dict[str, Any]]:
     """The scenario's model spans in start order (`Models.generate_content` and the `_generate_content`
-    it calls, both LLM), with outputs decoded."""
-    records = json.loads(FIXTURE.read_text(encoding="utf-8"))["traces"]
-    trace = next(record["trace"] for record in records if record["scenario"] == scenario)
-    spans = sorted(trace["data"]["spans"], key=lambda span: span["start_time_unix_nano"])
-    return [
-        {
-            "name": span["name"],
-            "inputs": json.loads(span["attributes"]["mlflow.spanInputs"]),
-            "outputs": json.loads(span["attributes"]["mlflow.spanOutputs"]),
-        }
-        for span in spans
-        if json.loads(span["attributes"]["mlflow.spanType"]) == "LLM"
-    ]
+    it calls, both LLM)."""
+    return decoded_spans("gemini", scenario, "LLM")
 
 
 @pytest.mark.parametrize(

@@ -4,22 +4,16 @@ ChatResponse the provider's own response under `raw`, its ToolOutput the tool's 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation
 from mlflow_eval_mcp.checks.span_view import SpanView
-from tests.paths import AUTOLOG_FIXTURES
-
-FIXTURE = AUTOLOG_FIXTURES / "llamaindex.json"
+from tests.checks.fixture_reading import recorded_conversation
 
 
 def _conversation(scenario: str) -> Conversation:
-    records = json.loads(FIXTURE.read_text(encoding="utf-8"))["traces"]
-    trace = next(record["trace"] for record in records if record["scenario"] == scenario)
-    return Conversation([SpanView.of_dict(span) for span in trace["data"]["spans"]])
+    return recorded_conversation("llamaindex", scenario)
 
 
 def _span(scenario: str, name: str, index: int = 0) -> SpanView:

@@ -9,19 +9,13 @@ import json
 
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation
-from mlflow_eval_mcp.checks.span_view import SpanView
-from tests.paths import AUTOLOG_FIXTURES
+from tests.checks.fixture_reading import recorded_conversation, recorded_trace
 
-FIXTURE = AUTOLOG_FIXTURES / "openai_agents.json"
-
-
-def _trace(scenario: str) -> dict:
-    records = json.loads(FIXTURE.read_text(encoding="utf-8"))["traces"]
-    return next(record["trace"] for record in records if record["scenario"] == scenario)
+INTEGRATION = "openai_agents"
 
 
 def _conversation(scenario: str) -> Conversation:
-    return Conversation([SpanView.of_dict(span) for span in _trace(scenario)["data"]["spans"]])
+    return recorded_conversation(INTEGRATION, scenario)
 
 
 def test_each_model_call_is_read_once_from_the_client_span_inside_the_sdks_generation():
@@ -31,7 +25,7 @@ def test_each_model_call_is_read_once_from_the_client_span_inside_the_sdks_gener
     assert [call.name for call in conversation.model_calls] == ["AsyncCompletions", "AsyncCompletions"]
     assert [call.requested_tools for call in conversation.model_calls] == [["get_weather"], []]
     # Both spans of a call carry its tokens; read once, they add up to what MLflow sums for the trace.
-    recorded = json.loads(_trace("tool_call")["info"]["trace_metadata"]["mlflow.trace.tokenUsage"])
+    recorded = json.loads(recorded_trace(INTEGRATION, "tool_call")["info"]["trace_metadata"]["mlflow.trace.tokenUsage"])
     assert conversation.usage.input_tokens == recorded["input_tokens"]
     assert conversation.usage.output_tokens == recorded["output_tokens"]
 

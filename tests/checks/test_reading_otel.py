@@ -7,49 +7,39 @@ and MLflow's ingestion skips an empty OpenInference `output.value`. The same spa
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.checks import signals
-from mlflow_eval_mcp.checks.conversation import Conversation, Message
-from mlflow_eval_mcp.checks.span_view import SpanView
+from mlflow_eval_mcp.checks.conversation import Message
 from mlflow_eval_mcp.importing.importer import import_traces
+from tests.checks.fixture_reading import recorded_conversation, recorded_scenarios
 from tests.paths import AUTOLOG_FIXTURES
 
 FIXTURES = AUTOLOG_FIXTURES
 
 
-def _records(integration: str) -> list[dict[str, Any]]:
-    return json.loads((FIXTURES / f"{integration}.json").read_text(encoding="utf-8"))["traces"]
-
-
-def _conversation(integration: str, scenario: str) -> Conversation:
-    trace = next(record["trace"] for record in _records(integration) if record["scenario"] == scenario)
-    return Conversation([SpanView.of_dict(span) for span in trace["data"]["spans"]])
-
-
 def test_genai_text_parts_are_the_request_and_the_answer():
-    conversation = _conversation("otel_genai", "tool_call")
+    conversation = recorded_conversation("otel_genai", "tool_call")
     assert conversation.root is not None and conversation.root.inputs == [
         {"role": "user", "parts": [{"content": "What's the weather in Paris?", "type": "text"}]}
     ]
     assert conversation.request == "What's the weather in Paris?"
     assert conversation.answer_text == "It is 18 °C and sunny in Paris."
-    assert _conversation("otel_genai", "empty_answer").answer_text == ""
+    assert recorded_conversation("otel_genai", "empty_answer").answer_text == ""
 
 
 def test_genai_tool_call_parts_name_the_tools_a_call_asked_for():
-    calls = _conversation("otel_genai", "multi_step").model_calls
+    calls = recorded_conversation("otel_genai", "multi_step").model_calls
     assert [call.requested_tools for call in calls] == [["get_order_status"], ["get_weather"], []]
     assert [call.finish_reason for call in calls] == ["tool_calls", "tool_calls", "stop"]
     assert signals.requested_tools(calls[0].span.outputs) == ["get_order_status"]
 
 
 def test_genai_messages_carry_the_tool_calls_and_their_results():
-    last = _conversation("otel_genai", "tool_call").model_calls[-1]
+    last = recorded_conversation("otel_genai", "tool_call").model_calls[-1]
     assert last.messages == [
         Message("system", "You are a support agent for an online shop. Use the tools to answer."),
         Message("user", "What's the weather in Paris?"),
@@ -59,7 +49,7 @@ def test_genai_messages_carry_the_tool_calls_and_their_results():
 
 
 def test_an_empty_openinference_output_mlflow_did_not_store_is_read_from_the_span():
-    conversation = _conversation("openinference", "empty_answer")
+    conversation = recorded_conversation("openinference", "empty_answer")
     root = conversation.root
     assert root is not None and "mlflow.spanOutputs" not in root.encoded_attributes
     assert root.attribute("output.value") == ""
@@ -77,7 +67,7 @@ def _findings(client: MlflowClient, experiment: str, scenario_of: dict[str, str]
 @pytest.mark.parametrize("integration", ["otel_genai", "openinference"])
 def test_the_otlp_export_reads_as_mlflow_stored_it(integration, store_uri, tmp_path):
     client = MlflowClient(tracking_uri=store_uri)
-    records = _records(integration)
+    records = recorded_scenarios(integration)
     stored = tmp_path / "stored.jsonl"
     stored.write_text("".join(json.dumps(record["trace"]) + "\n" for record in records), encoding="utf-8")
     exported = FIXTURES / f"{integration}.otlp.jsonl"

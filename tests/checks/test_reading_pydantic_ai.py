@@ -5,33 +5,18 @@ returns a `ModelResponse`, whose text and tool calls are parts (`part_kind` "tex
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mlflow_eval_mcp.checks import signals
-from mlflow_eval_mcp.checks.conversation import Conversation, Unread
-from mlflow_eval_mcp.checks.span_view import SpanView
-from tests.paths import AUTOLOG_FIXTURES
+from mlflow_eval_mcp.checks.conversation import Unread
+from tests.checks.fixture_reading import conversation_of, decoded_spans, recorded_conversation, recorded_scenarios
 
-FIXTURE = AUTOLOG_FIXTURES / "pydantic_ai.json"
-
-
-def _trace(scenario: str) -> dict[str, Any]:
-    records = json.loads(FIXTURE.read_text(encoding="utf-8"))["traces"]
-    return next(record["trace"] for record in records if record["scenario"] == scenario)
+INTEGRATION = "pydantic_ai"
 
 
 def _model_calls(scenario: str) -> list[dict[str, Any]]:
-    """The scenario's model request spans in start order, inputs and outputs decoded."""
-    spans = sorted(_trace(scenario)["data"]["spans"], key=lambda span: span["start_time_unix_nano"])
-    return [
-        {
-            "inputs": json.loads(span["attributes"]["mlflow.spanInputs"]),
-            "outputs": json.loads(span["attributes"]["mlflow.spanOutputs"]),
-        }
-        for span in spans
-        if json.loads(span["attributes"]["mlflow.spanType"]) == "LLM"
-    ]
+    """The scenario's model request spans in start order."""
+    return decoded_spans(INTEGRATION, scenario, "LLM")
 
 
 def test_a_model_responses_text_is_its_text_parts():
@@ -57,15 +42,12 @@ def test_a_model_requests_request_is_the_last_user_prompt_part_before_the_tool_r
 
 
 def test_every_model_call_of_every_scenario_is_understood():
-    records = json.loads(FIXTURE.read_text(encoding="utf-8"))["traces"]
-    for record in records:
-        spans = [SpanView.of_dict(span) for span in record["trace"]["data"]["spans"]]
-        _, unread = Conversation(spans).unread()
+    for record in recorded_scenarios(INTEGRATION):
+        _, unread = conversation_of(record["trace"]).unread()
         assert [span for span in unread if span.recorded] == [], record["scenario"]
 
 
 def test_a_streamed_run_whose_output_mlflow_could_not_serialise_is_reported_as_not_recorded():
-    record = next(r for r in json.loads(FIXTURE.read_text(encoding="utf-8"))["traces"] if r["scenario"] == "streamed")
-    conversation = Conversation([SpanView.of_dict(span) for span in record["trace"]["data"]["spans"]])
+    conversation = recorded_conversation(INTEGRATION, "streamed")
     assert conversation.unread()[1] == [Unread("Agent.run_stream_sync", "outputs", recorded=False)]
     assert conversation.outputs is None

@@ -56,15 +56,13 @@ def test_stdout_carries_only_json_rpc(store_uri, tmp_path):
     assert messages[1]["result"]["structuredContent"]["experiments"]
 
 
+def _run_script(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console script run to its end with nothing on stdin, as a client that sends nothing would."""
+    return subprocess.run([SCRIPT], input="", capture_output=True, text=True, timeout=60, env=env)
+
+
 def test_configuration_error_is_one_line_before_the_transport_opens(tmp_path):
-    completed = subprocess.run(
-        [SCRIPT],
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_env(tmp_path, MLFLOW_TRACKING_URI="ftp://example.com/store"),
-    )
+    completed = _run_script(_env(tmp_path, MLFLOW_TRACKING_URI="ftp://example.com/store"))
     assert completed.returncode != 0
     assert completed.stdout == ""
     assert completed.stderr.count("\n") == 1
@@ -72,14 +70,7 @@ def test_configuration_error_is_one_line_before_the_transport_opens(tmp_path):
 
 
 def test_invalid_setting_is_one_line(tmp_path):
-    completed = subprocess.run(
-        [SCRIPT],
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_env(tmp_path, MLFLOW_EVAL_MCP_CONNECT_TIMEOUT_S="soon"),
-    )
+    completed = _run_script(_env(tmp_path, MLFLOW_EVAL_MCP_CONNECT_TIMEOUT_S="soon"))
     assert completed.returncode != 0
     assert completed.stderr.startswith("Error: invalid setting connect_timeout_s (MLFLOW_EVAL_MCP_CONNECT_TIMEOUT_S)")
     assert completed.stderr.count("\n") == 1

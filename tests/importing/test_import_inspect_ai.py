@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,10 @@ from mlflow_eval_mcp.checks.span_view import MODEL, TOKEN_USAGE
 from mlflow_eval_mcp.importing.builder import SYNTHETIC_TIME_TAG, parse_time_ns
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
 from mlflow_eval_mcp.importing.inspect_ai import FORMAT
-from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records
+from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.importing.trace_writer import write_traces
+from tests.importing.data_sets import documents, documents_in_other_formats
+from tests.importing.store_import import import_files
 from tests.realdata import DATA_DIR, realdata
 from tests.trace_factory import BASE_NS
 
@@ -42,24 +43,14 @@ class Imported:
 
 @pytest.fixture(scope="module")
 def imported(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Imported:
-    path = tmp_path_factory.mktemp("inspect-store") / "mlflow.db"
-    shutil.copy(template_db, path)
-    uri = f"sqlite:///{path}"
-    experiment_id = MlflowClient(tracking_uri=uri).create_experiment("inspect_ai")
-    context = ParseContext(experiment_id, FORMAT.name, synthetic_start_ns=BASE_NS)
-    samples: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    records, skipped = [], []
-    for file in sorted(INSPECT_DIR.glob("*.json")):
-        for source in read_records(file):
-            assert isinstance(source, SourceRecord)
-            for item in FORMAT.parse(source, context):
-                if isinstance(item, Skipped):
-                    skipped.append(item)
-                    continue
-                records.append(item.record)
-                samples[item.record.trace_id] = (source.value, _sample_of(source.value, item.source_id))
-    report = write_traces(uri, experiment_id, records)
-    return Imported(uri, experiment_id, samples, skipped, report.written)
+    store = import_files(
+        template_db, tmp_path_factory, FORMAT, sorted(INSPECT_DIR.glob("*.json")), synthetic_start_ns=BASE_NS
+    )
+    samples = {
+        trace.record.trace_id: (source.value, _sample_of(source.value, trace.source_id))
+        for source, trace in store.parsed
+    }
+    return Imported(store.uri, store.experiment_id, samples, store.skipped, store.report.written)
 
 
 def _sample_of(log: dict[str, Any], source_id: str) -> dict[str, Any]:
@@ -315,13 +306,10 @@ def test_a_sample_error_marks_the_root_span():
 
 
 def test_detect_accepts_inspect_logs_and_rejects_the_other_data_sets():
-    inspect_logs = [json.loads(file.read_text()) for file in INSPECT_DIR.glob("*.json")]
-    others = [json.loads(file.read_text()) for file in (DATA_DIR / "langfuse_framework_traces").glob("*.json")]
-    others += json.loads((DATA_DIR / "mlflow_real_examples" / "mnorberg_mlflow3_traces.json").read_text())
-    others += [json.loads(file.read_text()) for file in (DATA_DIR / "who_and_when").glob("*/*.json")]
+    inspect_logs = documents(FORMAT.name)
     assert len(inspect_logs) == 3
     assert all(FORMAT.detect(log) for log in inspect_logs)
-    assert not any(FORMAT.detect(other) for other in others)
+    assert not any(FORMAT.detect(other) for other in documents_in_other_formats(FORMAT.name))
 
 
 def test_a_sample_without_events_is_skipped_and_the_others_import():

@@ -4,7 +4,6 @@ import calendar
 import copy
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,8 @@ from mlflow_eval_mcp.importing.builder import SYNTHETIC_ROOT
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
 from mlflow_eval_mcp.importing.langfuse import FORMAT
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records
-from mlflow_eval_mcp.importing.trace_writer import WriteReport, write_traces
+from mlflow_eval_mcp.importing.trace_writer import WriteReport
+from tests.importing.store_import import import_files
 from tests.realdata import DATA_DIR, realdata
 
 pytestmark = realdata
@@ -50,23 +50,11 @@ class Imported:
 @pytest.fixture(scope="module")
 def imported(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Imported:
     """All 13 files imported once into a private copy of the migrated store."""
-    path = tmp_path_factory.mktemp("langfuse-store") / "mlflow.db"
-    shutil.copy(template_db, path)
-    uri = f"sqlite:///{path}"
-    experiment_id = MlflowClient(tracking_uri=uri).create_experiment("langfuse")
-    context = ParseContext(experiment_id, FORMAT.name, synthetic_start_ns=0)
-    traces: dict[str, ImportedTrace] = {}
-    skipped: list[Skipped] = []
-    for name in FILES:
-        for item in read_records(LANGFUSE_DIR / name):
-            results = [item] if isinstance(item, Skipped) else list(FORMAT.parse(item, context))
-            for result in results:
-                if isinstance(result, Skipped):
-                    skipped.append(result)
-                else:
-                    traces[name] = result
-    report = write_traces(uri, experiment_id, [trace.record for trace in traces.values()])
-    return Imported(uri, traces, skipped, report)
+    store = import_files(
+        template_db, tmp_path_factory, FORMAT, [LANGFUSE_DIR / name for name in FILES], synthetic_start_ns=0
+    )
+    traces = {source.file.name: trace for source, trace in store.parsed}
+    return Imported(store.uri, traces, store.skipped, store.report)
 
 
 def _source(name: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 import base64
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
 from mlflow_eval_mcp.importing.otlp import FORMAT
 from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records
 from mlflow_eval_mcp.importing.trace_writer import WriteReport, write_traces
+from tests.importing.store_import import fresh_store
 from tests.realdata import DATA_DIR, realdata
 
 QUESTION = {"messages": [{"role": "user", "content": "Weather in Oslo?"}]}
@@ -127,10 +127,7 @@ class Imported:
 @pytest.fixture(scope="module")
 def imported(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Imported:
     """The SDK export imported once into a private copy of the migrated store."""
-    path = tmp_path_factory.mktemp("otlp-store") / "mlflow.db"
-    shutil.copy(template_db, path)
-    uri = f"sqlite:///{path}"
-    experiment_id = MlflowClient(tracking_uri=uri).create_experiment("otlp")
+    uri, experiment_id = fresh_store(template_db, tmp_path_factory, "otlp")
     export, sdk_spans = _sdk_export()
     results = _parse(export, experiment_id)
     records = [result.record for result in results if isinstance(result, ImportedTrace)]

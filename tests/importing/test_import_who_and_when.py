@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,10 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.importing.builder import SYNTHETIC_TIME_TAG
 from mlflow_eval_mcp.importing.formats import ImportedTrace, ParseContext
-from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord, read_records
-from mlflow_eval_mcp.importing.trace_writer import write_traces
+from mlflow_eval_mcp.importing.sources import Skipped, SourceRecord
 from mlflow_eval_mcp.importing.who_and_when import FORMAT, MISTAKE_ATTRIBUTE, ROOT_SPAN_NAME
+from tests.importing.data_sets import documents, documents_in_other_formats
+from tests.importing.store_import import import_files
 from tests.realdata import DATA_DIR, realdata
 from tests.trace_factory import BASE_NS
 
@@ -38,24 +38,11 @@ class Imported:
 
 @pytest.fixture(scope="module")
 def imported(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Imported:
-    path = tmp_path_factory.mktemp("who-and-when-store") / "mlflow.db"
-    shutil.copy(template_db, path)
-    uri = f"sqlite:///{path}"
-    experiment_id = MlflowClient(tracking_uri=uri).create_experiment("who_and_when")
-    context = ParseContext(experiment_id, FORMAT.name, synthetic_start_ns=BASE_NS)
-    runs: dict[str, tuple[Path, dict[str, Any]]] = {}
-    records, skipped = [], []
-    for file in sorted(WHO_AND_WHEN_DIR.glob("*/*.json")):
-        for source in read_records(file):
-            assert isinstance(source, SourceRecord)
-            for item in FORMAT.parse(source, context):
-                if isinstance(item, Skipped):
-                    skipped.append(item)
-                    continue
-                records.append(item.record)
-                runs[item.record.trace_id] = (file, source.value)
-    report = write_traces(uri, experiment_id, records)
-    return Imported(uri, experiment_id, runs, skipped, report.written)
+    store = import_files(
+        template_db, tmp_path_factory, FORMAT, sorted(WHO_AND_WHEN_DIR.glob("*/*.json")), synthetic_start_ns=BASE_NS
+    )
+    runs = {trace.record.trace_id: (source.file, source.value) for source, trace in store.parsed}
+    return Imported(store.uri, store.experiment_id, runs, store.skipped, store.report.written)
 
 
 def _stored_traces(imported: Imported, *, include_spans: bool = True) -> dict[str, Any]:
@@ -188,13 +175,10 @@ def test_source_ids_keep_runs_with_the_same_question_apart():
 
 
 def test_detect_accepts_who_and_when_runs_and_rejects_the_other_data_sets():
-    runs = [json.loads(file.read_text()) for file in WHO_AND_WHEN_DIR.glob("*/*.json")]
-    others = [json.loads(file.read_text()) for file in (DATA_DIR / "langfuse_framework_traces").glob("*.json")]
-    others += json.loads((DATA_DIR / "mlflow_real_examples" / "mnorberg_mlflow3_traces.json").read_text())
-    others += [json.loads(file.read_text()) for file in (DATA_DIR / "inspect_ai").glob("*.json")]
+    runs = documents(FORMAT.name)
     assert len(runs) == 184
     assert all(FORMAT.detect(run) for run in runs)
-    assert not any(FORMAT.detect(other) for other in others)
+    assert not any(FORMAT.detect(other) for other in documents_in_other_formats(FORMAT.name))
 
 
 def test_a_history_kept_as_a_python_repr_imports_like_the_list():
