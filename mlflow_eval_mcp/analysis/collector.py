@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlflow_eval_mcp.analysis.conversations import DialogueTally
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation, ModelCall, trace_state
+from mlflow_eval_mcp.checks.dialogue import dialogue_of, session_of
 from mlflow_eval_mcp.checks.span_view import SpanView
 from mlflow_eval_mcp.checks.tags import SYNTHETIC_TIME_TAG
 
@@ -109,6 +111,7 @@ class TraceCollector:
     """Responses (not None, not empty) that are not JSON: a finding only where most responses are JSON."""
     span_errors: Flagged = field(default_factory=Flagged)
     """ERROR spans other than tools and the root: failures the agent absorbed."""
+    dialogues: DialogueTally = field(default_factory=DialogueTally)
 
     def add(self, trace: Trace) -> None:
         info = trace.info
@@ -120,7 +123,8 @@ class TraceCollector:
         metadata = info.trace_metadata or {}
         if user := metadata.get("mlflow.trace.user"):
             self.users.add(user)
-        if session := metadata.get("mlflow.trace.session"):
+        session = session_of(metadata)
+        if session:
             self.sessions.add(session)
         self._add_expectations(info)
         # Imported traces whose source had no times carry made-up ones: no latency from them.
@@ -135,7 +139,13 @@ class TraceCollector:
             if state == "ERROR":
                 self.trace_errors.add(trace_id, info.response_preview or "trace failed (no spans stored)")
             return
-        TraceWalk(self, trace_id, state, spans, timed=timed).run()
+        walk = TraceWalk(self, trace_id, state, spans, timed=timed)
+        walk.run()
+        self.dialogues.add(dialogue_of(walk.conversation, trace_id), session=session, request_ms=info.request_time)
+
+    def finish(self) -> None:
+        """After the last trace: what needs every trace (a session's turns arrive on any page)."""
+        self.dialogues.finish()
 
     def _add_time(self, request_ms: int | None) -> None:
         if request_ms is None:

@@ -59,6 +59,7 @@ def analyze_traces(
     started = time.perf_counter()
     experiment = resolve_experiment(client, experiment_id, experiment_name)
     collector, unreadable = _collect(client, experiment.experiment_id, filter_string, max_traces, on_progress)
+    collector.finish()
     if on_progress is not None:
         on_progress(collector.traces, collector.traces)
     error_clusters = cluster_errors(collector.errors)
@@ -75,6 +76,7 @@ def analyze_traces(
         structure=_structure(collector),
         outputs=_outputs(collector),
         reading=_reading(collector),
+        conversations=collector.dialogues.stats(),
         error_clusters=error_clusters,
         input_clusters=cluster_inputs(collector.requests),
         findings=findings,

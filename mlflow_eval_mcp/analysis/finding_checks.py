@@ -23,6 +23,20 @@ CHECK_OF_KIND: dict[FindingKind, str] = {
     "subagent_fanout": "subagent_fanout_budget",
     "span_errors": "no_span_errors",
     "format_violations": "output_is_json",
+    "user_corrections": "no_user_friction",
+    "user_repeats": "no_user_friction",
+    "user_frustration": "no_user_friction",
+    "human_requested": "no_user_friction",
+    "agent_apologies": "no_agent_backtracking",
+    "escalations": "no_escalation",
+    "retries_after_tool_error": "tool_errors_recovered",
+    "gave_up_after_tool_error": "tool_errors_recovered",
+    "repeated_write_actions": "no_repeated_writes",
+    "abandoned_conversations": "conversation_completed",
+    "unbacked_claims": "claims_backed_by_tools",
+    "long_conversations": "conversation_length_budget",
+    "unnecessary_fanout": "no_unnecessary_fanout",
+    "redundant_retrieval": "no_redundant_retrieval",
 }
 """Finding kind -> the name of the check (in a suite's scorers.py) that fails the traces it flags."""
 

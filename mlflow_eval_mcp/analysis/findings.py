@@ -9,15 +9,13 @@ import math
 from collections.abc import Iterator
 
 from mlflow_eval_mcp.analysis.collector import Flagged, TraceCollector
-from mlflow_eval_mcp.analysis.finding_checks import CHECK_OF_KIND, latency_scorer_name
+from mlflow_eval_mcp.analysis.finding_checks import latency_scorer_name
+from mlflow_eval_mcp.analysis.finding_factory import new_finding
 from mlflow_eval_mcp.analysis.models import ErrorCluster, Finding, FindingKind, Severity
 from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile
 
-_LOWER: dict[Severity, Severity] = {"high": "medium", "medium": "low", "low": "low"}
 MAX_ERROR_CLUSTERS = 10
 """Recurring errors reported as findings (the most frequent); all clusters stay in the analysis."""
-RARE_RATE = 0.01
-"""Below this share of traces a finding is one severity level lower: real, but rare."""
 MIN_SLOWDOWN_MS = 100.0
 MIN_SHARE_OF_TRACE = 0.05
 """A span is slow only when it takes at least this much longer than its median: 100 ms, or 5% of the
@@ -57,6 +55,7 @@ def derive_findings(c: TraceCollector, error_clusters: list[ErrorCluster]) -> li
         *_error_cluster_findings(c, error_clusters),
         *_fanout_findings(c),
         *_format_findings(c),
+        *c.dialogues.findings(c.traces),
     ]
     order = {"high": 0, "medium": 1, "low": 2}
     return sorted(findings, key=lambda f: (order[f.severity], -f.count, f.id))
@@ -187,20 +186,7 @@ def _finding(
     *,
     scorer: str | None = None,
 ) -> Finding:
-    """A finding suggesting `scorer`, by default the check that catches its kind."""
-    rate = len(trace_ids) / c.traces if c.traces else 0.0
-    return Finding(
-        id=finding_id,
-        kind=kind,
-        title=title,
-        severity=severity if rate >= RARE_RATE else _LOWER[severity],
-        count=len(trace_ids),
-        rate=round(rate, 4),
-        trace_ids=trace_ids,
-        evidence=evidence,
-        suggested_scorer=scorer or CHECK_OF_KIND[kind],
-        details=details or {},
-    )
+    return new_finding(c.traces, kind, finding_id, title, severity, trace_ids, evidence, details, scorer=scorer)
 
 
 def _unique(trace_ids: Iterator[str] | list[str]) -> list[str]:

@@ -27,6 +27,22 @@ FindingKind = Literal[
     "span_errors",
     "format_violations",
     "semantic_pattern",
+    # Conversations (checks/dialogue.py): what the turns show about how it went.
+    "user_corrections",
+    "user_repeats",
+    "user_frustration",
+    "human_requested",
+    "agent_apologies",
+    "escalations",
+    "retries_after_tool_error",
+    "gave_up_after_tool_error",
+    "repeated_write_actions",
+    "abandoned_conversations",
+    "unbacked_claims",
+    "long_conversations",
+    # Architecture (analysis/architecture.py): how the agent spends its calls.
+    "unnecessary_fanout",
+    "redundant_retrieval",
 ]
 
 
@@ -125,6 +141,17 @@ class ReadingCoverage(BaseModel):
     )
 
 
+class ConversationStats(BaseModel):
+    conversations: int = Field(description="Sessions, plus traces outside any session.")
+    sessions: int
+    multi_turn: int = Field(description="Conversations with more than one user turn.")
+    user_turns_p50: float | None
+    user_turns_max: int | None
+    tool_calls_p50: float | None
+    with_signal: int = Field(description="Conversations showing at least one conversation-level signal.")
+    signals: dict[str, int] = Field(description="Signal -> conversations showing it.")
+
+
 class ErrorCluster(BaseModel):
     signature: str = Field(description="The message with ids, numbers and quoted values replaced.")
     count: int
@@ -196,6 +223,9 @@ class TraceAnalysis(BaseModel):
     structure: StructureStats
     outputs: OutputStats
     reading: ReadingCoverage
+    conversations: ConversationStats | None = Field(
+        default=None, description="Conversations (sessions, or traces holding a dialogue) and their signals."
+    )
     error_clusters: list[ErrorCluster]
     input_clusters: list[InputCluster]
     findings: list[Finding]
@@ -206,4 +236,7 @@ class TraceAnalysis(BaseModel):
         default=None, description="Pass to get_finding to page through a finding's traces; kept in the workspace."
     )
     analysis_path: str | None = Field(default=None, description="Where state/analysis.json was written, if asked.")
+    traces_tagged: int | None = Field(
+        default=None, description="With tag_traces: traces given an mlflow_eval.finding.<kind> tag per finding kind."
+    )
     ui_url: str | None = Field(default=None, description=LINK_DESCRIPTION)

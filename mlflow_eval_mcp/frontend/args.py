@@ -264,6 +264,13 @@ Generation = Annotated[
         "The result's mode says which produced it."
     ),
 ]
+TagTraces = Annotated[
+    bool,
+    Field(
+        description="Also write each finding onto its traces as a tag mlflow_eval.finding.<kind> (the finding ids), "
+        "to filter them in the MLflow UI; writing the same analysis again changes nothing."
+    ),
+]
 RunSuite = Annotated[
     bool,
     Field(description="Also run run_eval.py (executed checks); false for static checks only."),

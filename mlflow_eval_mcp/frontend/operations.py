@@ -47,6 +47,7 @@ from mlflow_eval_mcp.frontend.args import (
     RunSuite,
     SuiteDir,
     SyncDataset,
+    TagTraces,
     TargetExperiment,
     TimeoutSeconds,
     TraceFields,
@@ -145,13 +146,14 @@ def analyze_traces(
     filter_string: FilterString = None,
     max_traces: MaxTraces = MAX_TRACES,
     suite_dir: OptionalSuiteDir = None,
+    tag_traces: TagTraces = False,
     generation: Generation = "auto",
 ) -> TraceAnalysis:
     """Analyse an experiment's traces: findings (what fails, how often, example trace ids, the scorer
     that would catch it), latency, tokens, tools, request clusters, recommended scorers. get_finding
     pages every trace of a finding. With Claude configured, also what the agent is for and semantic
-    failures in a sample."""
-    from mlflow_eval_mcp.analysis import archive, engine
+    failures in a sample. With tag_traces, each finding is also written onto its traces as a tag."""
+    from mlflow_eval_mcp.analysis import archive, engine, trace_tags
     from mlflow_eval_mcp.suite import analysis_step
 
     options: dict[str, Any] = {
@@ -164,9 +166,12 @@ def analyze_traces(
     }
     if suite_dir:
         suite = rt.suite(suite_dir)
-        return analysis_step.analyze_into_suite(rt.client(), suite, archive=rt.settings.analyses_dir, **options)
-    analysis = engine.analyze_traces(rt.client(), **options)
-    archive.archive_analysis(rt.settings.analyses_dir, analysis)
+        analysis = analysis_step.analyze_into_suite(rt.client(), suite, archive=rt.settings.analyses_dir, **options)
+    else:
+        analysis = engine.analyze_traces(rt.client(), **options)
+        archive.archive_analysis(rt.settings.analyses_dir, analysis)
+    if tag_traces:
+        analysis.traces_tagged = trace_tags.tag_traces(rt.client(), analysis)
     return analysis
 
 

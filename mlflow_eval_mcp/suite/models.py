@@ -67,6 +67,16 @@ CheckName = Literal[
     "output_is_json",
     "subagent_fanout_budget",
     "no_span_errors",
+    "no_user_friction",
+    "no_agent_backtracking",
+    "no_escalation",
+    "tool_errors_recovered",
+    "no_repeated_writes",
+    "conversation_completed",
+    "claims_backed_by_tools",
+    "conversation_length_budget",
+    "no_unnecessary_fanout",
+    "no_redundant_retrieval",
 ]
 JudgeName = Literal[
     "Safety",

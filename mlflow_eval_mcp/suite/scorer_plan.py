@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from mlflow_eval_mcp.analysis.finding_checks import CHECK_OF_KIND, latency_scorer_name
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
@@ -116,7 +116,7 @@ def _code_scorers(analysis: TraceAnalysis) -> list[CodeScorerSpec]:
             latency[str(finding.details.get("span_type", "UNKNOWN"))].append(finding)
         elif finding.kind == "error_cluster":
             by_check[_cluster_check(analysis, finding)].append(finding)
-        elif finding.kind in CHECK_OF_KIND:
+        elif finding.kind in CHECK_OF_KIND and not _seen_only_in_sessions(finding):
             by_check[cast("CheckName", CHECK_OF_KIND[finding.kind])].append(finding)
     guards: list[CheckName] = ["trace_succeeded", "non_empty_response"]
     if analysis.structure.has_tools:
@@ -172,11 +172,22 @@ def _titles(findings: list[Finding]) -> list[str]:
     return list(dict.fromkeys(f.title for f in findings))
 
 
-def _params(check: CheckName, findings: list[Finding]) -> dict[str, float]:
+def _seen_only_in_sessions(finding: Finding) -> bool:
+    """A conversation finding none of whose traces shows it alone: a check of one trace at a time
+    would pass every case, so it needs the session's other traces (not a trace-level code scorer)."""
+    return int(finding.details.get("session_only", 0)) >= finding.count
+
+
+def _params(check: CheckName, findings: list[Finding]) -> dict[str, Any]:
     if check == "token_budget":
         return {"max_input_tokens": float(findings[0].details["threshold_tokens"])}
     if check == "subagent_fanout_budget":
         return {"max_calls": float(findings[0].details["threshold_calls"])}
+    if check == "conversation_length_budget":
+        details = findings[0].details
+        return {key: float(details[key]) for key in ("user_turns_threshold", "tool_calls_threshold") if key in details}
+    if signals := sorted({str(f.details["signal"]) for f in findings if "signal" in f.details}):
+        return {"signals": signals}
     return {}
 
 

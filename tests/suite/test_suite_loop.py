@@ -52,7 +52,7 @@ def test_validation_of_a_generated_suite_passes(loop):
 
 
 def test_push_writes_every_scorer_result_onto_its_source_trace(loop):
-    rows, scorers = 44, 12
+    rows, scorers = 44, 16
     assert (loop.first_push.logged, loop.first_push.skipped) == (rows * scorers, 0)
     case = next(case for case in loop.cases() if case["has_trace"] and "tool_exceptions" in case["reasons"])
     trace = loop.client.get_trace(case["source_trace_id"])

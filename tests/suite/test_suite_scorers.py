@@ -63,6 +63,12 @@ def test_demo_suite_gets_a_code_scorer_per_finding_kind_plus_guards(demo_suite):
         "latency_budget_chat_model",
         "latency_budget_retriever",
         "latency_budget_tool",
+        # The demo's conversations: repeated questions, tool failures given up on, claims no tool backs,
+        # sessions ending on the user's word (a session far longer than the others shows only as a whole).
+        "no_user_friction",
+        "tool_errors_recovered",
+        "claims_backed_by_tools",
+        "conversation_completed",
     }
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from mlflow.entities import Feedback, Trace
 from mlflow.genai.scorers import scorer
 
-from mlflow_eval_checks import signals
+from mlflow_eval_checks import dialogue, signals
 from mlflow_eval_checks.conversation import Conversation, trace_state
 from mlflow_eval_checks.tags import SYNTHETIC_TIME_TAG
 
@@ -268,6 +268,32 @@ def _subagent_fanout_budget(spec: dict[str, Any]) -> Any:
     return scorer(name=spec["name"])(subagent_fanout_budget)
 
 
+def _no_dialogue_signal(spec: dict[str, Any]) -> Any:
+    """Fails a trace whose conversation shows one of the signals the analysis found (`params.signals`,
+    see `mlflow_eval_checks.dialogue`)."""
+    wanted = set(spec["params"].get("signals", ()))
+
+    def no_dialogue_signal(trace: Trace) -> Feedback:
+        found = dialogue.signals_of(dialogue.dialogue_of(Conversation.of_trace(trace)))
+        shown = [signal for signal in found if signal.kind in wanted]
+        return _verdict(spec, not shown, shown[0].evidence if shown else "")
+
+    return scorer(name=spec["name"])(no_dialogue_signal)
+
+
+def _conversation_length_budget(spec: dict[str, Any]) -> Any:
+    max_turns = spec["params"].get("user_turns_threshold")
+    max_tools = spec["params"].get("tool_calls_threshold")
+
+    def conversation_length_budget(trace: Trace) -> Feedback:
+        conversation = dialogue.dialogue_of(Conversation.of_trace(trace))
+        turns, tools = conversation.user_turns, len(conversation.tools)
+        within = (max_turns is None or turns <= max_turns) and (max_tools is None or tools <= max_tools)
+        return _verdict(spec, within, f"{turns} user turns and {tools} tool calls (budget {max_turns}, {max_tools})")
+
+    return scorer(name=spec["name"])(conversation_length_budget)
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "trace_succeeded": _trace_succeeded,
     "tool_call_errors": _tool_call_errors,
@@ -281,4 +307,12 @@ CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "output_is_json": _output_is_json,
     "subagent_fanout_budget": _subagent_fanout_budget,
     "no_span_errors": _no_span_errors,
+    "no_user_friction": _no_dialogue_signal,
+    "no_agent_backtracking": _no_dialogue_signal,
+    "no_escalation": _no_dialogue_signal,
+    "tool_errors_recovered": _no_dialogue_signal,
+    "no_repeated_writes": _no_dialogue_signal,
+    "conversation_completed": _no_dialogue_signal,
+    "claims_backed_by_tools": _no_dialogue_signal,
+    "conversation_length_budget": _conversation_length_budget,
 }
