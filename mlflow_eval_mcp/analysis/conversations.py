@@ -35,6 +35,12 @@ _FINDING_OF_SIGNAL: dict[str, tuple[FindingKind, str, Severity]] = {
 }
 
 
+FINDING_KINDS: frozenset[FindingKind] = frozenset(
+    {kind for kind, _, _ in _FINDING_OF_SIGNAL.values()} | {"long_conversations"}
+)
+"""The kinds of finding judged over whole conversations."""
+
+
 @dataclass(frozen=True)
 class _Size:
     user_turns: int

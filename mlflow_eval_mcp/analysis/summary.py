@@ -51,6 +51,7 @@ class AnalysisSummary(BaseModel):
     cost_usd: float | None
     reading_share: float = Field(description="Share of interpreted spans whose inputs and outputs were understood.")
     not_understood: dict[str, int]
+    conversations: str | None = Field(description="Conversations, sessions and how many show a signal.")
     findings_total: int
     findings: list[FindingBrief] = Field(description=f"The {FINDINGS_SHOWN} most severe, most frequent first.")
     request_clusters: list[ClusterBrief]
@@ -73,6 +74,8 @@ class AnalysisSummary(BaseModel):
         ]
         if self.agent is not None:
             lines.append(f"Agent: {self.agent.agent_type}: {self.agent.purpose}")
+        if self.conversations:
+            lines.append(self.conversations)
         shown = len(self.findings)
         lines.append(
             f"Findings: {self.findings_total}"
@@ -117,6 +120,7 @@ def summarize_analysis(analysis: TraceAnalysis) -> AnalysisSummary:
         cost_usd=analysis.tokens.cost_usd,
         reading_share=analysis.reading.share,
         not_understood=dict(list(analysis.reading.not_understood.items())[:3]),
+        conversations=_conversations(analysis),
         findings_total=len(analysis.findings),
         findings=[
             FindingBrief(
@@ -144,6 +148,17 @@ def summarize_analysis(analysis: TraceAnalysis) -> AnalysisSummary:
         analysis_path=analysis.analysis_path,
         ui_url=analysis.ui_url,
         next_steps=_next_steps(analysis),
+    )
+
+
+def _conversations(analysis: TraceAnalysis) -> str | None:
+    stats = analysis.conversations
+    if stats is None or not stats.multi_turn:
+        return None
+    return (
+        f"Conversations: {stats.conversations:,} ({stats.sessions:,} sessions, {stats.multi_turn:,} with more than one "
+        f"user turn, at most {stats.user_turns_max}); {stats.with_signal:,} show a conversation-level signal "
+        "(see the findings)."
     )
 
 
