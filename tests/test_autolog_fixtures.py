@@ -35,11 +35,13 @@ PLANTED = {
 }
 # Kinds a scenario may show besides its own: a tool's exception escaping through LangGraph's `tools`
 # node fails that step too; an app that drops a refusal (the Responses API's output_text) shows nothing;
-# a framework that turns a tool's exception into its result (CrewAI) records an error output instead.
+# a framework that turns a tool's exception into its result (CrewAI) records an error output instead;
+# and no scripted agent calls a failed tool again, which the conversation reading sees as giving up.
 ALSO = {
-    "tool_raises": {"span_errors"},
+    "tool_raises": {"span_errors", "gave_up_after_tool_error"},
     "refusal": {"empty_responses"},
-    "tool_raises_handled": {"tool_error_outputs"},
+    "tool_raises_handled": {"tool_error_outputs", "gave_up_after_tool_error"},
+    "tool_returns_error": {"gave_up_after_tool_error"},
 }
 # Scenarios MLflow's autolog records too little of to see: DSPy's records no finish reason anywhere;
 # CrewAI's neither (the LLM span's output is the text alone), and its TOOL span never sees the exception

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlflow_eval_mcp.analysis.architecture import ArchitectureTally
+from mlflow_eval_mcp.analysis.context import ContextTally
 from mlflow_eval_mcp.analysis.conversations import DialogueTally
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation, ModelCall, trace_state
@@ -112,6 +114,8 @@ class TraceCollector:
     span_errors: Flagged = field(default_factory=Flagged)
     """ERROR spans other than tools and the root: failures the agent absorbed."""
     dialogues: DialogueTally = field(default_factory=DialogueTally)
+    context: ContextTally = field(default_factory=ContextTally)
+    architecture: ArchitectureTally = field(default_factory=ArchitectureTally)
 
     def add(self, trace: Trace) -> None:
         info = trace.info
@@ -141,7 +145,10 @@ class TraceCollector:
             return
         walk = TraceWalk(self, trace_id, state, spans, timed=timed)
         walk.run()
-        self.dialogues.add(dialogue_of(walk.conversation, trace_id), session=session, request_ms=info.request_time)
+        conversation = walk.conversation
+        self.dialogues.add(dialogue_of(conversation, trace_id), session=session, request_ms=info.request_time)
+        self.context.add(trace_id, conversation, session=session, request_ms=info.request_time, timed=timed)
+        self.architecture.add(trace_id, conversation, timed=timed)
 
     def finish(self) -> None:
         """After the last trace: what needs every trace (a session's turns arrive on any page)."""

@@ -63,6 +63,7 @@ def analyze_traces(
     if on_progress is not None:
         on_progress(collector.traces, collector.traces)
     error_clusters = cluster_errors(collector.errors)
+    input_clusters = cluster_inputs(collector.requests)
     findings = derive_findings(collector, error_clusters)
     analysis = TraceAnalysis(
         tracking_uri=redact_uri(client.tracking_uri),
@@ -77,8 +78,10 @@ def analyze_traces(
         outputs=_outputs(collector),
         reading=_reading(collector),
         conversations=collector.dialogues.stats(),
+        context=collector.context.report(),
+        architecture=collector.architecture.report(input_clusters),
         error_clusters=error_clusters,
-        input_clusters=cluster_inputs(collector.requests),
+        input_clusters=input_clusters,
         findings=findings,
         recommended_scorers=recommend_scorers(collector, findings),
         dataset_strategy=recommend_dataset(collector),

@@ -56,6 +56,7 @@ def derive_findings(c: TraceCollector, error_clusters: list[ErrorCluster]) -> li
         *_fanout_findings(c),
         *_format_findings(c),
         *c.dialogues.findings(c.traces),
+        *c.architecture.findings(c.traces),
     ]
     order = {"high": 0, "medium": 1, "low": 2}
     return sorted(findings, key=lambda f: (order[f.severity], -f.count, f.id))

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mlflow_eval_mcp.analysis.context import ContextReport
+from mlflow_eval_mcp.checks.call_graph import ComponentKind
 from mlflow_eval_mcp.models import ClaudeUsage, Mode
 from mlflow_eval_mcp.ui_links import LINK_DESCRIPTION
 
@@ -208,6 +210,70 @@ class AgentProfile(BaseModel):
     output_shape: str = Field(description="What a response looks like.")
 
 
+class ComponentUse(BaseModel):
+    name: str
+    kind: ComponentKind
+    calls: int
+    traces: int
+
+
+class Route(BaseModel):
+    route: str = Field(description="The root, then its first-level steps in order of first appearance.")
+    traces: int
+    example_trace_id: str
+
+
+class ClusterComponents(BaseModel):
+    cluster_id: int
+    name: str | None = None
+    top_terms: list[str]
+    traces: int
+    components: dict[str, int] = Field(description="'<kind>:<name>' -> traces of this cluster calling it.")
+    together: dict[str, int] = Field(description="The components called together in one trace -> traces.")
+
+
+class ParallelizableCalls(BaseModel):
+    traces_judged: int = Field(description="Traces with real timings where one agent made two or more calls.")
+    traces: int = Field(description="Traces with calls that ran one after another but needed nothing from each other.")
+    calls: int = Field(description="Calls that could have started alongside an earlier one.")
+    by_calls: dict[str, int] = Field(description="The calls of such a run ('a + b') -> runs.")
+    saved_ms_total: float
+    saved_ms_p50: float | None = Field(description="Per affected trace: the median time it could save.")
+    saved_share_p50: float | None = Field(description="Per affected trace: the median share of its duration.")
+    example_trace_ids: list[str]
+    traces_untimed: int = Field(description="Traces with synthetic times: not judged.")
+
+
+class UnusedResults(BaseModel):
+    name: str
+    kind: ComponentKind
+    judged: int = Field(
+        description="Calls whose use could be judged (a model call followed, the result had new terms)."
+    )
+    unused: int = Field(description="Calls whose result reached no later step's inputs nor the answer.")
+    traces: int
+    example_trace_ids: list[str]
+
+
+class OfferedTool(BaseModel):
+    name: str
+    offered_in_traces: int
+
+
+class ArchitectureReport(BaseModel):
+    """The agent's architecture as its traces show it: what it calls, and where it spends calls for nothing."""
+
+    traces: int
+    sub_agents: list[ComponentUse]
+    routes: list[Route]
+    tools: list[ComponentUse]
+    retrievers: list[ComponentUse]
+    by_input_cluster: list[ClusterComponents] = Field(description="Which components serve each kind of request.")
+    parallelizable: ParallelizableCalls
+    unused_results: list[UnusedResults] = Field(description="Tools and retrievers whose results some calls never used.")
+    tools_never_used: list[OfferedTool] = Field(description="Tools offered to the model that no trace calls.")
+
+
 class TraceAnalysis(BaseModel):
     mode: Mode = "offline"
     claude: ClaudeUsage | None = None
@@ -223,6 +289,12 @@ class TraceAnalysis(BaseModel):
     structure: StructureStats
     outputs: OutputStats
     reading: ReadingCoverage
+    context: ContextReport | None = Field(
+        default=None, description="Context-engineering recommendations, each with its numbers and example traces."
+    )
+    architecture: ArchitectureReport | None = Field(
+        default=None, description="The agent's map (sub-agents, routes, tools, retrievers) and the calls it wastes."
+    )
     conversations: ConversationStats | None = Field(
         default=None, description="Conversations (sessions, or traces holding a dialogue) and their signals."
     )

@@ -52,6 +52,8 @@ class AnalysisSummary(BaseModel):
     reading_share: float = Field(description="Share of interpreted spans whose inputs and outputs were understood.")
     not_understood: dict[str, int]
     conversations: str | None = Field(description="Conversations, sessions and how many show a signal.")
+    context: list[str] = Field(description="Context-engineering recommendations (numbers and traces in detail=full).")
+    architecture: str | None = Field(description="What the agent calls and where it wastes calls.")
     findings_total: int
     findings: list[FindingBrief] = Field(description=f"The {FINDINGS_SHOWN} most severe, most frequent first.")
     request_clusters: list[ClusterBrief]
@@ -76,6 +78,9 @@ class AnalysisSummary(BaseModel):
             lines.append(f"Agent: {self.agent.agent_type}: {self.agent.purpose}")
         if self.conversations:
             lines.append(self.conversations)
+        if self.architecture:
+            lines.append(self.architecture)
+        lines += [f"Context: {advice}" for advice in self.context]
         shown = len(self.findings)
         lines.append(
             f"Findings: {self.findings_total}"
@@ -121,6 +126,8 @@ def summarize_analysis(analysis: TraceAnalysis) -> AnalysisSummary:
         reading_share=analysis.reading.share,
         not_understood=dict(list(analysis.reading.not_understood.items())[:3]),
         conversations=_conversations(analysis),
+        context=[item.title for item in analysis.context.recommendations] if analysis.context else [],
+        architecture=_architecture(analysis),
         findings_total=len(analysis.findings),
         findings=[
             FindingBrief(
@@ -160,6 +167,29 @@ def _conversations(analysis: TraceAnalysis) -> str | None:
         f"user turn, at most {stats.user_turns_max}); {stats.with_signal:,} show a conversation-level signal "
         "(see the findings)."
     )
+
+
+def _architecture(analysis: TraceAnalysis) -> str | None:
+    review = analysis.architecture
+    if review is None or not (review.tools or review.retrievers or review.sub_agents):
+        return None
+    parts = [
+        f"Architecture: {len(review.sub_agents)} sub-agents, {len(review.tools)} tools, {len(review.retrievers)} "
+        f"retrievers; commonest route {review.routes[0].route!r} ({review.routes[0].traces:,} traces)"
+        if review.routes
+        else f"Architecture: {len(review.sub_agents)} sub-agents, {len(review.tools)} tools"
+    ]
+    parallel = review.parallelizable
+    if parallel.traces:
+        parts.append(
+            f"{parallel.traces:,} traces made independent calls one after another (median saving "
+            f"{_ms(parallel.saved_ms_p50)} if run together)"
+        )
+    if unused := [result.name for result in review.unused_results if result.unused]:
+        parts.append(f"results some calls never used: {', '.join(unused[:3])}")
+    if review.tools_never_used:
+        parts.append(f"tools offered but never called: {', '.join(tool.name for tool in review.tools_never_used[:3])}")
+    return "; ".join(parts) + "."
 
 
 def _next_steps(analysis: TraceAnalysis) -> list[str]:

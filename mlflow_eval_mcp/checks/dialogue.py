@@ -260,18 +260,25 @@ def _steps(conversation: Conversation, trace_id: str | None) -> list[Turn]:
 
 def _user_signals(dialogue: Dialogue) -> list[Signal]:
     found = []
-    earlier: list[set[str]] = []
-    for turn in (turn for turn in dialogue.turns if turn.role == "user"):
+    # Asking again means after a reply: a framework's prompt repeated between tool calls (CrewAI's) is
+    # no user repeating themselves. `answered` holds the terms of the user turns replied to since.
+    answered: list[set[str]] = []
+    pending: list[set[str]] = []
+    for turn in dialogue.turns:
+        if turn.role == "assistant":
+            answered += pending
+            pending = []
+            continue
         terms = set(_TERM.findall(turn.text.lower()))
-        if earlier and (match := _USER_CORRECTION.search(turn.text)):
+        if answered and (match := _USER_CORRECTION.search(turn.text)):
             found.append(Signal("user_correction", _around(turn.text, match), turn.trace_id))
-        elif len(terms) >= _MIN_REPEAT_TERMS and any(_overlap(terms, seen) >= _REPEAT_OVERLAP for seen in earlier):
+        elif len(terms) >= _MIN_REPEAT_TERMS and any(_overlap(terms, seen) >= _REPEAT_OVERLAP for seen in answered):
             found.append(Signal("user_repeat", f"the user asks again: {_quote(turn.text)}", turn.trace_id))
         if match := _FRUSTRATION.search(turn.text):
             found.append(Signal("user_frustration", _around(turn.text, match), turn.trace_id))
         if match := _HUMAN_REQUEST.search(turn.text):
             found.append(Signal("human_requested", _around(turn.text, match), turn.trace_id))
-        earlier.append(terms)
+        pending.append(terms)
     return found
 
 

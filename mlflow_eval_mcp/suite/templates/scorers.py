@@ -23,7 +23,7 @@ from typing import Any
 from mlflow.entities import Feedback, Trace
 from mlflow.genai.scorers import scorer
 
-from mlflow_eval_checks import dialogue, signals
+from mlflow_eval_checks import call_graph, dialogue, signals
 from mlflow_eval_checks.conversation import Conversation, trace_state
 from mlflow_eval_checks.tags import SYNTHETIC_TIME_TAG
 
@@ -294,6 +294,22 @@ def _conversation_length_budget(spec: dict[str, Any]) -> Any:
     return scorer(name=spec["name"])(conversation_length_budget)
 
 
+def _no_unnecessary_fanout(spec: dict[str, Any]) -> Any:
+    def no_unnecessary_fanout(trace: Trace) -> Feedback:
+        unneeded = call_graph.unneeded_subagents(Conversation.of_trace(trace))
+        return _verdict(spec, not unneeded, f"sub-agents whose output reached no answer: {', '.join(unneeded)}")
+
+    return scorer(name=spec["name"])(no_unnecessary_fanout)
+
+
+def _no_redundant_retrieval(spec: dict[str, Any]) -> Any:
+    def no_redundant_retrieval(trace: Trace) -> Feedback:
+        repeated = call_graph.redundant_retrievals(Conversation.of_trace(trace))
+        return _verdict(spec, not repeated, repeated[0] if repeated else "")
+
+    return scorer(name=spec["name"])(no_redundant_retrieval)
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "trace_succeeded": _trace_succeeded,
     "tool_call_errors": _tool_call_errors,
@@ -315,4 +331,6 @@ CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "conversation_completed": _no_dialogue_signal,
     "claims_backed_by_tools": _no_dialogue_signal,
     "conversation_length_budget": _conversation_length_budget,
+    "no_unnecessary_fanout": _no_unnecessary_fanout,
+    "no_redundant_retrieval": _no_redundant_retrieval,
 }
