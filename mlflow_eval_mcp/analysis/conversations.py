@@ -78,12 +78,7 @@ class DialogueTally:
         """Judge the sessions, each as one dialogue of its traces in the order they started."""
         for traces in self.sessions.values():
             ordered = [dialogue for _, dialogue in sorted(traces, key=lambda item: item[0])]
-            alone = {
-                trace_id: {signal.kind for signal in signals_of(dialogue)}
-                for dialogue in ordered
-                for trace_id in dialogue.trace_ids
-            }
-            self._judge(session_dialogue(ordered), alone)
+            self._judge(session_dialogue(ordered), ordered)
         self.sessions.clear()
 
     def stats(self) -> ConversationStats:
@@ -120,12 +115,22 @@ class DialogueTally:
             found.append(long)
         return found
 
-    def _judge(self, dialogue: Dialogue, alone: dict[str, set[str]] | None = None) -> None:
-        """`alone`: for a session, the signals each of its traces shows by itself."""
+    def _judge(self, dialogue: Dialogue, traces: list[Dialogue] | None = None) -> None:
+        """`traces`: for a session, each of its traces' own dialogue."""
         fallback = dialogue.trace_ids[-1] if dialogue.trace_ids else ""
         self.sizes.append(_Size(dialogue.user_turns, len(dialogue.tools), fallback, len(dialogue.trace_ids) > 1))
         found = signals_of(dialogue)
-        self.with_signal += bool(found)
+        if not found:
+            return
+        # Which signals each trace shows by itself, judged only for sessions that show any.
+        alone = None
+        if traces is not None:
+            alone = {
+                trace_id: {signal.kind for signal in signals_of(trace)}
+                for trace in traces
+                for trace_id in trace.trace_ids
+            }
+        self.with_signal += 1
         for kind in {signal.kind for signal in found}:
             self.flagged[kind].conversations += 1
         for signal in found:
