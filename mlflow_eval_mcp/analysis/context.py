@@ -27,16 +27,10 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
+from mlflow_eval_mcp.analysis.models import ContextRecommendation, ContextReport, Number
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.conversation import Conversation, ModelCall
 from mlflow_eval_mcp.checks.span_view import SpanView
-
-RecommendationKind = Literal[
-    "context_growth", "dominant_prefix", "unused_retrieval", "cacheable_prefix", "dominant_model"
-]
-Number = float | int | str
 
 CHARS_PER_TOKEN = 4
 """The usual rule of thumb for English text and JSON with OpenAI- and Anthropic-style tokenisers."""
@@ -102,27 +96,6 @@ _COMMON_TEXT = (
     "through under until very were what when where which while will with would your yours"
 )
 _COMMON_WORDS = frozenset(_COMMON_TEXT.split())
-
-
-class ContextRecommendation(BaseModel):
-    kind: RecommendationKind
-    title: str
-    """One sentence with the key number in it."""
-    numbers: dict[str, Number]
-    """The evidence figures."""
-    trace_ids: list[str]
-    """Example traces (at most `EXAMPLES`)."""
-
-
-class ContextReport(BaseModel):
-    recommendations: list[ContextRecommendation]
-    traces: int
-    model_calls: int
-    sessions: int
-    input_tokens: int | None
-    """Summed over the model calls that recorded them."""
-    cache_read_tokens: int | None
-    """Summed over the model calls that recorded cache reads; None when none did."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,9 +67,10 @@ def _signal_findings(c: TraceCollector) -> Iterator[Finding]:
         flagged: Flagged = getattr(c, attribute)
         if flagged.trace_ids:
             details = {f"by:{name}": count for name, count in flagged.by_name.most_common(10)}
-            finding = _finding(c, kind, kind, title, severity, flagged.trace_ids, flagged.evidence, details)
-            finding.trace_evidence = flagged.by_trace
-            yield finding
+            trace_ids, evidence = flagged.trace_ids, flagged.evidence
+            yield new_finding(
+                c.traces, kind, kind, title, severity, trace_ids, evidence, details, trace_evidence=flagged.by_trace
+            )
 
 
 def _latency_findings(c: TraceCollector) -> Iterator[Finding]:
@@ -88,8 +89,8 @@ def _latency_findings(c: TraceCollector) -> Iterator[Finding]:
             continue
         span_type = c.span_type_of_name.get(name, "UNKNOWN")
         evidence = [f"{name} took {duration:,.0f} ms (median {median:,.0f} ms)" for duration, _ in sorted(slow)[-3:]]
-        yield _finding(
-            c,
+        yield new_finding(
+            c.traces,
             "latency_outliers",
             f"latency_outliers:{name}",
             f"{name} ({span_type}) is sometimes far slower than usual",
@@ -108,8 +109,8 @@ def _token_findings(c: TraceCollector) -> Iterator[Finding]:
     heavy = [(tokens, trace_id) for tokens, trace_id in c.input_tokens if tokens > threshold]
     if heavy:
         median = percentile(sorted(tokens for tokens, _ in c.input_tokens), 50)
-        yield _finding(
-            c,
+        yield new_finding(
+            c.traces,
             "token_outliers",
             "token_outliers:input",
             "Requests with far more input tokens than usual (oversized prompts or context)",
@@ -124,8 +125,8 @@ def _error_cluster_findings(c: TraceCollector, clusters: list[ErrorCluster]) -> 
     recurring = [cluster for cluster in clusters if len(cluster.trace_ids) >= 2]
     for cluster in recurring[:MAX_ERROR_CLUSTERS]:
         digest = hashlib.blake2b(cluster.signature.encode(), digest_size=4).hexdigest()
-        yield _finding(
-            c,
+        yield new_finding(
+            c.traces,
             "error_cluster",
             f"error_cluster:{digest}",
             f"Recurring error: {cluster.signature[:80]}",
@@ -145,8 +146,8 @@ def _fanout_findings(c: TraceCollector) -> Iterator[Finding]:
         return
     wide = [(count, trace_id) for count, trace_id in c.subagent_calls if count > threshold]
     if wide:
-        yield _finding(
-            c,
+        yield new_finding(
+            c.traces,
             "subagent_fanout",
             "subagent_fanout",
             "Requests that call far more sub-agents than usual",
@@ -161,8 +162,8 @@ def _format_findings(c: TraceCollector) -> Iterator[Finding]:
     json_count = c.formats.get("json", 0)
     total = json_count + len(c.not_json.trace_ids)
     if total and json_count / total >= JSON_SHARE and c.not_json.trace_ids:
-        yield _finding(
-            c,
+        yield new_finding(
+            c.traces,
             "format_violations",
             "format_violations",
             "Responses that are not JSON, where the others are",
@@ -175,20 +176,5 @@ def _format_findings(c: TraceCollector) -> Iterator[Finding]:
 
 # Thresholds in `details` are exact (latency) or floored (counts, which are integers): the budgets
 # of generated scorers are taken from them, and must fail exactly the traces flagged here.
-def _finding(
-    c: TraceCollector,
-    kind: FindingKind,
-    finding_id: str,
-    title: str,
-    severity: Severity,
-    trace_ids: list[str],
-    evidence: list[str],
-    details: dict[str, str | int | float] | None = None,
-    *,
-    scorer: str | None = None,
-) -> Finding:
-    return new_finding(c.traces, kind, finding_id, title, severity, trace_ids, evidence, details, scorer=scorer)
-
-
 def _unique(trace_ids: Iterator[str] | list[str]) -> list[str]:
     return list(dict.fromkeys(trace_ids))

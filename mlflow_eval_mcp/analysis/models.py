@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mlflow_eval_mcp.analysis.context import ContextReport
 from mlflow_eval_mcp.checks.call_graph import ComponentKind
 from mlflow_eval_mcp.models import ClaudeUsage, Mode
 from mlflow_eval_mcp.ui_links import LINK_DESCRIPTION
@@ -208,6 +207,33 @@ class AgentProfile(BaseModel):
     domains: list[str]
     input_shape: str = Field(description="What a request looks like.")
     output_shape: str = Field(description="What a response looks like.")
+
+
+RecommendationKind = Literal[
+    "context_growth", "dominant_prefix", "unused_retrieval", "cacheable_prefix", "dominant_model"
+]
+Number = float | int | str
+
+
+class ContextRecommendation(BaseModel):
+    kind: RecommendationKind
+    title: str
+    """One sentence with the key number in it."""
+    numbers: dict[str, Number]
+    """The evidence figures."""
+    trace_ids: list[str]
+    """Example traces (at most 10)."""
+
+
+class ContextReport(BaseModel):
+    recommendations: list[ContextRecommendation]
+    traces: int
+    model_calls: int
+    sessions: int
+    input_tokens: int | None
+    """Summed over the model calls that recorded them."""
+    cache_read_tokens: int | None
+    """Summed over the model calls that recorded cache reads; None when none did."""
 
 
 class ComponentUse(BaseModel):
