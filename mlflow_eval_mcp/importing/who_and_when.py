@@ -25,6 +25,8 @@ _LABEL_SOURCE = "who_and_when"
 # Magentic-One roles carry what the orchestrator did: "Orchestrator (-> WebSurfer)".
 _ROLE_DETAIL = re.compile(r"^(?P<agent>.+?)\s*\((?P<detail>[^()]*)\)$")
 _HUMAN_ROLES = frozenset({"human", "user"})
+# AutoGen's code executor answers a message without code blocks so: it ran nothing, so it is no tool call.
+_NOTHING_RUN = re.compile(r"There is no code from the last \d+ messages? for me to execute", re.IGNORECASE)
 # What ast.literal_eval raises on text that is not a literal (or is absurdly nested).
 _NOT_A_LITERAL = (ValueError, SyntaxError, MemoryError, RecursionError)
 
@@ -74,7 +76,7 @@ def _run_trace(record: SourceRecord, context: ParseContext) -> ImportedTrace:
         agent = _agent_name(step)
         builder.add_span(
             agent,
-            _step_type(agent),
+            _step_type(agent, step.get("content")),
             parent_id=root_id,
             inputs=_step_inputs(index, step),
             outputs=step.get("content"),
@@ -114,9 +116,10 @@ def _agent_name(step: dict[str, Any]) -> str:
     return match.group("agent") if match else speaker
 
 
-def _step_type(agent: str) -> str:
+def _step_type(agent: str, content: Any) -> str:
     if "terminal" in agent.lower():
-        return "TOOL"  # it only runs the code blocks it is sent and returns their output
+        # It only runs the code blocks it is sent and returns their output; a turn that ran none is a step.
+        return "CHAIN" if isinstance(content, str) and _NOTHING_RUN.match(content.strip()) else "TOOL"
     if agent.lower() in _HUMAN_ROLES:
         return "CHAIN"  # the task as the user gave it, not an agent's turn
     return "AGENT"

@@ -96,13 +96,34 @@ def test_each_history_step_is_one_span_under_the_root_in_order(imported):
         assert [span.outputs for span in steps] == [step["content"] for step in history], file
 
 
+def _ran_nothing(step: dict[str, Any]) -> bool:
+    return str(step["content"]).strip().startswith("There is no code from the last")
+
+
+def _expected_type(step: dict[str, Any]) -> str:
+    agent = _agent(step)
+    if agent in ("ComputerTerminal", "Computer_terminal"):
+        return "CHAIN" if _ran_nothing(step) else "TOOL"
+    return "CHAIN" if agent == "human" else "AGENT"
+
+
 def test_terminals_are_tools_the_human_question_a_chain_and_the_rest_agents(imported):
     traces = _stored_traces(imported)
     for trace_id, (file, run) in imported.runs.items():
         for span, step in zip(_steps(traces[trace_id]), run["history"], strict=True):
-            agent = _agent(step)
-            expected = "TOOL" if agent in ("ComputerTerminal", "Computer_terminal") else "AGENT"
-            assert span.span_type == ("CHAIN" if agent == "human" else expected), (file, agent)
+            assert span.span_type == _expected_type(step), (file, _agent(step))
+
+
+def test_a_terminal_turn_that_ran_no_code_is_no_tool_call(imported):
+    traces = _stored_traces(imported)
+    idle = [
+        (span, file)
+        for trace_id, (file, run) in imported.runs.items()
+        for span, step in zip(_steps(traces[trace_id]), run["history"], strict=True)
+        if _agent(step) == "Computer_terminal" and _ran_nothing(step)
+    ]
+    assert len(idle) > 10
+    assert {span.span_type for span, _ in idle} == {"CHAIN"}
 
 
 def test_times_are_synthetic_monotonic_and_tagged_as_such(imported):
