@@ -163,3 +163,31 @@ def write_transcripts(path: Path, names: list[str] | None = None) -> Path:
     lines = [{"id": name, "metadata": {"case": name}, "messages": CONVERSATIONS[name][0]} for name in chosen]
     path.write_text("\n".join(json.dumps(line) for line in lines))
     return path
+
+
+def session_records(name: str, session_id: str | None = None, *, history: bool = False) -> list[dict]:
+    """Conversation `name` as a chat app records it: one transcript per user turn in session
+    `session_id` (default: the name), holding that turn alone or, with `history`, the turns before it too."""
+    messages = CONVERSATIONS[name][0]
+    starts = [index for index, message in enumerate(messages) if message["role"] == "user"]
+    ends = [*starts[1:], len(messages)]
+    return [
+        {
+            "id": f"{name}-turn-{turn}",
+            "session_id": session_id or name,
+            "metadata": {"case": name},
+            "messages": messages[0 if history else start : end],
+        }
+        for turn, (start, end) in enumerate(zip(starts, ends, strict=True), start=1)
+    ]
+
+
+def write_sessions(path: Path, names: list[str], *, singles: int = 0) -> Path:
+    """The conversations `names` as sessions of one trace per turn, each turn alone (turns interleaved,
+    as sessions run side by side), then `singles` one-question clean conversations outside any session."""
+    sessions = [session_records(name) for name in names]
+    lines = [records[turn] for turn in range(max(map(len, sessions))) for records in sessions if turn < len(records)]
+    question = CONVERSATIONS["clean_question"][0]
+    lines += [{"id": f"single-{index}", "messages": question} for index in range(singles)]
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    return path

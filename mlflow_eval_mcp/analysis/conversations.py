@@ -11,13 +11,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 from mlflow_eval_mcp.analysis.finding_factory import new_finding
-from mlflow_eval_mcp.analysis.models import ConversationStats, Finding, FindingKind, Severity
+from mlflow_eval_mcp.analysis.models import ConversationStats, Finding, FindingKind, SessionSample, Severity
 from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile
 from mlflow_eval_mcp.checks.dialogue import Dialogue, Signal, session_dialogue, signals_of
 
 KEPT_TURN_CHARS = 1_000
 """A session's turns are kept this long until the pass ends: enough for every signal's pattern."""
 EVIDENCE_PER_FINDING = 5
+SESSION_SAMPLES = 25
+SAMPLE_TRACES = 100
+"""A longer session is not sampled: a suite scores a session whole or not at all."""
+LONG = "long_conversation"
+"""A session sample's signal for a conversation far longer than the others (finding `long_conversations`)."""
 
 _FINDING_OF_SIGNAL: dict[str, tuple[FindingKind, str, Severity]] = {
     # signal -> (finding kind, title, severity when common)
@@ -39,6 +44,11 @@ FINDING_KINDS: frozenset[FindingKind] = frozenset(
     {kind for kind, _, _ in _FINDING_OF_SIGNAL.values()} | {"long_conversations"}
 )
 """The kinds of finding judged over whole conversations."""
+
+
+def needs_whole_sessions(finding: Finding) -> bool:
+    """Whether some of the finding's traces show it only with the rest of their session."""
+    return int(finding.details.get("session_only", 0)) > 0
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ class DialogueTally:
     sizes: list[_Size] = field(default_factory=list)
     """Of each conversation judged."""
     with_signal: int = 0
+    samples: list[SessionSample] = field(default_factory=list)
+    """Every session judged, for `session_samples`."""
 
     def add(self, dialogue: Dialogue, *, session: str | None, request_ms: int | None) -> None:
         if session is None:
@@ -76,9 +88,12 @@ class DialogueTally:
 
     def finish(self) -> None:
         """Judge the sessions, each as one dialogue of its traces in the order they started."""
-        for traces in self.sessions.values():
+        for session, traces in self.sessions.items():
             ordered = [dialogue for _, dialogue in sorted(traces, key=lambda item: item[0])]
-            self._judge(session_dialogue(ordered), ordered)
+            joined = session_dialogue(ordered)
+            found = self._judge(joined, ordered)
+            if len(joined.trace_ids) <= SAMPLE_TRACES:
+                self.samples.append(SessionSample(session_id=session, trace_ids=joined.trace_ids, signals=found))
         self.sessions.clear()
 
     def stats(self) -> ConversationStats:
@@ -93,7 +108,23 @@ class DialogueTally:
             tool_calls_p50=percentile(tools, 50) if tools else None,
             with_signal=self.with_signal,
             signals={signal: flagged.conversations for signal, flagged in sorted(self.flagged.items())},
+            session_samples=self._chosen_samples(),
         )
+
+    def _chosen_samples(self) -> list[SessionSample]:
+        """Each signal's first session, then the other sessions with signals (most first), then clean ones."""
+        long = {size.trace_id for size in self._long_sizes()}
+        samples = [
+            sample.model_copy(update={"signals": [*sample.signals, LONG]}) if sample.trace_ids[-1] in long else sample
+            for sample in self.samples
+        ]
+        firsts: dict[str, SessionSample] = {}
+        for sample in samples:
+            for signal in sample.signals:
+                firsts.setdefault(signal, sample)
+        ordered = sorted(samples, key=lambda sample: -len(sample.signals))
+        chosen = {id(sample): sample for sample in [*firsts.values(), *ordered]}
+        return list(chosen.values())[:SESSION_SAMPLES]
 
     def findings(self, traces_analyzed: int) -> list[Finding]:
         found = [
@@ -105,7 +136,11 @@ class DialogueTally:
                 severity,
                 flagged.trace_ids,
                 flagged.evidence,
-                {"conversations": flagged.conversations, "signal": signal, "session_only": flagged.session_only},
+                {
+                    "conversations": flagged.conversations,
+                    "signal": signal,
+                    "session_only": flagged.session_only,
+                },
                 trace_evidence=flagged.by_trace,
             )
             for signal, (kind, title, severity) in _FINDING_OF_SIGNAL.items()
@@ -115,13 +150,13 @@ class DialogueTally:
             found.append(long)
         return found
 
-    def _judge(self, dialogue: Dialogue, traces: list[Dialogue] | None = None) -> None:
-        """`traces`: for a session, each of its traces' own dialogue."""
+    def _judge(self, dialogue: Dialogue, traces: list[Dialogue] | None = None) -> list[str]:
+        """The kinds of signal found. `traces`: for a session, each of its traces' own dialogue."""
         fallback = dialogue.trace_ids[-1] if dialogue.trace_ids else ""
         self.sizes.append(_Size(dialogue.user_turns, len(dialogue.tools), fallback, len(dialogue.trace_ids) > 1))
         found = signals_of(dialogue)
         if not found:
-            return
+            return []
         # Which signals each trace shows by itself, judged only for sessions that show any.
         alone = None
         if traces is not None:
@@ -131,10 +166,12 @@ class DialogueTally:
                 for trace_id in trace.trace_ids
             }
         self.with_signal += 1
-        for kind in {signal.kind for signal in found}:
+        kinds = list(dict.fromkeys(signal.kind for signal in found))
+        for kind in kinds:
             self.flagged[kind].conversations += 1
         for signal in found:
             self._flag(signal, fallback, alone)
+        return kinds
 
     def _flag(self, signal: Signal, fallback: str, alone: dict[str, set[str]] | None) -> None:
         flagged = self.flagged[signal.kind]
@@ -146,19 +183,29 @@ class DialogueTally:
         if len(flagged.evidence) < EVIDENCE_PER_FINDING:
             flagged.evidence.append(signal.evidence)
 
-    def _long_conversations(self, traces_analyzed: int) -> Finding | None:
-        """Conversations with far more user turns or tool calls than the others (Tukey's far-out
-        fence, at least twice the median: see `outlier_threshold`)."""
-        turn_fence = outlier_threshold([size.user_turns for size in self.sizes])
-        tool_fence = outlier_threshold([size.tool_calls for size in self.sizes])
-        long = [
+    def _fences(self) -> tuple[float | None, float | None]:
+        """The user-turn and tool-call counts above which a conversation is far longer than the
+        others (Tukey's far-out fence, at least twice the median: see `outlier_threshold`), among
+        the conversations that have any: where most call no tool, one call is not far more than usual."""
+        return (
+            outlier_threshold([size.user_turns for size in self.sizes if size.user_turns]),
+            outlier_threshold([size.tool_calls for size in self.sizes if size.tool_calls]),
+        )
+
+    def _long_sizes(self) -> list[_Size]:
+        turn_fence, tool_fence = self._fences()
+        return [
             size
             for size in self.sizes
             if (turn_fence is not None and size.user_turns > turn_fence)
             or (tool_fence is not None and size.tool_calls > tool_fence)
         ]
+
+    def _long_conversations(self, traces_analyzed: int) -> Finding | None:
+        long = self._long_sizes()
         if not long:
             return None
+        turn_fence, tool_fence = self._fences()
         by_trace = {size.trace_id: f"{size.user_turns} user turns and {size.tool_calls} tool calls" for size in long}
         # A session's length is its traces together: no one trace of it shows it.
         details: dict[str, str | int | float] = {

@@ -142,6 +142,17 @@ class ReadingCoverage(BaseModel):
     )
 
 
+class SessionSample(BaseModel):
+    """A session the dataset can evaluate whole, as MLflow's session-level scorers see it."""
+
+    session_id: str = Field(description="Its `mlflow.trace.session` metadata as stored (MLflow groups by this).")
+    trace_ids: list[str] = Field(description="Its traces in the order they started (sessions of at most 100).")
+    signals: list[str] = Field(
+        description="The conversation-level signals it shows (long_conversation: far longer than the others); "
+        "empty for a clean session."
+    )
+
+
 class ConversationStats(BaseModel):
     conversations: int = Field(description="Sessions, plus traces outside any session.")
     sessions: int
@@ -151,6 +162,11 @@ class ConversationStats(BaseModel):
     tool_calls_p50: float | None
     with_signal: int = Field(description="Conversations showing at least one conversation-level signal.")
     signals: dict[str, int] = Field(description="Signal -> conversations showing it.")
+    session_samples: list[SessionSample] = Field(
+        default_factory=list,
+        description="Sessions for session-level cases: those showing a signal first (each signal's first), then "
+        "clean ones; at most 25.",
+    )
 
 
 class ErrorCluster(BaseModel):

@@ -86,9 +86,10 @@ def _outcomes(client: MlflowClient, run_id: str) -> dict[str, dict[str, bool | N
 
 
 def _row_key(trace: Trace) -> str:
-    case_id = (trace.info.tags or {}).get("case_id")
-    if case_id:
-        return case_id
+    # A session case has a row per turn, each with its own row_id (runs before sessions have only case_id).
+    tags = trace.info.tags or {}
+    if key := tags.get("row_id") or tags.get("case_id"):
+        return key
     root = next((span for span in trace.data.spans if span.parent_id is None), None)
     inputs = json.dumps(root.inputs if root else None, sort_keys=True, default=str)
     return "inputs:" + hashlib.blake2b(inputs.encode(), digest_size=8).hexdigest()

@@ -23,6 +23,7 @@ from mlflow_eval_mcp.redaction import Redactor
 from mlflow_eval_mcp.suite.claude_cases import claude_cases, evidence_text
 from mlflow_eval_mcp.suite.layout import CASES_FILE, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, DatasetSync, Strategy
+from mlflow_eval_mcp.suite.session_cases import session_budget, session_cases
 from mlflow_eval_mcp.suite.state import read_analysis, write_cases
 from mlflow_eval_mcp.suite.synthetic import EDGE_CASES, synthetic_inputs
 from mlflow_eval_mcp.suite.tasks import record
@@ -62,20 +63,25 @@ def generate_dataset(
     strategy = strategy or analysis.dataset_strategy.strategy
     redactor = Redactor(enabled=redact)
     synthetic_count = len(EDGE_CASES) if include_synthetic else 0
-    budget = max(1, max_cases - synthetic_count)
+    # Sessions need their traces, which the manual strategy does not keep.
+    sessions_wanted = session_budget(analysis, max_cases) if strategy != "manual" else 0
+    sessions, session_traces = session_cases(client, analysis, redactor, budget=sessions_wanted)
+    in_sessions = {trace_id for case in sessions for trace_id in case.trace_ids}
+    budget = max(1, max_cases - synthetic_count - len(sessions))
     builder = _CaseBuilder(analysis, redactor, keep_traces=strategy != "manual")
-    for trace, candidate in _fetch(client, candidates(analysis)):
-        if builder.add(trace, candidate) and on_progress is not None:
-            on_progress(len(builder.cases), budget)
-        if len(builder.cases) >= budget:
-            break
+    # A session case's traces are scored already, each on its own too: the budget goes to other traces,
+    # unless there are none (a recorded case also grounds the synthetic ones).
+    _fill(builder, client, [c for c in candidates(analysis) if c.trace_id not in in_sessions], budget, on_progress)
+    if not builder.cases:
+        _fill(builder, client, list(candidates(analysis)), budget, on_progress)
     if not builder.cases:
         raise InvalidArgumentError(
             f"None of the {analysis.overview.traces_analyzed} analysed traces could be read back from the store; "
             f"run {suggest('analyze_traces', experiment_name=analysis.experiment_name, suite_dir=str(suite.root))} "
             "again against the store that holds them."
         )
-    synthetic = builder.synthetic_cases()[: max_cases - len(builder.cases)] if include_synthetic else []
+    fixed = len(builder.cases) + len(sessions)
+    synthetic = builder.synthetic_cases()[: max_cases - fixed] if include_synthetic else []
     grounded: list[DatasetCase] = []
     dropped: list[str] = []
     count = min(MAX_CLAUDE_CASES, max(1, max_cases // 6), max_cases - 1)
@@ -84,12 +90,10 @@ def generate_dataset(
         if added is not None:
             grounded, dropped = added
             # Claude's cases take the place of the lowest-ranked recorded ones, keeping at least one.
-            builder.drop_last(
-                min(len(builder.cases) - 1, len(builder.cases) + len(synthetic) + len(grounded) - max_cases)
-            )
-            grounded = grounded[: max_cases - len(builder.cases) - len(synthetic)]
-    cases = builder.cases + synthetic + grounded
-    files = _write(suite, cases, builder.traces)
+            builder.drop_last(min(len(builder.cases) - 1, fixed + len(synthetic) + len(grounded) - max_cases))
+            grounded = grounded[: max_cases - len(builder.cases) - len(sessions) - len(synthetic)]
+    cases = builder.cases + sessions + synthetic + grounded
+    files = _write(suite, cases, builder.traces + builder.exported(session_traces))
     record(suite, "dataset", outputs=files)
     dataset_sync = _sync(client, suite, analysis, cases) if sync else None
     covered = Counter(reason for case in cases for reason in case.reasons)
@@ -97,8 +101,9 @@ def generate_dataset(
         suite_dir=str(suite.root),
         strategy=strategy,
         cases=len(cases),
-        recorded=sum(case.has_trace for case in cases),
+        recorded=sum(case.has_trace and case.kind != "session" for case in cases),
         synthetic=sum(case.kind == "synthetic" for case in cases),
+        sessions=len(sessions),
         inputs_only=sum(not case.has_trace for case in cases),
         finding_coverage={finding.id: covered[finding.id] for finding in analysis.findings},
         findings_not_covered=[
@@ -118,6 +123,21 @@ def generate_dataset(
     if claude is not None:
         claude.stamp(result, contributed=bool(grounded))
     return result
+
+
+def _fill(
+    builder: _CaseBuilder,
+    client: MlflowClient,
+    ordered: list[Candidate],
+    budget: int,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
+    """Recorded cases from `ordered` until `budget` of them."""
+    for trace, candidate in _fetch(client, iter(ordered)):
+        if builder.add(trace, candidate) and on_progress is not None:
+            on_progress(len(builder.cases), budget)
+        if len(builder.cases) >= budget:
+            break
 
 
 def _claude_cases(
@@ -190,8 +210,17 @@ class _CaseBuilder:
             )
         )
         if self.keep_traces:
-            self.traces.append({"trace_id": trace_id, "trace": self.redactor.trace_dict(_rooted(trace.to_dict()))})
+            self.traces.extend(self.exported([trace]))
         return True
+
+    def exported(self, traces: list[Trace]) -> list[dict[str, Any]]:
+        """traces.jsonl entries for those of `traces` not already kept for a recorded case."""
+        kept = {entry["trace_id"] for entry in self.traces}
+        return [
+            {"trace_id": trace.info.trace_id, "trace": self.redactor.trace_dict(_rooted(trace.to_dict()))}
+            for trace in traces
+            if trace.info.trace_id not in kept
+        ]
 
     def drop_last(self, count: int) -> None:
         """Forget the last `count` recorded cases (the lowest-ranked) and their traces."""
@@ -305,10 +334,7 @@ def _upsert(client: MlflowClient, name: str, experiment_id: str, cases: list[Dat
             "inputs": case.inputs,
             "expectations": case.expectations,
             "tags": case.tags,
-            "source": {
-                "source_type": "TRACE" if case.kind == "recorded" else "CODE",
-                "source_data": {"trace_id": case.source_trace_id} if case.kind == "recorded" else {},
-            },
+            "source": _record_source(case),
         }
         for case in cases
     ]
@@ -322,3 +348,13 @@ def _upsert(client: MlflowClient, name: str, experiment_id: str, cases: list[Dat
         inserted=counts.get("inserted", 0),
         updated=counts.get("updated", 0),
     )
+
+
+def _record_source(case: DatasetCase) -> dict[str, Any]:
+    """Where a record came from, as MLflow's evaluation reads it: a session's records are grouped by
+    `source_data.session_id`."""
+    if case.kind == "session":
+        return {"source_type": "TRACE", "source_data": {"session_id": case.session_id}}
+    if case.kind == "recorded":
+        return {"source_type": "TRACE", "source_data": {"trace_id": case.source_trace_id}}
+    return {"source_type": "CODE", "source_data": {}}

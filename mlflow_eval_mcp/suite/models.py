@@ -16,14 +16,21 @@ class DatasetCase(BaseModel):
     """One line of `evaluation/data/cases.jsonl`."""
 
     case_id: str
-    kind: Literal["recorded", "synthetic"]
-    inputs: dict[str, Any] = Field(description="Keyword arguments for predict_fn(**inputs).")
+    kind: Literal["recorded", "synthetic", "session"]
+    inputs: dict[str, Any] = Field(
+        description="Keyword arguments for predict_fn(**inputs); for a session, a ConversationSimulator test case "
+        "(goal, simulation_guidelines)."
+    )
     outputs: Any = Field(default=None, description="The recorded response (reference only; the trace is scored).")
     expectations: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
     source_trace_id: str | None = Field(description="The production trace this case came from or is grounded in.")
     has_trace: bool = Field(description="Whether the source trace is kept in traces.jsonl to be scored as recorded.")
     reasons: list[str] = Field(default_factory=list, description="Why it was chosen: finding ids or a cluster.")
+    session_id: str | None = Field(default=None, description="A session case: the session it recorded.")
+    trace_ids: list[str] = Field(
+        default_factory=list, description="A session case: its traces in order, all kept in traces.jsonl."
+    )
 
 
 class DatasetSync(BaseModel):
@@ -41,6 +48,7 @@ class DatasetResult(BaseModel):
     cases: int
     recorded: int = Field(description="Cases scored from their production trace.")
     synthetic: int
+    sessions: int = Field(default=0, description="Whole conversations, scored by the session-level scorers.")
     inputs_only: int = Field(description="Cases that need a predict_fn (synthetic, or manual strategy).")
     finding_coverage: dict[str, int] = Field(description="Finding id -> cases showing it.")
     findings_not_covered: list[str] = Field(description="Finding ids with no case, and why.")
@@ -99,6 +107,10 @@ class CodeScorerSpec(BaseModel):
     findings: list[str] = Field(default_factory=list, description="Finding ids it targets; empty for a guard.")
     titles: list[str] = Field(default_factory=list, description="Their titles, quoted in failing rationales.")
     params: dict[str, Any] = Field(default_factory=dict)
+    level: Literal["trace", "session"] = Field(
+        default="trace",
+        description="session: a session-level scorer, called once per session case with its traces.",
+    )
     reason: str
     source: Mode = "offline"
 

@@ -120,6 +120,9 @@ class ScoredValue(BaseModel):
 
 class RowResult(BaseModel):
     case_id: str | None
+    session_case_id: str | None = Field(
+        default=None, description="The session case whose session this row's trace is part of, if any."
+    )
     source_trace_id: str | None
     eval_trace_id: str | None
     results: dict[str, ScoredValue] = Field(description="Scorer name -> its value and rationale on this row.")

@@ -13,6 +13,7 @@ import math
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any, cast
 
+from mlflow_eval_mcp.analysis.conversations import needs_whole_sessions
 from mlflow_eval_mcp.analysis.finding_checks import CHECK_OF_KIND, latency_scorer_name
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
 from mlflow_eval_mcp.analysis.recommend import EXPECTATION_KEYS
@@ -66,9 +67,13 @@ def generate_scorers(
     check_judge_model(judge_model)
     require(suite, "analyze", "dataset")
     analysis = read_analysis(suite)
-    expectation_keys = _expectation_keys(suite)
+    cases = read_cases(suite)
+    expectation_keys = Counter(key for case in cases for key in case.expectations)
     code = _code_scorers(analysis)
     judges, not_used = _judges(analysis, expectation_keys)
+    sessions, no_sessions = _session_scorers(analysis, has_sessions=any(case.kind == "session" for case in cases))
+    code += sessions
+    not_used += no_sessions
     config = ScorerConfig(suite_id=suite.name, judge_model=judge_model, code_scorers=code, judges=judges)
     write_json_atomic(suite.path(SCORER_CONFIG_FILE), config.model_dump(mode="json"))
     write_generated(suite, {})
@@ -101,11 +106,6 @@ def generate_scorers(
             contributed=bool(config.generated_code_scorers) or any(judge.source == "claude" for judge in config.judges),
         )
     return result
-
-
-def _expectation_keys(suite: SuiteLayout) -> Counter[str]:
-    """Expectation key -> the dataset cases that have it."""
-    return Counter(key for case in read_cases(suite) for key in case.expectations)
 
 
 def _code_scorers(analysis: TraceAnalysis) -> list[CodeScorerSpec]:
@@ -143,6 +143,30 @@ def _code_scorers(analysis: TraceAnalysis) -> list[CodeScorerSpec]:
             )
         )
     return specs
+
+
+def _session_scorers(analysis: TraceAnalysis, *, has_sessions: bool) -> tuple[list[CodeScorerSpec], list[str]]:
+    """A session-level scorer for each conversation check with findings that only a whole session
+    shows: it reads the session as the analysis did, where a check of one turn's trace cannot."""
+    by_check: dict[CheckName, list[Finding]] = defaultdict(list)
+    for finding in analysis.findings:
+        if finding.kind in CHECK_OF_KIND and needs_whole_sessions(finding):
+            by_check[cast("CheckName", CHECK_OF_KIND[finding.kind])].append(finding)
+    names = {check: f"{check}_in_session" for check in by_check}
+    if not has_sessions:
+        return [], [f"{name}: the dataset has no session case to score whole" for name in names.values()]
+    return [
+        CodeScorerSpec(
+            name=names[check],
+            check=check,
+            level="session",
+            findings=[f.id for f in findings],
+            titles=_titles(findings),
+            params=_params(check, findings),
+            reason=f"Catches, over whole sessions: {'; '.join(_titles(findings)).lower()}.",
+        )
+        for check, findings in by_check.items()
+    ], []
 
 
 def _ceil_ms(rounded: float) -> int:

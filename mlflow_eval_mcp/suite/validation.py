@@ -418,11 +418,17 @@ def _expected_failures(suite: SuiteLayout) -> dict[str, int]:
     analysis = read_analysis(suite)
     config = read_config(suite)
     affected = {finding.id: set(finding.trace_ids) for finding in analysis.findings}
-    recorded = [case.source_trace_id for case in read_cases(suite) if case.has_trace]
+    cases = read_cases(suite)
+    scored = {case.source_trace_id for case in cases if case.has_trace and case.kind != "session"}
+    sessions = [set(case.trace_ids) for case in cases if case.kind == "session"]
+    scored.update(*sessions)
     expected = {}
     for spec in config.code_scorers:
         flagged = set().union(*(affected.get(finding_id, set()) for finding_id in spec.findings))
-        expected[spec.name] = sum(trace_id in flagged for trace_id in recorded)
+        if spec.level == "session":
+            expected[spec.name] = sum(bool(session & flagged) for session in sessions)
+        else:
+            expected[spec.name] = len(scored & flagged)
     return expected
 
 

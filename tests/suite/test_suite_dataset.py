@@ -46,8 +46,11 @@ def test_every_case_keeps_its_source_trace(demo_suite):
 
 def test_recorded_cases_carry_their_traces_which_load_as_mlflow_traces(demo_suite):
     entries = [json.loads(line) for line in (demo_suite.suite_dir / TRACES_FILE).read_text().splitlines()]
-    recorded = [case for case in _cases(demo_suite.suite_dir) if case.has_trace]
-    assert [entry["trace_id"] for entry in entries] == [case.source_trace_id for case in recorded]
+    cases = _cases(demo_suite.suite_dir)
+    recorded = [case.source_trace_id for case in cases if case.kind == "recorded" and case.has_trace]
+    in_sessions = [trace_id for case in cases if case.kind == "session" for trace_id in case.trace_ids]
+    assert in_sessions and not set(in_sessions) & set(recorded)
+    assert [entry["trace_id"] for entry in entries] == recorded + in_sessions
     trace = Trace.from_dict(entries[0]["trace"])
     assert trace.info.trace_id == entries[0]["trace_id"] and trace.data.spans
 

@@ -52,8 +52,9 @@ def test_validation_of_a_generated_suite_passes(loop):
 
 
 def test_push_writes_every_scorer_result_onto_its_source_trace(loop):
-    rows, scorers = 44, 16
-    assert (loop.first_push.logged, loop.first_push.skipped) == (rows * scorers, 0)
+    # Every trace kept, by each trace-level code scorer; each session, by each session-level one.
+    rows, scorers, sessions, session_scorers = 51, 16, 5, 3
+    assert (loop.first_push.logged, loop.first_push.skipped) == (rows * scorers + sessions * session_scorers, 0)
     case = next(case for case in loop.cases() if case["has_trace"] and "tool_exceptions" in case["reasons"])
     trace = loop.client.get_trace(case["source_trace_id"])
     pushed = {a.name: a for a in trace.info.assessments if a.source.source_id.startswith("mlflow-eval-mcp:")}
@@ -120,9 +121,10 @@ def test_comparing_with_a_run_in_which_one_scorer_regressed_names_it_and_its_row
     assert comparison.verdict == "regressed"
     empty = by_scorer["non_empty_response"]
     assert empty.verdict == "regressed" and empty.p_value < 1e-6
-    assert empty.pass_to_fail == 42 and len(empty.regressed_rows) == 42
+    assert empty.pass_to_fail == 37 and len(empty.regressed_rows) == 37
     assert all(c.verdict != "regressed" for name, c in by_scorer.items() if name != "non_empty_response")
-    assert comparison.unpaired_rows == 6  # the synthetic cases exist only in the predict_fn run
+    # The synthetic cases exist only in the predict_fn run, the sessions' turns only in the recorded one.
+    assert comparison.unpaired_rows == 6 + 12
     assert comparison.metric_deltas["non_empty_response/mean"]["delta"] < -0.9
     with pytest.raises(SystemExit) as exited:  # the CLI fails a CI step on a regression when asked to
         main(

@@ -1,6 +1,7 @@
 """run_eval.py, run as a user runs it (a subprocess with a minimal environment): recorded traces,
 a predict_fn, quality gates and exit codes, and the production traces left untouched."""
 
+import json
 import shutil
 
 import pytest
@@ -26,16 +27,25 @@ def recorded_run(demo_suite):
     return run, before, after
 
 
-def test_scoring_the_recorded_traces_passes_every_baseline_gate(recorded_run):
+def _kept(demo_suite) -> tuple[int, int]:
+    """The traces the suite keeps (each scored once) and its session cases."""
+    data = demo_suite.suite_dir / "evaluation" / "data"
+    cases = [json.loads(line) for line in (data / "cases.jsonl").read_text().splitlines()]
+    return len((data / "traces.jsonl").read_text().splitlines()), sum(case["kind"] == "session" for case in cases)
+
+
+def test_scoring_the_recorded_traces_passes_every_baseline_gate(recorded_run, demo_suite):
     run, _, _ = recorded_run
     assert (run.exit_code, run.timed_out) == (0, False), run.stderr_tail
-    assert run.result.mode == "recorded" and run.result.rows == 44
+    assert run.result.mode == "recorded" and run.result.rows == _kept(demo_suite)[0] == 51
     assert run.result.gates and all(gate.passed for gate in run.result.gates)
 
 
-def test_every_code_scorer_scores_every_row_and_judges_are_reported_skipped(recorded_run):
+def test_every_code_scorer_scores_every_row_and_judges_are_reported_skipped(recorded_run, demo_suite):
     run, _, _ = recorded_run
-    assert all(stats.values == 44 and stats.missing == 0 for stats in run.result.scorers.values())
+    traces, sessions = _kept(demo_suite)
+    for name, stats in run.result.scorers.items():
+        assert (stats.values, stats.missing) == (sessions if name.endswith("_in_session") else traces, 0), name
     assert run.result.skipped and {entry.reason for entry in run.result.skipped} == {"--no-llm-judges"}
 
 

@@ -92,6 +92,20 @@ def check_dataset() -> dict[str, Any]:
             )
         if not isinstance(case.get("expectations", {}), dict):
             problems.append({"row": row, "message": "expectations must be a dict of name -> value"})
+        if case.get("kind") == "session":
+            absent = [trace_id for trace_id in case.get("trace_ids") or [] if trace_id not in traces]
+            if absent or not case.get("trace_ids"):
+                problems.append(
+                    {
+                        "row": row,
+                        "message": f"a session case needs all its traces in traces.jsonl; "
+                        f"{len(absent)} of {len(case.get('trace_ids') or [])} are missing",
+                    }
+                )
+            if not isinstance((case.get("inputs") or {}).get("goal"), str):
+                problems.append(
+                    {"row": row, "message": "a session case's inputs need a goal (a ConversationSimulator test case)"}
+                )
         if case.get("has_trace"):
             trace = traces.get(case.get("source_trace_id") or "")
             if trace is None:
@@ -153,7 +167,8 @@ def dry_run() -> dict[str, Any]:
 
 
 def verdicts() -> dict[str, dict[str, bool | None]]:
-    """case_id -> code scorer -> passed, for every recorded case (None: no verdict)."""
+    """row id (or session case id) -> code scorer -> passed, for every row run_eval.py scores as
+    recorded (None: no verdict)."""
     from mlflow.entities import Feedback
 
     import scorers
@@ -243,25 +258,39 @@ def candidate_error(error: BaseException, name: str) -> str:
 
 
 def scored_cases(code: list[Any], *, limit: int | None = None) -> Iterator[tuple[str, Any, Callable[[], Any]]]:
-    """(case_id, scorer, a call scoring that recorded case as evaluate() would) for the first
-    `limit` recorded cases whose trace is stored."""
+    """(row id, scorer, a call scoring that row as evaluate() would) for the first `limit` rows
+    run_eval.py scores as recorded; a session-level scorer is called once per session case (its id
+    in place of a row id) with the session's traces, as MLflow groups them."""
     from mlflow.entities import Trace
 
     import eval_dataset
 
-    traces = eval_dataset.load_traces()
-    recorded = [c for c in eval_dataset.load_cases() if c.get("has_trace") and c.get("source_trace_id") in traces]
-    for case in recorded[:limit]:
-        trace = Trace.from_dict(traces[case["source_trace_id"]])
+    rows = eval_dataset.recorded_rows()
+    per_trace = [scorer for scorer in code if not scorer.is_session_level_scorer]
+    per_session = [scorer for scorer in code if scorer.is_session_level_scorer]
+    sessions: dict[str, list[Any]] = {}
+    for number, row in enumerate(rows):
+        within = limit is None or number < limit
+        session = row["tags"].get("session_case_id") if per_session else None
+        if not within and session is None:
+            continue
+        trace = Trace.from_dict(json.loads(row["trace"]))
+        if session is not None:
+            sessions.setdefault(session, []).append(trace)
+        if not within:
+            continue
         root = next((span for span in trace.data.spans if span.parent_id is None), None)
         arguments = {
             "inputs": root.inputs if root else None,
             "outputs": root.outputs if root else None,
-            "expectations": case.get("expectations") or {},
+            "expectations": row.get("expectations") or {},
             "trace": trace,
         }
-        for scorer in code:
-            yield case["case_id"], scorer, functools.partial(scorer.run, **arguments)
+        for scorer in per_trace:
+            yield row["tags"]["row_id"], scorer, functools.partial(scorer.run, **arguments)
+    for case_id, traces in list(sessions.items())[:limit]:
+        for scorer in per_session:
+            yield case_id, scorer, functools.partial(scorer.run, session=traces)
 
 
 def judge_value(value: Any) -> dict[str, Any]:

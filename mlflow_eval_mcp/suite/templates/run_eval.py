@@ -99,11 +99,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not rows:
         raise SuiteError("no case has a recorded trace to score (manual strategy?); pass --predict-fn module:function")
     scorers, skipped = choose_scorers(args, config, rows)
+    scorers, not_scoring = session_scorers_apply(scorers, rows, predict_fn is not None)
+    skipped += not_scoring
+    # A session gate holds production's sessions to their baseline; a run that cannot score sessions has none.
+    gates = {name: minimum for name, minimum in gates.items() if name not in {entry["scorer"] for entry in not_scoring}}
     started = time.perf_counter()
     evaluation = mlflow.genai.evaluate(data=rows, scorers=scorers, predict_fn=predict_fn)
     if evaluation.result_df is None:
         raise SuiteError(f"MLflow evaluated no rows (run {evaluation.run_id}); its log above says why")
-    per_scorer, row_details = collect(evaluation.result_df, [s.name for s in scorers], not_applicable(config, rows))
+    sessions = {s.name for s in scorers if s.is_session_level_scorer}
+    per_scorer, row_details = collect(
+        evaluation.result_df, [s.name for s in scorers], not_applicable(config, rows), sessions
+    )
     gate_results = check_gates(gates, per_scorer)
     return {
         "suite_id": config["suite_id"],
@@ -210,6 +217,25 @@ def choose_scorers(
     return [s for s in scorers if s.name not in dropped], skipped
 
 
+def session_scorers_apply(
+    scorers: list[Any], rows: list[dict[str, Any]], predicting: bool
+) -> tuple[list[Any], list[dict[str, str]]]:
+    """The scorers without the session-level ones when they have nothing to score: a predict_fn
+    answers single requests (MLflow refuses session-level scorers with one), or no case is a session."""
+    session_level = [s for s in scorers if s.is_session_level_scorer]
+    if not session_level:
+        return scorers, []
+    if predicting:
+        reason = "session-level: scores the recorded sessions (run without --predict-fn)"
+    elif not any("session_case_id" in row["tags"] for row in rows):
+        reason = "session-level: no session case among the cases run"
+    else:
+        return scorers, []
+    return [s for s in scorers if not s.is_session_level_scorer], [
+        {"scorer": s.name, "reason": reason} for s in session_level
+    ]
+
+
 def not_applicable(config: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Judge -> the case ids it cannot judge (the row lacks the expectation it needs): their
     missing values are expected, not failures."""
@@ -223,11 +249,16 @@ def not_applicable(config: dict[str, Any], rows: list[dict[str, Any]]) -> dict[s
 
 
 def collect(
-    result_df: Any, names: list[str], inapplicable: dict[str, set[str]]
+    result_df: Any, names: list[str], inapplicable: dict[str, set[str]], session_level: set[str]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Per scorer: values, rows left without one, rows it does not apply to, pass rate, errors. A
+    session-level scorer gives one value per session, on the session's first trace: it applies to
+    as many rows as there are sessions."""
     per_scorer: dict[str, Any] = {}
     all_tags = list(result_df["tags"]) if "tags" in result_df.columns else [None] * len(result_df)
-    case_ids = [tags.get("case_id") if isinstance(tags, dict) else None for tags in all_tags]
+    tags_of = [tags if isinstance(tags, dict) else {} for tags in all_tags]
+    case_ids = [tags.get("case_id") for tags in tags_of]
+    sessions = len({tags["session_case_id"] for tags in tags_of if "session_case_id" in tags})
     for name in names:
         column = f"{name}/value"
         skip = inapplicable.get(name, set())
@@ -238,10 +269,11 @@ def collect(
         errors = (
             list(result_df[f"{name}/error_message"].dropna()) if f"{name}/error_message" in result_df.columns else []
         )
+        expected = sessions if name in session_level else len(applicable)
         per_scorer[name] = {
             "values": len(judged),
-            "missing": len(applicable) - len(judged),
-            "not_applicable": len(values) - len(applicable),
+            "missing": max(0, expected - len(judged)),
+            "not_applicable": len(values) - expected,
             "passed": passed,
             "pass_rate": round(passed / len(judged), 4) if judged else None,
             "errors": [str(error)[:300] for error in errors[:3]],
@@ -252,6 +284,7 @@ def collect(
         rows.append(
             {
                 "case_id": tags.get("case_id"),
+                "session_case_id": tags.get("session_case_id"),
                 "source_trace_id": tags.get("source_trace_id"),
                 "eval_trace_id": row.get("trace_id"),
                 "results": {
@@ -271,11 +304,14 @@ def resolve_gates(overrides: list[str], config: dict[str, Any], case_ids: set[st
     (production's rate on a subset differs from its rate on all), then the --gate overrides."""
     stored = json.loads(GATES_FILE.read_text(encoding="utf-8")) if GATES_FILE.exists() else {}
     gates = dict(stored.get("gates", {}))
+    # Keyed by row: a case id, a session case's turn (`<case>:<turn>`), or a session case for its session scorers.
     verdicts = stored.get("case_verdicts", {})
-    if verdicts and set(verdicts) - case_ids:
+    if verdicts and {row_id.partition(":")[0] for row_id in verdicts} - case_ids:
         for name in set(gates) - set(stored.get("set_by_caller", [])):
             judged = [
-                row[name] for case_id, row in verdicts.items() if case_id in case_ids and row.get(name) is not None
+                row[name]
+                for row_id, row in verdicts.items()
+                if row_id.partition(":")[0] in case_ids and row.get(name) is not None
             ]
             if judged:
                 gates[name] = int(sum(judged) / len(judged) * 10_000) / 10_000

@@ -78,7 +78,10 @@ def get_scorers(
     """The active scorers: code scorers first, then (if `include_judges`) the LLM judges, each call
     of which is abandoned after `judge_timeout` seconds (MLflow's default: 300)."""
     config = load_config()
-    scorers = [CHECKS[spec["check"]](spec) for spec in config["code_scorers"]]
+    scorers = [
+        (SESSION_CHECKS if spec.get("level") == "session" else CHECKS)[spec["check"]](spec)
+        for spec in config["code_scorers"]
+    ]
     scorers += generated(config)
     if include_judges:
         scorers += judges(config, model or judge_model(config=config), timeout=judge_timeout)
@@ -282,16 +285,45 @@ def _no_dialogue_signal(spec: dict[str, Any]) -> Any:
 
 
 def _conversation_length_budget(spec: dict[str, Any]) -> Any:
-    max_turns = spec["params"].get("user_turns_threshold")
-    max_tools = spec["params"].get("tool_calls_threshold")
-
     def conversation_length_budget(trace: Trace) -> Feedback:
-        conversation = dialogue.dialogue_of(Conversation.of_trace(trace))
-        turns, tools = conversation.user_turns, len(conversation.tools)
-        within = (max_turns is None or turns <= max_turns) and (max_tools is None or tools <= max_tools)
-        return _verdict(spec, within, f"{turns} user turns and {tools} tool calls (budget {max_turns}, {max_tools})")
+        return _length_verdict(spec, dialogue.dialogue_of(Conversation.of_trace(trace)))
 
     return scorer(name=spec["name"])(conversation_length_budget)
+
+
+def _length_verdict(spec: dict[str, Any], conversation: dialogue.Dialogue) -> Feedback:
+    max_turns = spec["params"].get("user_turns_threshold")
+    max_tools = spec["params"].get("tool_calls_threshold")
+    turns, tools = conversation.user_turns, len(conversation.tools)
+    within = (max_turns is None or turns <= max_turns) and (max_tools is None or tools <= max_tools)
+    return _verdict(spec, within, f"{turns} user turns and {tools} tool calls (budget {max_turns}, {max_tools})")
+
+
+def _session_dialogue(session: list[Trace]) -> dialogue.Dialogue:
+    """The session's traces, in the order they started, as one dialogue (as the analysis read it)."""
+    ordered = sorted(session, key=lambda trace: trace.info.request_time)
+    return dialogue.session_dialogue(
+        dialogue.dialogue_of(Conversation.of_trace(trace), trace.info.trace_id) for trace in ordered
+    )
+
+
+def _no_dialogue_signal_in_session(spec: dict[str, Any]) -> Any:
+    """Session-level (MLflow calls it once per session with the session's traces): fails a session
+    whose conversation, read whole, shows one of the signals in `params.signals`."""
+    wanted = set(spec["params"].get("signals", ()))
+
+    def no_dialogue_signal_in_session(session: list[Trace]) -> Feedback:
+        shown = [signal for signal in dialogue.signals_of(_session_dialogue(session)) if signal.kind in wanted]
+        return _verdict(spec, not shown, shown[0].evidence if shown else "")
+
+    return scorer(name=spec["name"])(no_dialogue_signal_in_session)
+
+
+def _conversation_length_budget_in_session(spec: dict[str, Any]) -> Any:
+    def conversation_length_budget_in_session(session: list[Trace]) -> Feedback:
+        return _length_verdict(spec, _session_dialogue(session))
+
+    return scorer(name=spec["name"])(conversation_length_budget_in_session)
 
 
 def _no_unnecessary_fanout(spec: dict[str, Any]) -> Any:
@@ -334,3 +366,15 @@ CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "no_unnecessary_fanout": _no_unnecessary_fanout,
     "no_redundant_retrieval": _no_redundant_retrieval,
 }
+
+SESSION_CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "no_user_friction": _no_dialogue_signal_in_session,
+    "no_agent_backtracking": _no_dialogue_signal_in_session,
+    "no_escalation": _no_dialogue_signal_in_session,
+    "tool_errors_recovered": _no_dialogue_signal_in_session,
+    "no_repeated_writes": _no_dialogue_signal_in_session,
+    "conversation_completed": _no_dialogue_signal_in_session,
+    "claims_backed_by_tools": _no_dialogue_signal_in_session,
+    "conversation_length_budget": _conversation_length_budget_in_session,
+}
+"""The checks that also judge a whole session (specs with `"level": "session"`)."""
