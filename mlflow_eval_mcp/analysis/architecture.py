@@ -169,7 +169,9 @@ class ArchitectureTally:
         for span, reached in calls.result_uses():
             kind = KIND_OF_TYPE[span.span_type]
             key = (kind, self._name(kind, span.name))
-            tally = self.unused.setdefault(key, _Unused())
+            tally = self.unused.get(key)
+            if tally is None:
+                tally = self.unused[key] = _Unused()
             tally.judged += 1
             if not reached:
                 tally.unused += 1

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.analysis.architecture import ArchitectureTally
 from mlflow_eval_mcp.analysis.context import ContextTally
 from mlflow_eval_mcp.analysis.conversations import DialogueTally
 from mlflow_eval_mcp.checks import signals
-from mlflow_eval_mcp.checks.conversation import Conversation, ModelCall, trace_state
+from mlflow_eval_mcp.checks.conversation import Conversation, ModelCall, ToolCall, trace_state
 from mlflow_eval_mcp.checks.dialogue import dialogue_of, session_of
 from mlflow_eval_mcp.checks.span_view import SpanView
 from mlflow_eval_mcp.checks.tags import SYNTHETIC_TIME_TAG
@@ -194,17 +195,11 @@ class TraceWalk:
         self.state = state
         self.conversation = Conversation([SpanView.of(span) for span in spans])
         self.spans = self.conversation.spans
-        ids = {span.span_id for span in self.spans}
         self.root = self.conversation.root or self.spans[0]
-        self.children: dict[str | None, list[SpanView]] = defaultdict(list)
-        for span in self.spans:
-            self.children[span.parent_id if span.parent_id in ids else None].append(span)
+        self.children = self.conversation.children
 
     def run(self) -> None:
-        time_by_name: Counter[str] = Counter()
-        for span in self.spans:
-            self._add_span(span, time_by_name)
-        self.c.time_by_name_per_trace[self.trace_id] = dict(time_by_name.most_common(5))
+        self._add_spans()
         for call in self.conversation.model_calls:
             self._add_model_call(call)
         self._add_structure()
@@ -215,23 +210,31 @@ class TraceWalk:
         if self.state == "ERROR":
             self.c.trace_errors.add(self.trace_id, self.root.status_text or "trace failed", self.root.name)
 
-    def _add_span(self, span: SpanView, time_by_name: Counter[str]) -> None:
-        span_type = span.span_type
-        self.c.span_types[span_type] += 1
-        duration = span.duration_ms if self.timed else None
-        name = self.c.span_name_key(span.name, span_type)
-        if duration is not None:
-            self.c.span_ms_by_type[span_type].append(duration)
-            self.c.span_ms_by_name[name].append((duration, self.trace_id))
-            if span is not self.root:
-                time_by_name[name] += duration
-        self.c.max_fanout = max(self.c.max_fanout, len(self.children.get(span.span_id, ())))
-        if span.status == "ERROR" and span_type != "TOOL":
-            message = signals.error_message(span.status_text, span.outputs, span.exception)
-            if message:
-                self.c.errors.append((self.trace_id, span.name, signals.error_signature(message), message))
-            if span is not self.root:
-                self.c.span_errors.add(self.trace_id, f"{span.name}: {message or 'failed'}", span.name)
+    def _add_spans(self) -> None:
+        c, trace_id, root, children = self.c, self.trace_id, self.root, self.children
+        time_by_name: dict[str, float] = {}
+        for span in self.spans:
+            span_type = span.span_type
+            c.span_types[span_type] += 1
+            name = c.span_name_key(span.name, span_type)
+            if self.timed and (duration := span.duration_ms) is not None:
+                c.span_ms_by_type[span_type].append(duration)
+                c.span_ms_by_name[name].append((duration, trace_id))
+                if span is not root:
+                    time_by_name[name] = time_by_name.get(name, 0) + duration
+            c.max_fanout = max(c.max_fanout, len(children.get(span.span_id, ())))
+            if span.status == "ERROR" and span_type != "TOOL":
+                self._add_span_error(span)
+        # The five names taking the most time, ties in first-seen order (as `Counter.most_common`).
+        slowest = sorted(time_by_name.items(), key=itemgetter(1), reverse=True)[:5]
+        c.time_by_name_per_trace[trace_id] = dict(slowest)
+
+    def _add_span_error(self, span: SpanView) -> None:
+        message = signals.error_message(span.status_text, span.outputs, span.exception)
+        if message:
+            self.c.errors.append((self.trace_id, span.name, signals.error_signature(message), message))
+        if span is not self.root:
+            self.c.span_errors.add(self.trace_id, f"{span.name}: {message or 'failed'}", span.name)
 
     def _add_model_call(self, call: ModelCall) -> None:
         tally = self.c.by_model[(call.model or call.name)[:100]]
@@ -251,35 +254,36 @@ class TraceWalk:
         self.c.subagent_calls.append((float(len(agents)), self.trace_id))
 
     def _add_tools(self) -> None:
-        tool_spans = [span for span in self.spans if span.span_type == "TOOL"]
-        if tool_spans:
-            self.c.tool_sets[frozenset(span.name for span in tool_spans)] += 1
+        # The conversation's tool calls: their signatures and outcomes are read once for every tally.
+        tool_calls = self.conversation.tool_calls
+        if tool_calls:
+            self.c.tool_sets[frozenset(call.name for call in tool_calls)] += 1
         seen: Counter[str] = Counter()
-        for span in tool_spans:
-            tally = self.c.tools[span.name]
+        for call in tool_calls:
+            tally = self.c.tools[call.name]
             tally.calls += 1
             tally.traces.add(self.trace_id)
-            if self.timed and (duration := span.duration_ms) is not None:
+            if self.timed and (duration := call.span.duration_ms) is not None:
                 tally.durations_ms.append(duration)
-            signature = signals.calls_signature(span.name, span.inputs)
+            signature = call.signature
             seen[signature] += 1
             if seen[signature] > 1:
                 tally.repeated += 1
-                self.c.repeated_calls.add(self.trace_id, f"{span.name} called again with the same inputs", span.name)
-            self._add_tool_outcome(span, tally)
+                self.c.repeated_calls.add(self.trace_id, f"{call.name} called again with the same inputs", call.name)
+            self._add_tool_outcome(call, tally)
 
-    def _add_tool_outcome(self, span: SpanView, tally: ToolTally) -> None:
-        outcome = signals.tool_outcome(span.status, span.outputs)
+    def _add_tool_outcome(self, call: ToolCall, tally: ToolTally) -> None:
+        outcome = call.outcome
         if outcome == "ok":
             return
-        message = signals.error_message(span.status_text, span.outputs, span.exception) or outcome
+        message = call.error or outcome
         if outcome == "exception":
             tally.exceptions += 1
-            self.c.tool_exceptions.add(self.trace_id, f"{span.name}: {message}", span.name)
+            self.c.tool_exceptions.add(self.trace_id, f"{call.name}: {message}", call.name)
         else:
             tally.error_outputs += 1
-            self.c.tool_error_outputs.add(self.trace_id, f"{span.name} returned: {message}", span.name)
-        self.c.errors.append((self.trace_id, span.name, signals.error_signature(message), message))
+            self.c.tool_error_outputs.add(self.trace_id, f"{call.name} returned: {message}", call.name)
+        self.c.errors.append((self.trace_id, call.name, signals.error_signature(message), message))
 
     def _add_root_output(self) -> None:
         conversation = self.conversation

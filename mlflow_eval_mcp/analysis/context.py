@@ -84,6 +84,7 @@ _NESTED_TOOL_KEYS = (
     ("kwargs", "tools"),
     ("model_request_parameters", "function_tools"),
 )
+_TOOL_HOLDERS = frozenset((*_TOOL_KEYS, *(outer for outer, _ in _NESTED_TOOL_KEYS)))
 _MODEL_MEASURES = {
     "cost": ("model cost", "route routine calls to a cheaper model"),
     "time": ("model-call time", "use a faster model for routine calls, or stream and parallelise them"),
@@ -602,7 +603,7 @@ class ContextTally:
 
 
 def _request_tools(inputs: Any) -> Any:
-    if not isinstance(inputs, dict):
+    if not isinstance(inputs, dict) or _TOOL_HOLDERS.isdisjoint(inputs):
         return None
     for key in _TOOL_KEYS:
         if inputs.get(key):

@@ -8,15 +8,13 @@ short) until the pass ends, since its turns arrive in any order across pages.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from mlflow_eval_mcp.analysis.finding_factory import new_finding
 from mlflow_eval_mcp.analysis.models import ConversationStats, Finding, FindingKind, SessionSample, Severity
 from mlflow_eval_mcp.analysis.stats import outlier_threshold, percentile
-from mlflow_eval_mcp.checks.dialogue import Dialogue, Signal, session_dialogue, signals_of
+from mlflow_eval_mcp.checks.dialogue import Dialogue, Signal, compact, session_dialogue, signals_of
 
-KEPT_TURN_CHARS = 1_000
-"""A session's turns are kept this long until the pass ends: enough for every signal's pattern."""
 EVIDENCE_PER_FINDING = 5
 SESSION_SAMPLES = 25
 SAMPLE_TRACES = 100
@@ -84,7 +82,7 @@ class DialogueTally:
         if session is None:
             self._judge(dialogue)
         else:
-            self.sessions[session].append((request_ms or 0, _compact(dialogue)))
+            self.sessions[session].append((request_ms or 0, compact(dialogue)))
 
     def finish(self) -> None:
         """Judge the sessions, each as one dialogue of its traces in the order they started."""
@@ -227,9 +225,3 @@ class DialogueTally:
             details,
             trace_evidence=by_trace,
         )
-
-
-def _compact(dialogue: Dialogue) -> Dialogue:
-    turns = [replace(turn, text=turn.text[:KEPT_TURN_CHARS]) for turn in dialogue.turns]
-    answer = dialogue.final_answer[: KEPT_TURN_CHARS * 4] if dialogue.final_answer else None
-    return Dialogue(turns, dialogue.tools, answer, dialogue.trace_ids)

@@ -31,13 +31,14 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from itertools import islice
+from operator import methodcaller
 from typing import Any, Literal
 
 from . import signals
-from .conversation import Conversation, Document, ModelCall, Retrieval
-from .span_view import SPAN_INPUTS, SPAN_OUTPUTS, SpanView
+from .conversation import Conversation, Document, ModelCall, Retrieval, ToolCall
+from .span_view import SPAN_INPUTS, SPAN_OUTPUTS, SpanView, cached_reading
 
 ComponentKind = Literal["sub_agent", "tool", "retriever"]
 KIND_OF_TYPE: dict[str, ComponentKind] = {"AGENT": "sub_agent", "TOOL": "tool", "RETRIEVER": "retriever"}
@@ -131,7 +132,7 @@ class TraceCalls:
     def components(self) -> list[tuple[ComponentKind, str]]:
         """(kind, name) of each call in start order; a sub-agent is an AGENT span below the root that is
         not the same run recorded twice (see `Conversation.sub_agents`)."""
-        agents = {agent.name for agent in self.conversation.sub_agents}
+        agents = self._sub_agent_names
         return [
             (KIND_OF_TYPE[span.span_type], span.name)
             for span in self.calls
@@ -162,11 +163,11 @@ class TraceCalls:
         """The names of the TOOL spans, and the tool's name within each ("execute_tool get_weather",
         "Tool.get_weather")."""
         spans = {span.name for span in self.calls if span.span_type == "TOOL"}
-        return spans | {_NAME_SEPARATORS.split(name)[-1] for name in spans}
+        return spans | {_last_name_part(name) for name in spans}
 
     # -- sequential calls that could run in parallel
 
-    @cached_property
+    @cached_reading
     def sibling_groups(self) -> list[list[SpanView]]:
         """The calls each agent (or the root) made directly, in start order, where it made two or more."""
         groups: dict[str | None, list[SpanView]] = {}
@@ -262,10 +263,11 @@ class TraceCalls:
         if span.span_type != "RETRIEVER":
             yield from _new_terms(_leaf_text(span.outputs, RESULT_CHARS), known)
             return
-        for document in Retrieval(span).documents[:MAX_DOCUMENTS]:
+        retrieval = next(retrieval for retrieval in self.conversation.retrievals if retrieval.span is span)
+        for document in retrieval.documents[:MAX_DOCUMENTS]:
             yield from islice(_new_terms((document.text or "")[:DOCUMENT_CHARS].lower(), known), TERMS_PER_DOCUMENT)
 
-    @cached_property
+    @cached_reading
     def _steps(self) -> list[SpanView]:
         """Model calls and calls, in start order."""
         steps = [call.span for call in self.conversation.model_calls] + self.calls
@@ -283,9 +285,13 @@ class TraceCalls:
 
     def _context_before(self, span: SpanView) -> str:
         """The inputs of the last model call that started before `span`: what the agent knew then."""
-        start = span.start_ns or 0
-        before = [call.span for call in self.conversation.model_calls if (call.span.start_ns or 0) < start]
-        return self._text(before[-1], SPAN_INPUTS) if before else ""
+        before = bisect_left(self._model_call_starts, span.start_ns or 0)
+        return self._text(self.conversation.model_calls[before - 1].span, SPAN_INPUTS) if before else ""
+
+    @cached_reading
+    def _model_call_starts(self) -> list[int]:
+        """When each model call started, in order (the conversation's spans are in start order)."""
+        return [call.span.start_ns or 0 for call in self.conversation.model_calls]
 
     # -- unnecessary fan-out
 
@@ -295,7 +301,7 @@ class TraceCalls:
         later sub-agent that does (a pipeline: the researcher's findings in the writer's answer). A
         sub-agent that handed off is routing, not answering, and is never unneeded; one whose output brings
         fewer than `MIN_NEW_TERMS` new terms is not judged."""
-        answer = set(_terms(self.answer_text))
+        answer = _terms(self.answer_text)
         if not answer:
             return []
         handing_off = self._agents_handing_off()
@@ -307,7 +313,7 @@ class TraceCalls:
                 new = self._new_output_terms(agent)
                 if any(new & reached for reached in reaching):
                     answering.append(agent.name)
-                    reaching.append(set(_terms(_leaf_text(agent.outputs, RESULT_CHARS))))
+                    reaching.append(_terms(_leaf_text(agent.outputs, RESULT_CHARS)))
                 elif len(new) >= MIN_NEW_TERMS and agent.span_id not in handing_off:
                     unneeded.append(agent.name)
             if answering and unneeded:
@@ -322,12 +328,12 @@ class TraceCalls:
                 )
         return fanouts
 
-    @cached_property
+    @cached_reading
     def dispatches(self) -> dict[str | None, list[SpanView]]:
         """Supervisor (the nearest agent above, else the root) -> the sub-agents it dispatched to, in start
         order: two or more, each run once. Agents taking turns (AG2's assistant and user proxy, a group
         chat) hold a dialogue, not a dispatch, and are left out."""
-        agents = {agent.name for agent in self.conversation.sub_agents}
+        agents = self._sub_agent_names
         by_supervisor: dict[str | None, list[SpanView]] = {}
         for span in self.calls:
             if span.span_type == "AGENT" and span.name in agents:
@@ -375,16 +381,20 @@ class TraceCalls:
 
     # -- shared readings
 
-    @cached_property
+    @cached_reading
+    def _sub_agent_names(self) -> set[str]:
+        return {agent.name for agent in self.conversation.sub_agents}
+
+    @cached_reading
     def request_terms(self) -> set[str]:
         """The stems of the request's terms."""
-        return {_stem(term) for term in _terms((self.conversation.request or "")[:RESULT_CHARS].lower())}
+        return set(map(_stem, _terms((self.conversation.request or "")[:RESULT_CHARS].lower())))
 
-    @cached_property
+    @cached_reading
     def answer_text(self) -> str:
         return (self.conversation.answer_text or "")[: signals.SCAN_CHARS].lower()
 
-    @cached_property
+    @cached_reading
     def handoffs(self) -> set[str]:
         """The names of the spans that hand off from one agent to another (see `Conversation.handoffs`)."""
         return set(self.conversation.handoffs)
@@ -394,7 +404,7 @@ class TraceCalls:
         return self._per_span(key, span, lambda call: _stored_text(call, key))
 
     def _children(self, span: SpanView) -> list[SpanView]:
-        return [child for child in self.conversation.spans if child.parent_id == span.span_id]
+        return self.conversation.children.get(span.span_id, [])
 
     def _owner(self, span: SpanView) -> str | None:
         """The nearest agent, tool or retriever above `span` (the one that made the call), else the root."""
@@ -419,7 +429,17 @@ class TraceCalls:
         return False
 
     def _failed(self, span: SpanView) -> bool:
-        return self._per_span("failed", span, _failed)
+        return self._per_span("failed", span, self._read_failed)
+
+    def _read_failed(self, span: SpanView) -> bool:
+        if span.span_type == "TOOL":  # the conversation's reading of the call, which the analysis shares
+            return self._tool_calls[id(span)].outcome != "ok"
+        return span.status == "ERROR"
+
+    @cached_reading
+    def _tool_calls(self) -> dict[int, ToolCall]:
+        """The conversation's tool calls by their span (its identity: views are not hashable)."""
+        return {id(call.span): call for call in self.conversation.tool_calls}
 
     def _repeats(self, span: SpanView, earlier: SpanView) -> bool:
         """The same call again: same name, and the same inputs or the same terms in them (a reworded query)."""
@@ -429,7 +449,7 @@ class TraceCalls:
         )
 
     def _input_terms(self, span: SpanView) -> set[str]:
-        return self._per_span("inputs", span, lambda call: set(_terms(_leaf_text(call.inputs, RESULT_CHARS))))
+        return self._per_span("inputs", span, lambda call: _terms(_leaf_text(call.inputs, RESULT_CHARS)))
 
     def _known_before(self, span: SpanView) -> set[str]:
         """What a call's result may repeat without telling anything new: the request, its inputs, its name
@@ -437,16 +457,16 @@ class TraceCalls:
         return self._per_span(
             "known",
             span,
-            lambda call: (
-                self.request_terms | {_stem(term) for term in self._input_terms(call) | set(_terms(call.name.lower()))}
-            ),
+            lambda call: self.request_terms | set(map(_stem, self._input_terms(call))) | _name_stems(call.name),
         )
 
     def _per_span(self, reading: str, span: SpanView, read: Callable[[SpanView], Any]) -> Any:
         key = (span.span_id, reading)
-        if key not in self._readings:
-            self._readings[key] = read(span)
-        return self._readings[key]
+        readings = self._readings
+        if key in readings:
+            return readings[key]
+        value = readings[key] = read(span)
+        return value
 
 
 def parallel_runs(conversation: Conversation) -> list[ParallelRun]:
@@ -555,10 +575,10 @@ def _document_key(document: Document) -> str:
     return hashlib.blake2b(f"{document.source}\x00{text}".encode(), digest_size=8).hexdigest()
 
 
-def _failed(span: SpanView) -> bool:
-    if span.span_type == "TOOL":
-        return signals.tool_outcome(span.status, span.outputs) != "ok"
-    return span.status == "ERROR"
+@lru_cache(maxsize=1024)
+def _last_name_part(name: str) -> str:
+    """The tool's own name in a TOOL span's name; cached, as an agent has few tools."""
+    return _NAME_SEPARATORS.split(name)[-1]
 
 
 def _stored_text(span: SpanView, key: str) -> str:
@@ -579,27 +599,39 @@ def _parallel_run(run: list[SpanView]) -> ParallelRun:
 def _leaf_text(value: Any, limit: int) -> str:
     """The strings and numbers in `value` (up to `limit` characters), lower-cased, framework plumbing
     and dict keys left out: what a call was given or returned."""
+    if isinstance(value, str):  # as many results are
+        return value[:limit].lower()
     parts: list[str] = []
     size = 0
-    stack = [value]
-    while stack and size < limit:
-        item = stack.pop()
-        if isinstance(item, str):
-            parts.append(item[: limit - size])
-            size += len(parts[-1]) + 1
-        elif isinstance(item, int | float) and not isinstance(item, bool):
-            parts.append(str(item))
-            size += len(parts[-1]) + 1
-        elif isinstance(item, dict):
-            stack.extend(reversed([v for key, v in item.items() if key not in _PLUMBING_KEYS]))
-        elif isinstance(item, list | tuple):
-            stack.extend(reversed(item))
+    # The containers being read, innermost last, each as an iterator: depth first and in order, without
+    # recursion (a decoded value may nest deeper than Python's stack allows).
+    stack: list[Iterator[Any]] = [iter((value,))]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, str):
+                part = item[: limit - size]
+            elif isinstance(item, dict):
+                stack.append(iter([v for key, v in item.items() if key not in _PLUMBING_KEYS]))
+                break
+            elif isinstance(item, list | tuple):
+                stack.append(iter(item))
+                break
+            elif isinstance(item, int | float) and not isinstance(item, bool):
+                part = str(item)
+            else:
+                continue
+            parts.append(part)
+            size += len(part) + 1
+            if size >= limit:
+                return "\n".join(parts).lower()
+        else:
+            stack.pop()
     return "\n".join(parts).lower()
 
 
-def _terms(text: str) -> list[str]:
-    """The terms of a lower-cased text in order: words, ids, numbers of three characters or more."""
-    return [term for term in _TERM.findall(text) if len(term) > 2 and term not in _COMMON]
+def _terms(text: str) -> set[str]:
+    """The distinct terms of a lower-cased text: words, ids, numbers of three characters or more."""
+    return {term for term in _TERM.findall(text) if len(term) > 2} - _COMMON
 
 
 def _new_terms(text: str, known: set[str]) -> Iterator[str]:
@@ -613,9 +645,14 @@ def _new_terms(text: str, known: set[str]) -> Iterator[str]:
             yield term
 
 
-def _stem(term: str) -> str:
-    """A term without its plural's "s": "refunds" says nothing "refund" did not."""
-    return term.removesuffix("s")
+# A term without its plural's "s": "refunds" says nothing "refund" did not. A C-level callable: it runs per term.
+_stem = methodcaller("removesuffix", "s")
+
+
+@lru_cache(maxsize=1024)
+def _name_stems(name: str) -> frozenset[str]:
+    """The stems of a call's name; cached, as an agent has few tools."""
+    return frozenset(map(_stem, _terms(name.lower())))
 
 
 def _appears(term: str, text: str) -> bool:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from . import signals
-from .span_view import MODEL, TOKEN_USAGE, SpanView
+from .span_view import MODEL, TOKEN_USAGE, SpanView, cached_reading
 
 LLM_TYPES = ("CHAT_MODEL", "LLM")
 READ_TYPES = (*LLM_TYPES, "TOOL", "RETRIEVER")
@@ -31,12 +30,15 @@ _USAGE_KEYS = {
     "cache_read_tokens": ("cache_read_input_tokens", "cachedContentTokenCount", "cacheReadInputTokens"),
     "cache_write_tokens": ("cache_creation_input_tokens", "cacheWriteInputTokens"),
 }
+_ALL_USAGE_KEYS = frozenset(key for keys in _USAGE_KEYS.values() for key in keys)
+_NUMBER = (int, float)
 _HANDOFF_PREFIXES = ("transfer_to_", "handoff")
 # What MLflow stores when it could not serialise an output, e.g. a stream the autolog does not
 # record (Anthropic's `Messages.create(stream=True)` in MLflow 3.17; LlamaIndex's `astream_chat`, whose
 # async generator's repr names the function: `<async_generator object f.<locals>.g at 0x…>`).
 _OBJECT_REPR = re.compile(r"<[\w.]+ object(?: [\w.<>]+)? at 0x[0-9a-fA-F]+>")
 _RESULT_KEYS = ("toolResult", "functionResponse", "function_response")
+_CONTENT_KEYS = ("content", "blocks", "parts")
 _SPEAKERS = frozenset({"user", "assistant", "system", "tool", "developer"})
 
 
@@ -94,7 +96,7 @@ class ModelCall(_SpanReading):
     def failed(self) -> bool:
         return self.span.status == "ERROR"
 
-    @cached_property
+    @cached_reading
     def model(self) -> str | None:
         recorded = self.span.attribute(MODEL) or self.span.attribute("model")
         if recorded is None and isinstance(self.span.outputs, dict):
@@ -106,11 +108,11 @@ class ModelCall(_SpanReading):
         provider = self.span.attribute("mlflow.llm.provider")
         return str(provider) if provider else None
 
-    @cached_property
+    @cached_reading
     def messages(self) -> list[Message]:
         return messages_of(self.span.inputs)
 
-    @property
+    @cached_reading
     def recorded(self) -> bool:
         """False when MLflow stored no output for the call, only an object's repr, or objects it could
         not serialise (MLflow's crewai autolog stores a tool-calling reply's tool calls as `[{}]`)."""
@@ -118,19 +120,19 @@ class ModelCall(_SpanReading):
         unserialised = isinstance(outputs, list) and bool(outputs) and all(item == {} for item in outputs)
         return not _is_repr(outputs) and not unserialised
 
-    @cached_property
+    @cached_reading
     def answer(self) -> str | None:
         return signals.text_of(self.span.outputs) if self.recorded else None
 
-    @cached_property
+    @cached_reading
     def requested_tools(self) -> list[str]:
         return signals.requested_tools(self.span.outputs, self.span.events)
 
-    @cached_property
+    @cached_reading
     def finish_reason(self) -> str | None:
         return signals.call_finish_reason(self.span.outputs, self.span.events)
 
-    @cached_property
+    @cached_reading
     def usage(self) -> TokenUsage:
         recorded = self.span.attribute(TOKEN_USAGE)
         outputs = self.span.outputs if isinstance(self.span.outputs, dict) else {}
@@ -148,10 +150,14 @@ class ModelCall(_SpanReading):
         """Whether the call's inputs (a request) and outputs (an answer, or the tools it asked for)
         were read. An empty text is an answer only when the call did not stop to call tools it
         does not name."""
-        inputs = signals.request_text(self.span.inputs) is not None or bool(self.messages)
-        stopped_for_tools = self.finish_reason in ("tool_calls", "tool_use")
+        # The messages first: the conversation's readers need them anyway.
+        inputs = bool(self.messages) or signals.request_text(self.span.inputs) is not None
         text = self.answer
-        outputs = bool(text) or bool(self.requested_tools) or (text is not None and not stopped_for_tools)
+        outputs = (
+            bool(text)
+            or bool(self.requested_tools)
+            or (text is not None and self.finish_reason not in ("tool_calls", "tool_use"))
+        )
         return inputs, outputs or self.failed
 
 
@@ -166,12 +172,17 @@ class ToolCall(_SpanReading):
     def result(self) -> Any:
         return self.span.outputs
 
-    @cached_property
+    @cached_reading
     def outcome(self) -> str:
         """'ok', 'exception' (it raised) or 'error_output' (it returned an error)."""
         return signals.tool_outcome(self.span.status, self.span.outputs)
 
-    @cached_property
+    @cached_reading
+    def signature(self) -> str:
+        """The call's name and arguments as a digest (see `signals.calls_signature`)."""
+        return signals.calls_signature(self.name, self.arguments)
+
+    @cached_reading
     def error(self) -> str | None:
         if self.outcome == "ok":
             return None
@@ -182,11 +193,11 @@ class ToolCall(_SpanReading):
 class Retrieval(_SpanReading):
     """One retriever call: the query and the documents it returned."""
 
-    @cached_property
+    @cached_reading
     def query(self) -> str | None:
         return signals.request_text(self.span.inputs)
 
-    @cached_property
+    @cached_reading
     def documents(self) -> list[Document]:
         outputs = self.span.outputs
         if isinstance(outputs, dict):
@@ -218,7 +229,7 @@ class Conversation:
     def _of_type(self, *types: str) -> list[SpanView]:
         return [span for span in self.spans if span.span_type in types]
 
-    @cached_property
+    @cached_reading
     def model_calls(self) -> list[ModelCall]:
         """The calls to a model: LLM spans with no LLM span below them. A framework's step typed LLM
         that wraps the real call (DSPy's `Predict.forward` around `LM.__call__`) is not one."""
@@ -235,26 +246,31 @@ class Conversation:
             if span.span_id not in wrappers and not signals.is_prepared_request(span.outputs)
         ]
 
-    @cached_property
+    @cached_reading
     def tool_calls(self) -> list[ToolCall]:
         return [ToolCall(span) for span in self._of_type("TOOL")]
 
-    @cached_property
+    @cached_reading
     def retrievals(self) -> list[Retrieval]:
         return [Retrieval(span) for span in self._of_type("RETRIEVER")]
 
-    @cached_property
+    @cached_reading
     def sub_agents(self) -> list[SubAgent]:
         """AGENT spans below the root, except the same run recorded twice: an agent that is all its
         parent agent does, with the same request (Pydantic AI's `Agent.run` inside `Agent.run_sync`)."""
-        children: dict[str | None, int] = {}
-        for span in self.spans:
-            children[span.parent_id] = children.get(span.parent_id, 0) + 1
         return [
             SubAgent(span.name, self._enclosing_agent(span))
             for span in self._of_type("AGENT")
-            if span is not self.root and not (children.get(span.parent_id) == 1 and self._repeats_parent(span))
+            if span is not self.root and not (len(self.children[span.parent_id]) == 1 and self._repeats_parent(span))
         ]
+
+    @cached_reading
+    def children(self) -> dict[str | None, list[SpanView]]:
+        """Each parent span's id -> the spans recorded under it, in start order."""
+        children: dict[str | None, list[SpanView]] = {}
+        for span in self.spans:
+            children.setdefault(span.parent_id, []).append(span)
+        return children
 
     def _repeats_parent(self, span: SpanView) -> bool:
         parent = self._by_id.get(span.parent_id or "")
@@ -263,7 +279,7 @@ class Conversation:
         request = signals.request_text(span.inputs)
         return request is not None and request == signals.request_text(parent.inputs)
 
-    @cached_property
+    @cached_reading
     def handoffs(self) -> list[str]:
         """Handoffs from one agent to another, as the spans that made them (`transfer_to_<agent>`
         tools, `handoff` spans)."""
@@ -279,31 +295,31 @@ class Conversation:
     def request_inputs(self) -> Any:
         return self.root.inputs if self.root is not None else None
 
-    @cached_property
+    @cached_reading
     def request(self) -> str | None:
         return signals.request_text(self.request_inputs)
 
-    @property
+    @cached_reading
     def outputs(self) -> Any:
         """The root's outputs; None when MLflow recorded only an object's repr (nothing readable)."""
         outputs = self.root.outputs if self.root is not None else None
         return None if _is_repr(outputs) else outputs
 
-    @cached_property
+    @cached_reading
     def answer(self) -> Any:
         """What the user was shown: text, or the structured value the agent returns."""
         return signals.final_answer(self.outputs)
 
-    @cached_property
+    @cached_reading
     def answer_text(self) -> str | None:
         return signals.text_of(self.answer)
 
-    @cached_property
+    @cached_reading
     def last_model_call(self) -> ModelCall | None:
         calls = self.model_calls
         return max(calls, key=lambda call: call.span.end_ns or call.span.start_ns or 0) if calls else None
 
-    @cached_property
+    @cached_reading
     def finish_reason(self) -> str | None:
         """Why the answer's model call stopped. LangChain's model spans record none; the answer's
         message in the state does."""
@@ -311,14 +327,14 @@ class Conversation:
         reason = last.finish_reason if last is not None else None
         return reason or signals.finish_reason(self.outputs)
 
-    @cached_property
+    @cached_reading
     def model_said(self) -> str | None:
         """What the last model call said, which an app may drop (the Responses API keeps a refusal
         out of `output_text`)."""
         last = self.last_model_call
         return last.answer if last is not None else None
 
-    @cached_property
+    @cached_reading
     def messages(self) -> list[Message]:
         """The whole exchange: the last model call's messages and its answer, else the messages of
         the root's state, else the request and the answer."""
@@ -331,7 +347,7 @@ class Conversation:
         exchange = [Message("user", self.request)] if self.request is not None else []
         return exchange + ([Message("assistant", self.answer_text)] if self.answer_text is not None else [])
 
-    @cached_property
+    @cached_reading
     def usage(self) -> TokenUsage:
         """Tokens summed over the model calls that recorded them."""
         totals: dict[str, int] = {}
@@ -341,7 +357,7 @@ class Conversation:
                     totals[key] = totals.get(key, 0) + value
         return TokenUsage(**totals)
 
-    @cached_property
+    @cached_reading
     def cost(self) -> float | None:
         costs = [call.cost for call in self.model_calls if call.cost is not None]
         return sum(costs) if costs else None
@@ -369,8 +385,8 @@ class Conversation:
             else:
                 continue
             read += 1
-            parts = [part for part, ok in zip(("inputs", "outputs"), got, strict=True) if not ok]
-            if parts:
+            if not all(got):
+                parts = [part for part, ok in zip(("inputs", "outputs"), got, strict=True) if not ok]
                 missed.append(Unread(span.name, " and ".join(parts)))
         return read, missed
 
@@ -408,14 +424,19 @@ def messages_of(value: Any) -> list[Message]:
     items = value
     if isinstance(value, dict):
         # Gemini's system instruction is part of the call's `config`.
-        sources = [value, value["config"]] if isinstance(value.get("config"), dict) else [value]
+        config = value.get("config")
+        sources = (value, config) if isinstance(config, dict) else (value,)
         system = [
             Message("system", signals.text_of(source[key]))
             for source in sources
             for key in _SYSTEM_KEYS
             if source.get(key)
         ]
-        items = next((value[key] for key in _MESSAGE_KEYS if isinstance(value.get(key), list)), None)
+        items = None
+        for key in _MESSAGE_KEYS:
+            if isinstance(found := value.get(key), list):
+                items = found
+                break
     if not isinstance(items, list):
         return []
     messages = [message for item in items if (message := _message(item)) is not None]
@@ -423,10 +444,8 @@ def messages_of(value: Any) -> list[Message]:
 
 
 def _message(item: Any) -> Message | None:
-    if signals.is_pair(item):
-        return Message(signals.role_of({"role": item[0]}), str(item[1]))
     if not isinstance(item, dict):
-        return None
+        return Message(signals.role_of({"role": item[0]}), str(item[1])) if signals.is_pair(item) else None
     kind = item.get("type")
     if kind in ("function_call", "tool_use"):  # a Responses API output item fed back as input
         return Message("assistant", None, (str(item.get("name")),))
@@ -436,12 +455,15 @@ def _message(item: Any) -> Message | None:
     if role not in _SPEAKERS:
         return None
     # LlamaIndex keeps a message's content in `blocks`, Gemini in `parts`.
-    content = next((item[key] for key in ("content", "blocks", "parts") if item.get(key) is not None), None)
-    blocks = content if isinstance(content, list) else []
-    results = [block for block in blocks if isinstance(block, dict) and _is_tool_result(block, role)]
-    if results and len(results) == len(blocks):  # a turn that only carries tool results
-        said = [signals.text_of(_tool_result_content(block)) for block in results]
-        return Message("tool", "\n".join(text for text in said if text is not None) or None)
+    content = None
+    for key in _CONTENT_KEYS:
+        if (content := item.get(key)) is not None:
+            break
+    if isinstance(content, list):
+        results = [block for block in content if isinstance(block, dict) and _is_tool_result(block, role)]
+        if results and len(results) == len(content):  # a turn that only carries tool results
+            said = [signals.text_of(_tool_result_content(block)) for block in results]
+            return Message("tool", "\n".join(text for text in said if text is not None) or None)
     return Message(role, signals.text_of(content), tuple(signals.requested_tools(item)))
 
 
@@ -481,15 +503,25 @@ def _usage(recorded: dict[str, Any], raw: dict[str, Any]) -> TokenUsage:
     tokens are often only there: OpenAI's `prompt_tokens_details`, the Responses API's
     `input_tokens_details`)."""
     found: dict[str, int] = {}
-    for field, keys in _USAGE_KEYS.items():
-        for source in (recorded, raw):
-            value = next((source[key] for key in keys if isinstance(source.get(key), int | float)), None)
-            if value is not None:
-                found[field] = int(value)
-                break
+    for source in (recorded, raw):
+        # The fields a source does not name (most of them) are passed over with one set operation each.
+        present = _ALL_USAGE_KEYS.intersection(source)
+        for field, keys in _USAGE_KEYS.items():
+            if field not in found and not present.isdisjoint(keys):
+                value = _first_number(source, keys)
+                if value is not None:
+                    found[field] = int(value)
     if "cache_read_tokens" not in found:
         details = raw.get("prompt_tokens_details") or raw.get("input_tokens_details")
         cached = details.get("cached_tokens") if isinstance(details, dict) else None
         if isinstance(cached, int | float):
             found["cache_read_tokens"] = int(cached)
     return TokenUsage(**found)
+
+
+def _first_number(source: dict[str, Any], keys: tuple[str, ...]) -> int | float | None:
+    for key in keys:
+        value = source.get(key)
+        if isinstance(value, _NUMBER):
+            return value
+    return None

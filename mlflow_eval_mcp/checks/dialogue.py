@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from . import signals
@@ -34,6 +35,10 @@ SIGNALS = (
 )
 """Every kind of signal `signals_of` can find."""
 QUOTE_CHARS = 120
+TURN_CHARS = 1_000
+"""A session's turns are judged on this many characters: enough for every signal's pattern."""
+APOLOGY_WINDOW = 200
+"""An apology counts in the first this many characters of the agent's turn."""
 _REPEAT_OVERLAP = 0.8
 """A user turn whose terms overlap an earlier one's this much (Jaccard) says the same again."""
 _MIN_REPEAT_TERMS = 4
@@ -132,6 +137,57 @@ _TERM = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
+class _Cue:
+    """A pattern, and words one of which each of its matches holds once lower-cased: in ASCII text, where
+    ignoring case is lower-casing, a few substring searches rule out most texts for the cost of one."""
+
+    pattern: re.Pattern[str]
+    words: tuple[str, ...]
+
+    def search(self, text: str, lowered: str | None) -> re.Match[str] | None:
+        """`lowered`: `text` lower-cased if it is ASCII, else None (the pattern alone decides)."""
+        if lowered is None or any(map(lowered.__contains__, self.words)):
+            return self.pattern.search(text)
+        return None
+
+
+_USER_CORRECTION_CUE = _Cue(
+    _USER_CORRECTION,
+    ("no ", "no,", "not what i", "i already", "i just", "as i", "misunderstood", "i said", "i meant", "i asked"),
+)
+_FRUSTRATION_CUE = _Cue(
+    _FRUSTRATION,
+    (
+        "frustrat",
+        "ridiculous",
+        "useless",
+        "annoy",
+        "waste of",
+        "unacceptable",
+        "terrible service",
+        "listening",
+        "absurd",
+        "insane",
+        "a joke",
+        "what is wrong with you",
+        "!!",
+        "??",
+        "!?",
+        "?!",
+    ),
+)
+_HUMAN_REQUEST_CUE = _Cue(
+    _HUMAN_REQUEST,
+    ("speak ", "talk ", "chat ", "real ", "live ", "actual ", "human agent", "customer service representative"),
+)
+_APOLOGY_CUE = _Cue(
+    _APOLOGY,
+    ("sorry", "apologi", "my mistake", "i was wrong", "i was mistaken", "i made a", "i misspoke", "let me correct"),
+)
+_ESCALATION_CUE = _Cue(_ESCALATION_TEXT, ("transfer", "a human ", "connect", "escalat"))
+
+
+@dataclass(frozen=True)
 class Turn:
     """One message of a dialogue: who spoke (user, assistant, or an agent's name) and what."""
 
@@ -191,18 +247,25 @@ def dialogue_of(conversation: Conversation, trace_id: str | None = None) -> Dial
     answer = conversation.answer_text
     if answer and (not turns or turns[-1].role != "assistant" or turns[-1].text != answer):
         turns.append(Turn("assistant", answer, "assistant", trace_id))
-    tools = [
-        ToolUse(call.name, signals.calls_signature(call.name, call.arguments), call.outcome != "ok", trace_id)
-        for call in conversation.tool_calls
-    ]
+    tools = [ToolUse(call.name, call.signature, call.outcome != "ok", trace_id) for call in conversation.tool_calls]
     return Dialogue(turns, tools, answer, [trace_id] if trace_id else [])
 
 
+def compact(dialogue: Dialogue) -> Dialogue:
+    """The dialogue with each turn cut to `TURN_CHARS` (and its answer to four times that): what a
+    session is judged on, so the analysis can keep a session's traces until its pass ends."""
+    turns = [
+        turn if len(turn.text) <= TURN_CHARS else replace(turn, text=turn.text[:TURN_CHARS]) for turn in dialogue.turns
+    ]
+    answer = dialogue.final_answer[: TURN_CHARS * 4] if dialogue.final_answer else None
+    return Dialogue(turns, dialogue.tools, answer, dialogue.trace_ids)
+
+
 def session_dialogue(dialogues: Iterable[Dialogue]) -> Dialogue:
-    """A session's traces, in order, as one dialogue. After the first trace, each adds its own turn:
-    from its last user message on (what came before is the history its model was sent again)."""
+    """A session's traces, in order, as one dialogue (each `compact`). After the first trace, each adds
+    its own turn: from its last user message on (what came before is the history its model was sent again)."""
     session = Dialogue()
-    for dialogue in dialogues:
+    for dialogue in map(compact, dialogues):
         users = [index for index, turn in enumerate(dialogue.turns) if turn.role == "user"]
         own = dialogue.turns[users[-1] :] if session.turns and users else dialogue.turns
         session.turns.extend(own)
@@ -226,11 +289,14 @@ def signals_of(dialogue: Dialogue) -> list[Signal]:
 def _history(conversation: Conversation, trace_id: str | None) -> list[Turn]:
     """The longest exchange the trace recorded: what a model call was sent with its answer, or
     the messages of the root's request (a transcript's whole dialogue) or state."""
-    exchanges = [
-        [*call.messages, Message("assistant", call.answer)] for call in conversation.model_calls if call.messages
-    ]
-    exchanges += [messages_of(conversation.request_inputs), messages_of(conversation.outputs)]
-    longest = max(exchanges, key=len)
+    # A call's exchange is its messages and its answer; the first longest wins.
+    sent = max(
+        (call for call in conversation.model_calls if call.messages), key=lambda call: len(call.messages), default=None
+    )
+    longest = [*sent.messages, Message("assistant", sent.answer)] if sent is not None else []
+    for messages in (messages_of(conversation.request_inputs), messages_of(conversation.outputs)):
+        if len(messages) > len(longest):
+            longest = messages
     return [
         Turn(message.role, message.text, message.role, trace_id)
         for message in longest
@@ -269,15 +335,18 @@ def _user_signals(dialogue: Dialogue) -> list[Signal]:
             answered += pending
             pending = []
             continue
-        terms = set(_TERM.findall(turn.text.lower()))
-        if answered and (match := _USER_CORRECTION.search(turn.text)):
-            found.append(Signal("user_correction", _around(turn.text, match), turn.trace_id))
+        text = turn.text
+        lowered = text.lower()
+        terms = set(_TERM.findall(lowered))
+        ascii_lowered = lowered if text.isascii() else None
+        if answered and (match := _USER_CORRECTION_CUE.search(text, ascii_lowered)):
+            found.append(Signal("user_correction", _around(text, match), turn.trace_id))
         elif len(terms) >= _MIN_REPEAT_TERMS and any(_overlap(terms, seen) >= _REPEAT_OVERLAP for seen in answered):
-            found.append(Signal("user_repeat", f"the user asks again: {_quote(turn.text)}", turn.trace_id))
-        if match := _FRUSTRATION.search(turn.text):
-            found.append(Signal("user_frustration", _around(turn.text, match), turn.trace_id))
-        if match := _HUMAN_REQUEST.search(turn.text):
-            found.append(Signal("human_requested", _around(turn.text, match), turn.trace_id))
+            found.append(Signal("user_repeat", f"the user asks again: {_quote(text)}", turn.trace_id))
+        if match := _FRUSTRATION_CUE.search(text, ascii_lowered):
+            found.append(Signal("user_frustration", _around(text, match), turn.trace_id))
+        if match := _HUMAN_REQUEST_CUE.search(text, ascii_lowered):
+            found.append(Signal("human_requested", _around(text, match), turn.trace_id))
         pending.append(terms)
     return found
 
@@ -285,15 +354,20 @@ def _user_signals(dialogue: Dialogue) -> list[Signal]:
 def _agent_signals(dialogue: Dialogue) -> list[Signal]:
     found = []
     for turn in (turn for turn in dialogue.turns if turn.role == "assistant"):
-        # "I'm sorry, but I cannot help" is a refusal, which the analysis reports as one.
-        if (match := _APOLOGY.search(turn.text)) and not signals.is_refusal(turn.text):
-            found.append(Signal("agent_apology", f"{turn.speaker}: {_around(turn.text, match)}", turn.trace_id))
-        if match := _ESCALATION_TEXT.search(turn.text):
-            found.append(Signal("escalation", f"{turn.speaker}: {_around(turn.text, match)}", turn.trace_id))
+        text = turn.text
+        lowered = text.lower() if text.isascii() else None
+        # "I'm sorry, but I cannot help" is a refusal, which the analysis reports as one. An agent apologises as
+        # it starts to speak; further on, "we apologize" is more often a page or a message it quotes.
+        opening = text[:APOLOGY_WINDOW]
+        apology = _APOLOGY_CUE.search(opening, lowered[:APOLOGY_WINDOW] if lowered is not None else None)
+        if (match := apology) and not signals.is_refusal(text):
+            found.append(Signal("agent_apology", f"{turn.speaker}: {_around(text, match)}", turn.trace_id))
+        if match := _ESCALATION_CUE.search(text, lowered):
+            found.append(Signal("escalation", f"{turn.speaker}: {_around(text, match)}", turn.trace_id))
     found.extend(
         Signal("escalation", f"the agent called {tool.name}", tool.trace_id)
         for tool in dialogue.tools
-        if _ESCALATION_TOOL.search(tool.name)
+        if _is_escalation_tool(tool.name)
     )
     return found
 
@@ -336,9 +410,14 @@ def _unbacked_claims(dialogue: Dialogue) -> list[Signal]:
     answer = dialogue.final_answer
     if not answer or not dialogue.tools:
         return []
+    scanned = answer[: signals.SCAN_CHARS]
+    # Every claim names one of the verbs `_CLAIM_STEMS` holds (see `_Cue`).
+    lowered = scanned.lower() if scanned.isascii() else None
+    if lowered is not None and not any(map(lowered.__contains__, _CLAIM_STEMS)):
+        return []
     done = [tool.name.lower() for tool in dialogue.tools if not tool.failed]
     found = []
-    for match in _CLAIM.finditer(answer[: signals.SCAN_CHARS]):
+    for match in _CLAIM.finditer(scanned):
         stem = _CLAIM_STEMS[match.group(1).lower()]
         names = (stem, *_CLAIM_SYNONYMS.get(stem, ()))
         if not any(name in tool for tool in done for name in names):
@@ -350,10 +429,16 @@ def _unbacked_claims(dialogue: Dialogue) -> list[Signal]:
     return found
 
 
+@lru_cache(maxsize=1024)
 def _is_write(tool_name: str) -> bool:
     """Whether a tool's name says it changes something: a write verb among its words
-    (`cancel_reservation`, `bookFlight`, `orders.update`)."""
+    (`cancel_reservation`, `bookFlight`, `orders.update`). Cached: an agent has few tools."""
     return any(word.lower() in _WRITE_VERBS for word in _NAME_WORD.findall(tool_name))
+
+
+@lru_cache(maxsize=1024)
+def _is_escalation_tool(tool_name: str) -> bool:
+    return bool(_ESCALATION_TOOL.search(tool_name))
 
 
 def _overlap(first: set[str], second: set[str]) -> float:

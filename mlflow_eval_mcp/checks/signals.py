@@ -65,6 +65,7 @@ _ROLES = {
     "FunctionExecutionResultMessage": "tool",
     "ToolCallExecutionEvent": "tool",
 }
+_PLAIN_ROLES = frozenset({"user", "assistant", "system", "tool", "developer"})
 _SOURCED_MESSAGE = re.compile(r"[A-Z]\w*(?:Message|Event)")
 # Pydantic AI's messages have no role: a ModelRequest (`kind: "request"`) holds the user's prompt parts
 # and tool returns, a ModelResponse (`kind: "response"`) what the model said; each a list of `parts`.
@@ -78,6 +79,10 @@ _TOOL_CALL_ITEMS = ("tool_use", "function_call", "tool_call")
 # Content blocks holding one call under a key: Bedrock Converse's `toolUse`, Gemini's part `function_call`
 # (`functionCall` in the REST API's JSON).
 _WRAPPED_CALL_KEYS = ("toolUse", "function_call", "functionCall")
+# Where `requested_tools` looks for calls in a dict besides its content blocks.
+_CALL_HOLDERS = frozenset(
+    {"messages", "choices", "candidates", "output", "message", "next_tool_name", "tool_calls", "parts"}
+)
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 # A refusal declines the whole request ("I can't help with that"), unlike an answer that
@@ -94,6 +99,20 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 _REFUSAL_WINDOW = 300
+# What any refusal says: an ASCII text (where ignoring case is lower-casing) holding none of these is none.
+_REFUSAL_CUES = (
+    "can't",
+    "cannot",
+    "can not",
+    "won't",
+    "will not",
+    "unable to",
+    "not able to",
+    "decline",
+    "no puedo",
+    "nicht helfen",
+    "peux pas",
+)
 _ERROR_TEXT = re.compile(
     r"^\s*(?:"
     r"\[?(?:error|exception|fatal)\]?\s*(?:[:\-!\[(]|\d{3}\b)"
@@ -124,6 +143,9 @@ _MIXED_ID = re.compile(
 )
 _SIGNATURE_INPUT_CHARS = 1_000
 """A signature keeps 200 characters; reading more of a message could only cost time."""
+# What `json.dumps(value, ensure_ascii=False, default=str, sort_keys=…)` would build on every call.
+_DUMPER = json.JSONEncoder(ensure_ascii=False, default=str)
+_SORTED_DUMPER = json.JSONEncoder(ensure_ascii=False, default=str, sort_keys=True)
 _NUMBER = re.compile(r"(?<![\w<])\d+(?:[.,]\d+)*(?![\w>])")
 
 
@@ -177,7 +199,10 @@ def _part_text(item: Any, depth: int) -> str | None:
 
 def role_of(message: dict[str, Any]) -> str:
     """user, assistant, system, tool, …: OpenAI's `role`, or LangChain's `type` in the same terms."""
-    role = str(message.get("role") or message.get("type") or "")
+    role = message.get("role")
+    if isinstance(role, str) and role in _PLAIN_ROLES:  # OpenAI's, as most messages name theirs
+        return role
+    role = str(role or message.get("type") or "")
     if role not in _ROLES and isinstance(source := message.get("source"), str) and _SOURCED_MESSAGE.fullmatch(role):
         return source if source in ("user", "system") else "assistant"
     if not role and isinstance(message.get("parts"), list) and message.get("kind") in _MESSAGE_KINDS:
@@ -240,6 +265,10 @@ def requested_tools(outputs: Any, events: list[tuple[str, Any]] | None = None) -
     blocks, Bedrock `toolUse` blocks, Gemini `function_call` parts, LangChain messages' `tool_calls`,
     or those of a conversation's last assistant message.
     A streamed OpenAI call names them only in its chunks' deltas (see `call_finish_reason`)."""
+    if not events and isinstance(outputs, dict) and _CALL_HOLDERS.isdisjoint(outputs):
+        blocks = _content(outputs)
+        if not isinstance(blocks, list):  # a plain message, as most of a conversation's are
+            return []
     streamed = [
         str(name)
         for chunk in _chunks(events or [])
@@ -247,7 +276,7 @@ def requested_tools(outputs: Any, events: list[tuple[str, Any]] | None = None) -
         for choice in chunk["choices"]
         if isinstance(choice, dict) and isinstance(choice.get("delta"), dict)
         for call in choice["delta"].get("tool_calls") or []
-        if isinstance(call, dict) and (name := (call.get("function") or {}).get("name"))
+        if isinstance(call, dict) and (name := _call_name(call))
     ]
     if streamed:
         return streamed
@@ -273,11 +302,7 @@ def requested_tools(outputs: Any, events: list[tuple[str, Any]] | None = None) -
         blocks = outputs["output"]
     if isinstance(outputs, dict) and isinstance(outputs.get("parts"), list):  # Gemini content parts
         blocks = outputs["parts"]
-    names = [
-        str((call.get("function") or {}).get("name") or call.get("name") or "")
-        for call in calls or []
-        if isinstance(call, dict)
-    ]
+    names = [_call_name(call) for call in calls or [] if isinstance(call, dict)]
     if isinstance(blocks, list):
         names += [str(b.get("name") or b.get("tool_name")) for b in blocks if isinstance(b, dict) and _is_call_block(b)]
         names += [
@@ -288,6 +313,14 @@ def requested_tools(outputs: Any, events: list[tuple[str, Any]] | None = None) -
             if isinstance(b.get(key), dict)
         ]
     return [name for name in names if name]
+
+
+def _call_name(call: dict[str, Any]) -> str:
+    """A tool call's name: OpenAI's `function.name`, Inspect AI's `function` (the name itself), or `name`."""
+    function = call.get("function")
+    if isinstance(function, dict):
+        return str(function.get("name") or call.get("name") or "")
+    return str(function if isinstance(function, str) and function else call.get("name") or "")
 
 
 def _is_call_block(block: dict[str, Any]) -> bool:
@@ -397,7 +430,13 @@ def is_empty(outputs: Any) -> bool:
 def is_refusal(text: str | None) -> bool:
     if not text:
         return False
-    return bool(_REFUSAL.search(text[:_REFUSAL_WINDOW].translate(_APOSTROPHES)))
+    window = text[:_REFUSAL_WINDOW]
+    if window.isascii():  # no typographic apostrophe to straighten, and ignoring case is lower-casing
+        if not any(map(window.lower().__contains__, _REFUSAL_CUES)):
+            return False
+    else:
+        window = window.translate(_APOSTROPHES)
+    return bool(_REFUSAL.search(window))
 
 
 def is_truncated(text: str | None, reason: str | None) -> bool:
@@ -428,7 +467,7 @@ def output_format(outputs: Any) -> str:
             return "json"
         except ValueError:
             pass
-    if _TABLE_RULE.search(stripped):
+    if "---" in stripped and _TABLE_RULE.search(stripped):
         return "markdown_table"
     if _MARKDOWN.search(stripped):
         return "markdown"
@@ -535,6 +574,6 @@ def calls_signature(name: str, inputs: Any) -> str:
 
 def _dump(value: Any, *, sort_keys: bool = False) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, default=str, sort_keys=sort_keys)
+        return (_SORTED_DUMPER if sort_keys else _DUMPER).encode(value)
     except (TypeError, ValueError):
         return repr(value)

@@ -8,8 +8,9 @@ instead makes the analysis cost a fraction of fetching the traces.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from .json_text import from_json
 
@@ -22,9 +23,37 @@ MODEL = "mlflow.llm.model"
 # OpenInference `output.value` of ""), which then stays only under its own key.
 _OTEL_OUTPUTS = ("output.value", "gen_ai.output.messages", "gen_ai.tool.call.result")
 _MISSING = object()
+_T = TypeVar("_T")
 
 
-@dataclass
+class cached_reading(Generic[_T]):
+    """`functools.cached_property` without the lock Python 3.11 takes on each first read, which costs
+    more than most readings themselves. A reading is a pure function of its view: two threads racing
+    on one view would only compute the same value twice."""
+
+    def __init__(self, read: Callable[[Any], _T]) -> None:
+        self._read = read
+        self._name = read.__name__
+        self.__doc__ = read.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> cached_reading[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | cached_reading[_T]:
+        if instance is None:
+            return self
+        # Stored under the descriptor's own name: later reads find the value before the descriptor.
+        value = instance.__dict__[self._name] = self._read(instance)
+        return value
+
+
+@dataclass(slots=True)
 class SpanView:
     span_id: str
     parent_id: str | None
@@ -40,6 +69,8 @@ class SpanView:
     """(name, attributes) of each event: a streamed model call's chunks are events."""
     span_type: str = "UNKNOWN"
     _decoded: dict[str, Any] = field(default_factory=dict, repr=False)
+    _outputs: Any = field(default=_MISSING, init=False, repr=False, compare=False)
+    """The outputs once found (see `outputs`): every reading of a span asks for them."""
 
     @classmethod
     def of(cls, span: Any) -> SpanView:
@@ -51,6 +82,11 @@ class SpanView:
         """The view of a span as MLflow stores it (`Span.to_dict()`, attribute values JSON-encoded)."""
         status = stored.get("status") or {}
         attributes = stored.get("attributes") or {}
+        events = stored.get("events") or []
+        # Most spans have no events: the comprehension and the exception's search are skipped for them.
+        read_events = (
+            [(str(e.get("name") or ""), e.get("attributes")) for e in events if isinstance(e, dict)] if events else []
+        )
         return cls(
             span_id=str(stored.get("span_id")),
             parent_id=stored.get("parent_span_id") or None,
@@ -59,21 +95,17 @@ class SpanView:
             end_ns=_int(stored.get("end_time_unix_nano")),
             status=str(status.get("code") or "UNSET").removeprefix("STATUS_CODE_"),
             status_text=status.get("message") or None,
-            exception=_exception(stored.get("events") or []),
+            exception=_exception(events) if events else None,
             encoded_attributes=attributes,
-            events=[
-                (str(event.get("name") or ""), event.get("attributes"))
-                for event in stored.get("events") or []
-                if isinstance(event, dict)
-            ],
+            events=read_events,
             span_type=str(from_json(attributes.get(SPAN_TYPE)) or "UNKNOWN"),
         )
 
     def attribute(self, key: str) -> Any:
-        value = self._decoded.get(key, _MISSING)
-        if value is _MISSING:
-            value = from_json(self.encoded_attributes.get(key))
-            self._decoded[key] = value
+        decoded = self._decoded
+        if key in decoded:
+            return decoded[key]
+        value = decoded[key] = from_json(self.encoded_attributes.get(key))
         return value
 
     @property
@@ -82,6 +114,12 @@ class SpanView:
 
     @property
     def outputs(self) -> Any:
+        outputs = self._outputs
+        if outputs is _MISSING:
+            outputs = self._outputs = self._find_outputs()
+        return outputs
+
+    def _find_outputs(self) -> Any:
         outputs = self.attribute(SPAN_OUTPUTS)
         if outputs is None:
             present = (key for key in _OTEL_OUTPUTS if key in self.encoded_attributes)

@@ -141,7 +141,6 @@ def test_a_web_page_s_sorry_that_the_web_surfer_reads_out_is_no_agent_apology(sh
     assert run not in shared.who_and_when.flagged("agent_apologies")
 
 
-@pytest.mark.xfail(strict=True, reason="checks/dialogue.py reads a web page an agent quotes as the agent's apology")
 def test_a_captcha_page_that_an_agent_quotes_is_no_agent_apology(shared):
     # Algorithm-Generated/55.json, step 5, WebServing_Expert showing the page it was served: "Title: Radware Bot
     # Manager Captcha ... We apologize for the inconvenience... To ensure we keep this website safe, please ..."
@@ -191,7 +190,6 @@ def test_a_run_with_one_tool_call_is_not_far_longer_than_the_others(shared):
     assert run not in shared.framework_runs.flagged("long_conversations")
 
 
-@pytest.mark.xfail(strict=True, reason="checks/signals.py: an Inspect AI tool call names its function as a string")
 def test_every_framework_run_is_read(shared):
     # inspect_ai/2025-05-12T20-27-36-04-00_browser.json: the browsing agent's tool calls are
     # {"function": "web_browser_go", "arguments": {"url": ...}}.

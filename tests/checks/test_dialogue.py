@@ -8,7 +8,16 @@ from mlflow.entities import Trace
 from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.checks.conversation import Conversation
-from mlflow_eval_mcp.checks.dialogue import SIGNALS, dialogue_of, session_dialogue, session_of, signals_of
+from mlflow_eval_mcp.checks.dialogue import (
+    SIGNALS,
+    TURN_CHARS,
+    Dialogue,
+    Turn,
+    dialogue_of,
+    session_dialogue,
+    session_of,
+    signals_of,
+)
 from mlflow_eval_mcp.importing.importer import import_traces
 from tests.conversations import CONVERSATIONS, write_transcripts
 
@@ -85,3 +94,24 @@ def test_a_trace_that_repeats_the_session_s_history_adds_only_its_own_turn(impor
 )
 def test_a_session_is_keyed_by_its_id_as_stored_in_mlflow_3_17_and_3_18_forms(stored, session):
     assert session_of({"mlflow.trace.session": stored}) == session
+
+
+def _said(*texts: str) -> Dialogue:
+    return Dialogue([Turn("user", "Where is my order?", "user"), *(Turn("assistant", text, "agent") for text in texts)])
+
+
+def test_an_apology_counts_where_the_agent_starts_to_speak():
+    assert [signal.kind for signal in signals_of(_said("My apologies for the confusion: it ships Monday."))] == [
+        "agent_apology"
+    ]
+
+
+def test_an_apology_deep_in_a_page_the_agent_quotes_is_not_the_agent_s():
+    page = "Here is what the site shows. Title: Bot Manager Captcha. " + "Please verify. " * 20
+    assert signals_of(_said(page + "We apologize for the inconvenience.")) == []
+
+
+def test_a_session_is_judged_on_its_turns_cut_as_the_analysis_keeps_them():
+    long = "x" * (TURN_CHARS + 500)
+    session = session_dialogue([_said(long), _said("Thanks.")])
+    assert max(len(turn.text) for turn in session.turns) == TURN_CHARS

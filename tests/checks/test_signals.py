@@ -138,3 +138,8 @@ def test_the_tools_a_model_call_asked_for_are_named_in_every_shape():
     langchain = {"type": "ai", "content": "", "tool_calls": [{"name": "lookup", "args": {}, "id": "c"}]}
     assert [signals.requested_tools(outputs) for outputs in (openai, anthropic, langchain)] == [["lookup"]] * 3
     assert signals.requested_tools({"choices": [{"message": {"content": "Hi"}}]}) == []
+
+
+def test_an_inspect_ai_tool_call_names_its_function_as_a_string():
+    outputs = {"tool_calls": [{"id": "call-1", "function": "web_browser_go", "arguments": {"url": "https://x.org"}}]}
+    assert signals.requested_tools(outputs) == ["web_browser_go"]
