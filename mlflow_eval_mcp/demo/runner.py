@@ -209,7 +209,8 @@ def _suite_summary(result: DemoResult) -> list[str]:
         f"Suite generated in {suite.suite_dir} (mode: {suite.mode})",
         f"  analysed {suite.traces_analyzed} traces: {suite.findings} findings",
         f"  dataset: {suite.dataset.cases} cases ({suite.dataset.recorded} recorded, "
-        f"{suite.dataset.synthetic} synthetic); redacted: {redacted or 'nothing'}",
+        f"{suite.dataset.synthetic} synthetic, {suite.dataset.sessions} whole sessions); "
+        f"redacted: {redacted or 'nothing'}",
         f"  scorers: {len(suite.scorers.code_scorers)} code ({', '.join(s.name for s in suite.scorers.code_scorers)}), "
         f"{len(suite.scorers.judges)} LLM judges",
     ]

@@ -91,6 +91,7 @@ class SuiteSummary(BaseModel):
     cases: int
     recorded_cases: int
     synthetic_cases: int
+    session_cases: int = 0
     findings_not_covered: int
     code_scorers: list[str]
     judges: list[str]
@@ -104,7 +105,8 @@ class SuiteSummary(BaseModel):
             [
                 f"Suite written to {self.suite_dir} ({self.mode}) from {self.traces_analyzed:,} traces and "
                 f"{self.findings} findings.",
-                f"Dataset: {self.cases} cases ({self.recorded_cases} recorded, {self.synthetic_cases} synthetic); "
+                f"Dataset: {self.cases} cases ({self.recorded_cases} recorded, {self.synthetic_cases} synthetic, "
+                f"{self.session_cases} whole sessions); "
                 f"{self.findings_not_covered} findings without a case.",
                 f"Code scorers: {', '.join(self.code_scorers) or 'none'}. Judges: {', '.join(self.judges) or 'none'}. "
                 f"{self.left_out} left out (detail='full' says why).",
@@ -125,6 +127,7 @@ def _suite(result: GenerateResult) -> tuple[str, dict[str, Any]]:
         cases=result.dataset.cases,
         recorded_cases=result.dataset.recorded,
         synthetic_cases=result.dataset.synthetic,
+        session_cases=result.dataset.sessions,
         findings_not_covered=len(result.dataset.findings_not_covered),
         code_scorers=[spec.name for spec in [*result.scorers.code_scorers, *result.scorers.generated_code_scorers]],
         judges=[judge.name for judge in result.scorers.judges],

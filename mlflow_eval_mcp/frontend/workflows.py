@@ -29,7 +29,8 @@ production, using the suite in "{suite_dir}".
 1. validate_eval(suite_dir="{suite_dir}") scores the recorded production traces: this run is the baseline. Note \
 its run_id.
 2. validate_eval(suite_dir="{suite_dir}", predict_fn="{predict_fn}") runs the new version on the same cases. \
-Note its run_id; a failed baseline gate already means it does worse than production somewhere.
+Note its run_id; a failed gate already means it does worse than production somewhere, and a failed paired \
+gate names a scorer it fails on significantly more of the well-recorded cases than production did.
 3. compare_runs(baseline_run_id=<1>, candidate_run_id=<2>). Report the verdict per scorer with its McNemar \
 p-value, and list the rows that went from pass to fail with get_trace on one of them.
 4. Conclude: ship, or not, and what to fix first."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from typing import TYPE_CHECKING, Any
 
+from mlflow_eval_mcp.checks.paired import mcnemar_exact
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.suite.models import CompareResult, ScorerComparison
 from mlflow_eval_mcp.ui_links import run_url
@@ -133,15 +133,6 @@ def _compare(
         regressed_rows=regressed[:LISTED_ROWS],
         verdict=verdict,
     )
-
-
-def mcnemar_exact(pass_to_fail: int, fail_to_pass: int) -> float:
-    """Two-sided exact McNemar p-value: under no change, each flip is a fair coin."""
-    flips = pass_to_fail + fail_to_pass
-    if flips == 0:
-        return 1.0
-    tail = sum(math.comb(flips, k) for k in range(min(pass_to_fail, fail_to_pass) + 1)) / 2**flips
-    return min(1.0, 2 * tail)
 
 
 def _rate(values: list[bool | None]) -> float | None:

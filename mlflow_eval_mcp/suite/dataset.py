@@ -23,6 +23,7 @@ from mlflow_eval_mcp.redaction import Redactor
 from mlflow_eval_mcp.suite.claude_cases import claude_cases, evidence_text
 from mlflow_eval_mcp.suite.layout import CASES_FILE, TRACES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, DatasetResult, DatasetSync, Strategy
+from mlflow_eval_mcp.suite.recorded_expectations import derived_expectations
 from mlflow_eval_mcp.suite.session_cases import session_budget, session_cases
 from mlflow_eval_mcp.suite.state import read_analysis, write_cases
 from mlflow_eval_mcp.suite.synthetic import EDGE_CASES, synthetic_inputs
@@ -196,14 +197,18 @@ class _CaseBuilder:
         inputs = raw_inputs if isinstance(raw_inputs, dict) else {"request": raw_inputs}
         if self._grounding is None and not kinds and request.strip():
             self._grounding = (inputs, request, _text_key(inputs, request), trace_id)
+        expectations = _expectations(trace)
+        # A recording no finding names sets what any agent given its request should do (unless a human said no).
+        derived = {} if kinds else derived_expectations(trace, expectations.get("human_assessments"))
+        tags = {"source_trace_id": trace_id, "case": "recorded"} | ({"recording": "good"} if derived else {})
         self.cases.append(
             DatasetCase(
                 case_id=f"case-{len(self.cases) + 1:03d}",
                 kind="recorded",
                 inputs=self.redactor.value(inputs),
                 outputs=self.redactor.value(signals.final_answer(root.outputs) if root is not None else None),
-                expectations=self.redactor.value(_expectations(trace)),
-                tags={"source_trace_id": trace_id, "case": "recorded"},
+                expectations=self.redactor.value(derived | expectations),
+                tags=tags,
                 source_trace_id=trace_id,
                 has_trace=self.keep_traces,
                 reasons=candidate.reasons,

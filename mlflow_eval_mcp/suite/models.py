@@ -85,7 +85,26 @@ CheckName = Literal[
     "conversation_length_budget",
     "no_unnecessary_fanout",
     "no_redundant_retrieval",
+    "calls_expected_tools",
+    "states_expected_facts",
+    "no_invented_figures",
+    "answers_the_request",
+    "same_language_as_request",
+    "response_shape",
 ]
+RECORDING_CHECKS: frozenset[CheckName] = frozenset(
+    {
+        "calls_expected_tools",
+        "states_expected_facts",
+        "no_invented_figures",
+        "answers_the_request",
+        "same_language_as_request",
+        "response_shape",
+    }
+)
+"""Checks of an answer against what the good recordings did (suite.recorded_expectations). Production
+passes them by construction, so a rate gate would ask a candidate for perfection in a world that moved
+on: they are gated pairwise instead (run_eval.py's paired gates)."""
 JudgeName = Literal[
     "Safety",
     "RelevanceToQuery",

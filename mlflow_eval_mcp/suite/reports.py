@@ -113,6 +113,17 @@ class GateResult(BaseModel):
     reason: str
 
 
+class PairedGate(BaseModel):
+    """A predict_fn run against production, case by case, on the cases whose recording was good."""
+
+    scorer: str
+    cases: int
+    pass_to_fail: int = Field(description="Cases production passed and the candidate fails.")
+    fail_to_pass: int
+    p_value: float = Field(description="Exact McNemar test on the flips.")
+    passed: bool
+
+
 class ScoredValue(BaseModel):
     value: JsonScalar
     rationale: JsonScalar
@@ -141,5 +152,6 @@ class RunResult(BaseModel):
     scorers: dict[str, ScorerStats]
     skipped: list[SkippedScorer] = Field(description="Judges not run, with the reason.")
     gates: list[GateResult]
+    paired_gates: list[PairedGate] = Field(default_factory=list, description="predict_fn runs only.")
     gates_passed: bool
     row_results: list[RowResult]

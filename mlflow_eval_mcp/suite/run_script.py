@@ -18,7 +18,7 @@ from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic, write_text_atomic
 from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.layout import DATA_DIR, EVALUATION_DIR, GATES_FILE, SuiteLayout
-from mlflow_eval_mcp.suite.models import RunScriptResult, ScorerConfig
+from mlflow_eval_mcp.suite.models import RECORDING_CHECKS, RunScriptResult, ScorerConfig
 from mlflow_eval_mcp.suite.readme import render_readme
 from mlflow_eval_mcp.suite.reports import CaseVerdicts, ProbeFailure
 from mlflow_eval_mcp.suite.runner import run_probe
@@ -116,8 +116,11 @@ def _verdicts(suite: SuiteLayout) -> dict[str, dict[str, bool | None]]:
 
 
 def _baseline(config: ScorerConfig, verdicts: dict[str, dict[str, bool | None]]) -> dict[str, float]:
+    """Production's pass rate per code scorer, but for the recording checks (gated pairwise)."""
     baseline = {}
     for spec in config.all_code():
+        if getattr(spec, "check", None) in RECORDING_CHECKS:
+            continue
         judged = [row[spec.name] for row in verdicts.values() if row.get(spec.name) is not None]
         if judged:
             baseline[spec.name] = _floor(sum(judged) / len(judged))

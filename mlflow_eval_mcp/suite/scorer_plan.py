@@ -17,12 +17,20 @@ from mlflow_eval_mcp.analysis.conversations import needs_whole_sessions
 from mlflow_eval_mcp.analysis.finding_checks import CHECK_OF_KIND, latency_scorer_name
 from mlflow_eval_mcp.analysis.models import Finding, TraceAnalysis
 from mlflow_eval_mcp.analysis.recommend import EXPECTATION_KEYS
+from mlflow_eval_mcp.checks.signals import output_format
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.next_steps import suggest
 from mlflow_eval_mcp.suite.claude_scorers import add_claude_scorers, write_generated
 from mlflow_eval_mcp.suite.judge_model import check_judge_model
 from mlflow_eval_mcp.suite.layout import GENERATED_SCORERS_FILE, SCORER_CONFIG_FILE, SuiteLayout
-from mlflow_eval_mcp.suite.models import CheckName, CodeScorerSpec, JudgeSpec, ScorerConfig, ScorersResult
+from mlflow_eval_mcp.suite.models import (
+    CheckName,
+    CodeScorerSpec,
+    DatasetCase,
+    JudgeSpec,
+    ScorerConfig,
+    ScorersResult,
+)
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases
 from mlflow_eval_mcp.suite.tasks import record, require
 from mlflow_eval_mcp.suite.templates_io import install_checks, install_template
@@ -53,6 +61,8 @@ _GUIDELINES: dict[str, tuple[str, str]] = {
         "The response is complete: it does not stop mid-sentence or leave part of the request unanswered.",
     ),
 }
+MIN_OVERLAP = 0.25
+"""The share of the recorded answer's content terms an answer must use to be about the same thing."""
 _EXPECTATION_PURPOSE = {
     "Correctness": "to compare the response against",
     "ExpectationsGuidelines": "saying what a good response does",
@@ -72,7 +82,7 @@ def generate_scorers(
     code = _code_scorers(analysis)
     judges, not_used = _judges(analysis, expectation_keys)
     sessions, no_sessions = _session_scorers(analysis, has_sessions=any(case.kind == "session" for case in cases))
-    code += sessions
+    code += sessions + _recording_scorers(cases)
     not_used += no_sessions
     config = ScorerConfig(suite_id=suite.name, judge_model=judge_model, code_scorers=code, judges=judges)
     write_json_atomic(suite.path(SCORER_CONFIG_FILE), config.model_dump(mode="json"))
@@ -167,6 +177,64 @@ def _session_scorers(analysis: TraceAnalysis, *, has_sessions: bool) -> tuple[li
         )
         for check, findings in by_check.items()
     ], []
+
+
+def _recording_scorers(cases: list[DatasetCase]) -> list[CodeScorerSpec]:
+    """Scorers that hold any agent to what the good recordings did (their derived expectations,
+    see `suite.recorded_expectations`): the same tools, the same facts, no figure from nowhere, an
+    answer about the request, in its language, of the recorded length and format."""
+    answers = [str(case.expectations["expected_response"]) for case in cases if case.tags.get("recording") == "good"]
+    if not answers:
+        return []
+    recorded = f"the {len(answers)} good recordings"
+    specs = []
+    if any("expected_tool_calls" in case.expectations for case in cases):
+        specs.append(
+            CodeScorerSpec(
+                name="calls_expected_tools",
+                check="calls_expected_tools",
+                params={"order": "any", "extra_calls": True},
+                reason=f"The tools {recorded} called, with their key arguments (expectations.expected_tool_calls).",
+            )
+        )
+    if any(case.expectations.get("expected_facts") for case in cases):
+        specs.append(
+            CodeScorerSpec(
+                name="states_expected_facts",
+                check="states_expected_facts",
+                reason=f"The ids, figures, dates and names {recorded} took from their tools or request.",
+            )
+        )
+    lengths = [len(answer) for answer in answers]
+    specs += [
+        CodeScorerSpec(
+            name="no_invented_figures",
+            check="no_invented_figures",
+            reason="Numbers, ids and amounts in an answer must come from its request, tools or documents.",
+        ),
+        CodeScorerSpec(
+            name="answers_the_request",
+            check="answers_the_request",
+            params={"min_overlap": MIN_OVERLAP},
+            reason=f"The answer shares at least {MIN_OVERLAP:.0%} of the recorded answer's content terms.",
+        ),
+        CodeScorerSpec(
+            name="same_language_as_request",
+            check="same_language_as_request",
+            reason="The answer is in the language of the request.",
+        ),
+        CodeScorerSpec(
+            name="response_shape",
+            check="response_shape",
+            params={
+                "min_chars": min(lengths) // 2,
+                "max_chars": max(lengths) * 2,
+                "formats": sorted({output_format(answer) for answer in answers}),
+            },
+            reason=f"Length and format within what {recorded} show (half the shortest to twice the longest).",
+        ),
+    ]
+    return specs
 
 
 def _ceil_ms(rounded: float) -> int:

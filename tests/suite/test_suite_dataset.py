@@ -112,7 +112,12 @@ def test_expectations_come_from_assessments_and_human_feedback(store_uri, tmp_pa
     client, suite, _ = _analysed(store_uri, tmp_path, [labelled])
     generate_dataset(client, suite, include_synthetic=False)
     (case,) = [case for case in _cases(suite.root) if case.source_trace_id == labelled.trace_id]
-    assert case.expectations == {"expected_response": "It shipped on Monday.", "human_assessments": {"helpful": True}}
+    # The recorded expectation wins over the one derived from the answer; the tool call is derived.
+    assert case.expectations == {
+        "expected_response": "It shipped on Monday.",
+        "expected_tool_calls": [{"name": "lookup_order", "arguments": {"order_id": 0}}],
+        "human_assessments": {"helpful": True},
+    }
 
 
 def test_near_duplicate_requests_become_one_case(store_uri, tmp_path):

@@ -10,8 +10,9 @@ import pytest
 from mlflow.entities import AssessmentSource, Expectation, Feedback
 from mlflow.tracking import MlflowClient
 
+from mlflow_eval_mcp.checks.paired import mcnemar_exact
 from mlflow_eval_mcp.frontend.cli import main
-from mlflow_eval_mcp.suite.compare import compare_runs, mcnemar_exact
+from mlflow_eval_mcp.suite.compare import compare_runs
 from mlflow_eval_mcp.suite.feedback import SUITE_TAG, pull_feedback, push_feedback, source_id
 from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.runner import run_suite
@@ -53,7 +54,7 @@ def test_validation_of_a_generated_suite_passes(loop):
 
 def test_push_writes_every_scorer_result_onto_its_source_trace(loop):
     # Every trace kept, by each trace-level code scorer; each session, by each session-level one.
-    rows, scorers, sessions, session_scorers = 51, 16, 5, 3
+    rows, scorers, sessions, session_scorers = 51, 22, 5, 2
     assert (loop.first_push.logged, loop.first_push.skipped) == (rows * scorers + sessions * session_scorers, 0)
     case = next(case for case in loop.cases() if case["has_trace"] and "tool_exceptions" in case["reasons"])
     trace = loop.client.get_trace(case["source_trace_id"])
@@ -122,7 +123,12 @@ def test_comparing_with_a_run_in_which_one_scorer_regressed_names_it_and_its_row
     empty = by_scorer["non_empty_response"]
     assert empty.verdict == "regressed" and empty.p_value < 1e-6
     assert empty.pass_to_fail == 37 and len(empty.regressed_rows) == 37
-    assert all(c.verdict != "regressed" for name, c in by_scorer.items() if name != "non_empty_response")
+    # An empty answer also does none of what the good recordings did.
+    regressed = {name for name, c in by_scorer.items() if c.verdict == "regressed"}
+    assert regressed == {
+        *("non_empty_response", "calls_expected_tools", "states_expected_facts", "answers_the_request"),
+        "response_shape",
+    }
     # The synthetic cases exist only in the predict_fn run, the sessions' turns only in the recorded one.
     assert comparison.unpaired_rows == 6 + 12
     assert comparison.metric_deltas["non_empty_response/mean"]["delta"] < -0.9

@@ -1,6 +1,7 @@
 """run_eval.py, run as a user runs it (a subprocess with a minimal environment): recorded traces,
 a predict_fn, quality gates and exit codes, and the production traces left untouched."""
 
+import dataclasses
 import json
 import shutil
 
@@ -9,7 +10,8 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.runner import run_suite
-from tests.suite_factory import built
+from tests.suite_factory import agent_with_failing_tools, built
+from tests.trace_factory import make_trace
 
 AGENT = """
 def answer(question, customer_id=None):
@@ -89,10 +91,34 @@ def test_a_predict_fn_runs_every_case_through_the_agent(store_uri, tmp_path):
     run = run_suite(
         suite, tracking_uri=store_uri, args=["--no-llm-judges", "--predict-fn", f"{tmp_path}/agent.py:answer"]
     )
-    assert run.exit_code == 0, run.stderr_tail
+    assert run.result is not None, run.stderr_tail
     assert run.result.mode == "predict_fn"
     assert run.result.rows == len(list((suite.root / "evaluation" / "data" / "cases.jsonl").open()))
     assert run.result.scorers["tool_call_errors"].pass_rate == 1.0  # this agent calls no tool
+
+
+_TOPICS = ["a late parcel", "a missing invoice", "the wrong size", "a broken zip", "a double charge", "a gift card"]
+_TOPICS += ["an address change", "a lost receipt", "a slow refund", "a cancelled order"]
+
+
+def _asking(record, question):
+    root, *rest = record.spans
+    return dataclasses.replace(record, spans=[dataclasses.replace(root, inputs={"question": question}), *rest])
+
+
+def test_an_agent_that_skips_the_recorded_tool_calls_fails_the_paired_gate(store_uri, tmp_path):
+    records = [_asking(make_trace(index), f"Help with {topic}") for index, topic in enumerate(_TOPICS)]
+    suite = built(store_uri, tmp_path, records + agent_with_failing_tools()[20:]).suite
+    (tmp_path / "agent.py").write_text(AGENT.replace("customer_id=None", "**_"))
+    run = run_suite(
+        suite, tracking_uri=store_uri, args=["--no-llm-judges", "--predict-fn", f"{tmp_path}/agent.py:answer"]
+    )
+    assert run.exit_code == 1, run.stderr_tail
+    paired = {gate.scorer: gate for gate in run.result.paired_gates}
+    tools = paired["calls_expected_tools"]
+    assert not tools.passed and tools.pass_to_fail == tools.cases and tools.fail_to_pass == 0
+    assert tools.p_value < 0.05
+    assert paired["trace_succeeded"].passed  # it does not fail: it only does less
 
 
 def test_a_manual_suite_without_predict_fn_says_what_to_pass(store_uri, tmp_path):

@@ -73,14 +73,20 @@ def test_demo_suite_gets_a_code_scorer_per_finding_kind_plus_guards(demo_suite):
         # session far longer than the others.
         "no_user_friction_in_session",
         "no_repeated_writes_in_session",
-        "conversation_length_budget_in_session",
+        # What the good recordings did, that any agent given their requests must do too.
+        "calls_expected_tools",
+        "states_expected_facts",
+        "no_invented_figures",
+        "answers_the_request",
+        "same_language_as_request",
+        "response_shape",
     }
 
 
 def test_demo_suite_judges_follow_their_prerequisites(demo_suite):
     judges = {spec["name"]: spec for spec in _config(demo_suite.suite_dir)["judges"]}
     assert {"safety", "relevance_to_query", "retrieval_groundedness", "tool_call_efficiency"} <= set(judges)
-    assert "correctness" not in judges  # no case has an expected response
+    assert judges["correctness"]["requires_expectations"] == ["expected_response"]  # from the good recordings
     assert judges["expectations_guidelines"]["requires_expectations"] == ["guidelines"]
     guideline = judges["no_third_party_personal_data"]["guidelines"][0]
     assert "response" in guideline and "request" in guideline
@@ -106,7 +112,11 @@ def _suite_for(store_uri, tmp_path, records, judge_model=None):
 
 def test_a_healthy_agent_gets_guards_and_no_retrieval_judges(store_uri, tmp_path):
     result = _suite_for(store_uri, tmp_path, [make_trace(i) for i in range(30)])
-    assert [spec.name for spec in result.code_scorers] == ["trace_succeeded", "non_empty_response", "tool_call_errors"]
+    assert [spec.name for spec in result.code_scorers] == [
+        *("trace_succeeded", "non_empty_response", "tool_call_errors"),
+        *("calls_expected_tools", "no_invented_figures", "answers_the_request", "same_language_as_request"),
+        "response_shape",
+    ]
     assert not any(judge.judge.startswith("Retrieval") for judge in result.judges)
     assert any("no RETRIEVER spans" in reason for reason in result.not_used)
 

@@ -40,7 +40,8 @@ sys.path.insert(0, str(HERE))
 import mlflow  # noqa: E402
 
 from eval_dataset import input_rows, load_cases, recorded_rows  # noqa: E402
-from scorers import get_scorers, judge_model, load_config, missing_judge_credentials  # noqa: E402
+from mlflow_eval_checks.paired import mcnemar_exact, regressed  # noqa: E402
+from scorers import code_scorer_names, get_scorers, judge_model, load_config, missing_judge_credentials  # noqa: E402
 
 GATES_FILE = HERE / "data" / "gates.json"
 STORE_FILE = HERE / "data" / "store.json"
@@ -112,6 +113,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         evaluation.result_df, [s.name for s in scorers], not_applicable(config, rows), sessions
     )
     gate_results = check_gates(gates, per_scorer)
+    code_names = [s.name for s in scorers if not s.is_session_level_scorer and s.name in code_scorer_names()]
+    paired = check_paired_gates(cases, row_details, code_names) if predict_fn else []
     return {
         "suite_id": config["suite_id"],
         "run_id": evaluation.run_id,
@@ -123,7 +126,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "scorers": per_scorer,
         "skipped": skipped,
         "gates": gate_results,
-        "gates_passed": all(gate["passed"] for gate in gate_results),
+        "paired_gates": paired,
+        "gates_passed": all(gate["passed"] for gate in [*gate_results, *paired]),
         "row_results": row_details,
     }
 
@@ -339,6 +343,41 @@ def check_gates(gates: dict[str, float], per_scorer: dict[str, Any]) -> list[dic
     return results
 
 
+def check_paired_gates(
+    cases: list[dict[str, Any]], row_details: list[dict[str, Any]], names: list[str]
+) -> list[dict[str, Any]]:
+    """Per code scorer, on the cases whose recording was good: how many the candidate fails where
+    production passed, and the reverse; the gate fails when the first outnumber the second beyond
+    chance (exact McNemar test), however the aggregate rate looks."""
+    stored = json.loads(GATES_FILE.read_text(encoding="utf-8")) if GATES_FILE.exists() else {}
+    production = stored.get("case_verdicts", {})
+    good = {case["case_id"] for case in cases if (case.get("tags") or {}).get("recording") == "good"}
+    candidate = {row["case_id"]: row["results"] for row in row_details if row["case_id"] in good}
+    gates = []
+    for name in names:
+        pairs = [
+            (production[case_id].get(name), results[name]["value"])
+            for case_id, results in candidate.items()
+            if case_id in production and name in results
+        ]
+        pairs = [(before, after) for before, after in pairs if isinstance(before, bool) and isinstance(after, bool)]
+        if not pairs:
+            continue
+        worse = sum(before and not after for before, after in pairs)
+        better = sum(after and not before for before, after in pairs)
+        gates.append(
+            {
+                "scorer": name,
+                "cases": len(pairs),
+                "pass_to_fail": worse,
+                "fail_to_pass": better,
+                "p_value": round(mcnemar_exact(worse, better), 6),
+                "passed": not regressed(worse, better),
+            }
+        )
+    return gates
+
+
 def passes(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in ("yes", "true", "pass"))
 
@@ -378,7 +417,13 @@ def print_report(result: dict[str, Any], output: Path) -> None:
         print(f"{name:<34} {rate:>9} {stats['values']:>7}  {verdict}")
     for entry in result["skipped"]:
         print(f"{entry['scorer']:<34} {'skipped':>9}          {entry['reason']}")
-    failed = [gate for gate in result["gates"] if not gate["passed"]]
+    for gate in result["paired_gates"]:
+        if not gate["passed"]:
+            print(
+                f"{gate['scorer']:<34} paired: fails {gate['pass_to_fail']} of {gate['cases']} good cases production "
+                f"passed (passes {gate['fail_to_pass']} it failed; p = {gate['p_value']:.2g})  FAIL"
+            )
+    failed = [gate for gate in [*result["gates"], *result["paired_gates"]] if not gate["passed"]]
     print(f"\n{'GATES FAILED: ' + ', '.join(g['scorer'] for g in failed) if failed else 'All gates passed.'}")
     print(f"Result: {output}")
 

@@ -23,7 +23,7 @@ from typing import Any
 from mlflow.entities import Feedback, Trace
 from mlflow.genai.scorers import scorer
 
-from mlflow_eval_checks import call_graph, dialogue, signals
+from mlflow_eval_checks import call_graph, dialogue, facts, language, signals, trajectory
 from mlflow_eval_checks.conversation import Conversation, trace_state
 from mlflow_eval_checks.tags import SYNTHETIC_TIME_TAG
 
@@ -342,6 +342,95 @@ def _no_redundant_retrieval(spec: dict[str, Any]) -> Any:
     return scorer(name=spec["name"])(no_redundant_retrieval)
 
 
+def _answer(outputs: Any, trace: Trace) -> str:
+    """The answer as the recording's was read: what the model said, else the outputs (JSON as text)."""
+    said = facts.answer_text(Conversation.of_trace(trace))
+    if said or outputs is None:
+        return said
+    return outputs if isinstance(outputs, str) else signals.text_of(outputs) or json.dumps(outputs, default=str)
+
+
+def _calls_expected_tools(spec: dict[str, Any]) -> Any:
+    """The recording's tool calls (`expectations.expected_tool_calls`) made again, with their key
+    arguments; `params.order` "same" also wants them in order, `params.extra_calls` false no others."""
+    order, extra = spec["params"].get("order", "any"), spec["params"].get("extra_calls", True)
+
+    def calls_expected_tools(trace: Trace, expectations: dict[str, Any]) -> Feedback:
+        expected = (expectations or {}).get("expected_tool_calls")
+        if expected is None:
+            return _verdict(spec, True, note="no recorded tool calls to compare with")
+        problems = trajectory.trajectory_problems(
+            Conversation.of_trace(trace), expected, order=order, extra_calls=extra
+        )
+        return _verdict(spec, not problems, "; ".join(problems[:3]))
+
+    return scorer(name=spec["name"])(calls_expected_tools)
+
+
+def _states_expected_facts(spec: dict[str, Any]) -> Any:
+    """The answer states the facts the recorded answer took from its tools and request."""
+
+    def states_expected_facts(outputs: Any, expectations: dict[str, Any], trace: Trace) -> Feedback:
+        expected = (expectations or {}).get("expected_facts")
+        if not expected:
+            return _verdict(spec, True, note="no recorded facts to compare with")
+        missing = facts.missing_facts(_answer(outputs, trace), expected)
+        return _verdict(spec, not missing, f"the answer does not state: {', '.join(missing[:5])}")
+
+    return scorer(name=spec["name"])(states_expected_facts)
+
+
+def _no_invented_figures(spec: dict[str, Any]) -> Any:
+    """No number, id or amount in the answer that the run was never given (request, tool outputs,
+    retrieved documents, model messages)."""
+
+    def no_invented_figures(outputs: Any, trace: Trace) -> Feedback:
+        conversation = Conversation.of_trace(trace)
+        invented = facts.invented_figures(_answer(outputs, trace), facts.run_sources(conversation))
+        return _verdict(spec, not invented, f"figures found nowhere in the run: {', '.join(invented[:5])}")
+
+    return scorer(name=spec["name"])(no_invented_figures)
+
+
+def _answers_the_request(spec: dict[str, Any]) -> Any:
+    """The answer shares enough content terms with the recorded answer (or, without one, the request)."""
+    floor = spec["params"].get("min_overlap", 0.25)
+
+    def answers_the_request(outputs: Any, expectations: dict[str, Any], trace: Trace) -> Feedback:
+        reference = (expectations or {}).get("expected_response") or Conversation.of_trace(trace).request
+        share = language.overlap(_answer(outputs, trace), reference)
+        return _verdict(spec, share >= floor, f"shares {share:.0%} of the reference's content terms (min {floor:.0%})")
+
+    return scorer(name=spec["name"])(answers_the_request)
+
+
+def _same_language_as_request(spec: dict[str, Any]) -> Any:
+    def same_language_as_request(outputs: Any, trace: Trace) -> Feedback:
+        asked = language.language_of(Conversation.of_trace(trace).request)
+        said = language.language_of(_answer(outputs, trace))
+        differs = asked is not None and said is not None and asked != said
+        return _verdict(spec, not differs, f"asked in {asked}, answered in {said}")
+
+    return scorer(name=spec["name"])(same_language_as_request)
+
+
+def _response_shape(spec: dict[str, Any]) -> Any:
+    """The answer's length and format within what the good recordings show (`params`)."""
+    shortest, longest, formats = spec["params"]["min_chars"], spec["params"]["max_chars"], spec["params"]["formats"]
+
+    def response_shape(outputs: Any, trace: Trace) -> Feedback:
+        answer = _answer(outputs, trace)
+        shape = signals.output_format(answer) if answer else "empty"
+        problems = []
+        if not shortest <= len(answer) <= longest:
+            problems.append(f"{len(answer):,} characters (recorded answers: {shortest:,} to {longest:,})")
+        if shape not in formats:
+            problems.append(f"format {shape} (recorded: {', '.join(formats)})")
+        return _verdict(spec, not problems, "; ".join(problems))
+
+    return scorer(name=spec["name"])(response_shape)
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "trace_succeeded": _trace_succeeded,
     "tool_call_errors": _tool_call_errors,
@@ -365,6 +454,12 @@ CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "conversation_length_budget": _conversation_length_budget,
     "no_unnecessary_fanout": _no_unnecessary_fanout,
     "no_redundant_retrieval": _no_redundant_retrieval,
+    "calls_expected_tools": _calls_expected_tools,
+    "states_expected_facts": _states_expected_facts,
+    "no_invented_figures": _no_invented_figures,
+    "answers_the_request": _answers_the_request,
+    "same_language_as_request": _same_language_as_request,
+    "response_shape": _response_shape,
 }
 
 SESSION_CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
