@@ -73,7 +73,14 @@ def _contains(*needles: str) -> Callable[[str], bool]:
     return lambda text: any(needle in text for needle in needles)
 
 
-_has_digit = re.compile(r"\d").search
+def _digits_at_least(count: int) -> Callable[[str], bool]:
+    """Whether the text holds `count` digits (one linear scan: digits and non-digits never overlap)."""
+    scan = re.compile(rf"(?:\D*\d){{{count}}}").match
+    return lambda text: scan(text) is not None
+
+
+def _all(*hints: Callable[[str], bool]) -> Callable[[str], bool]:
+    return lambda text: all(hint(text) for hint in hints)
 
 
 # Order matters for redaction: secrets first, so that a key is not half-eaten by the phone or
@@ -87,9 +94,9 @@ KINDS: tuple[_Kind, ...] = (
     ),
     _Kind("bearer_token", _BEARER, hint=_contains("earer")),
     _Kind("email", _EMAIL, hint=_contains("@")),
-    _Kind("card_number", _CARD, _luhn, hint=_has_digit),
-    _Kind("ssn", _SSN, hint=_contains("-")),
-    _Kind("phone", _PHONE, _digits_between(10, 15), hint=_has_digit),
+    _Kind("card_number", _CARD, _luhn, hint=_digits_at_least(13)),
+    _Kind("ssn", _SSN, hint=_all(_contains("-"), _digits_at_least(9))),
+    _Kind("phone", _PHONE, _digits_between(10, 15), hint=_digits_at_least(10)),
 )
 KIND_NAMES = tuple(kind.name for kind in KINDS)
 
