@@ -73,7 +73,7 @@ from mlflow_eval_mcp.demo.live_tools import (
 )
 from mlflow_eval_mcp.demo.live_world import world
 from mlflow_eval_mcp.demo.tool_text import TOOL_ACTIONS
-from mlflow_eval_mcp.demo.world import MONTH_NAMES
+from mlflow_eval_mcp.demo.world import spoken_date
 
 _ON_ITS_WAY = ("in_transit", "out_for_delivery")
 _GUESSED_DAYS_TO_DELIVER = 5
@@ -128,8 +128,8 @@ class Nova:
             carrier=shipment["carrier"],
             order_id=order_id,
             city=shipment["last_scan"]["location"],
-            last_scan=_spoken_date(shipment["last_scan"]["date"], "en"),
-            eta=_spoken_date(shipment["estimated_delivery"], "en"),
+            last_scan=spoken_date(shipment["last_scan"]["date"], "en"),
+            eta=spoken_date(shipment["estimated_delivery"], "en"),
         )
 
     def refund(self, request: Request, customer_id: str | None, language: str) -> str:
@@ -142,7 +142,7 @@ class Nova:
         product = order["items"][0]["name"]
         if not order["return_eligible"]:
             return REFUND_WINDOW_CLOSED_ANSWER.format(
-                order_id=order["order_id"], delivered=_spoken_date(order["delivered_at"], "en"), product=product
+                order_id=order["order_id"], delivered=spoken_date(order["delivered_at"], "en"), product=product
             )
         refund = issue_refund(order["order_id"], order["total"], refund_reason(request))
         if "error" in refund:
@@ -174,7 +174,7 @@ class Nova:
             return _tool_failed("check_inventory")
         if stock["in_stock"]:
             return IN_STOCK_ANSWER.format(product=product.name, quantity=stock["quantity"])
-        return OUT_OF_STOCK_ANSWER.format(product=product.name, restock=_spoken_date(stock["restock_date"], "en"))
+        return OUT_OF_STOCK_ANSWER.format(product=product.name, restock=spoken_date(stock["restock_date"], "en"))
 
     def out_of_scope(self, request: Request, customer_id: str | None, language: str) -> str:
         return OUT_OF_SCOPE_ANSWERS[language]
@@ -195,7 +195,7 @@ class Nova:
         return BILLING_ANSWERS[topic].format(
             invoice_id=invoice_id,
             amount=f"{invoice['amount']:.2f}",
-            day=_spoken_date(invoice["date"], "en"),
+            day=spoken_date(invoice["date"], "en"),
             card=invoice["payment_method"],
         )
 
@@ -213,7 +213,7 @@ class RegressedNova(Nova):
             order_id=order_id,
             items=_items(order),
             carrier=order["carrier"],
-            eta=_spoken_date(_guessed_delivery(order), language),
+            eta=spoken_date(_guessed_delivery(order), language),
             tracking=order["tracking_number"],
         )
 
@@ -237,30 +237,17 @@ def answer_regressed(question: str, customer_id: str | None = None) -> str:
     return _REGRESSED.reply(question, customer_id)
 
 
-def _spoken_date(iso_day: str | None, language: str) -> str:
-    """A date as the agent says it: "Nov 3", "3 de noviembre", "3. November"."""
-    if iso_day is None:
-        return ""
-    day = date.fromisoformat(iso_day)
-    month = MONTH_NAMES[language][day.month - 1]
-    if language == "es":
-        return f"{day.day} de {month}"
-    if language == "de":
-        return f"{day.day}. {month}"
-    return f"{month} {day.day}"
-
-
 def _order_text(order: dict[str, Any], shipment: dict[str, Any], language: str) -> str:
     last_scan = shipment.get("last_scan") or {}
     return ORDER_ANSWERS[language][order["status"]].format(
         order_id=order["order_id"],
         items=_items(order),
-        placed=_spoken_date(order["placed_at"], language),
-        shipped=_spoken_date(order["shipped_at"], language),
+        placed=spoken_date(order["placed_at"], language),
+        shipped=spoken_date(order["shipped_at"], language),
         carrier=order["carrier"],
         city=last_scan.get("location"),
-        eta=_spoken_date(shipment.get("estimated_delivery"), language),
-        delivered=_spoken_date(order["delivered_at"], language),
+        eta=spoken_date(shipment.get("estimated_delivery"), language),
+        delivered=spoken_date(order["delivered_at"], language),
         tracking=order["tracking_number"],
     )
 

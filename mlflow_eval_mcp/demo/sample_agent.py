@@ -75,8 +75,8 @@ from mlflow_eval_mcp.demo.world import (
     CITIES,
     COUNTRIES,
     EMAIL_DOMAINS,
-    MONTH_NAMES,
     PEOPLE,
+    spoken_date,
 )
 from mlflow_eval_mcp.importing.trace_writer import SpanRecord, TraceRecord, span_id_for, stable_trace_id
 
@@ -536,12 +536,12 @@ def _order_status_exchange(session: _Session, follow_up: bool, need_tool: bool, 
     answer = ORDER_ANSWERS[language][order.status].format(
         order_id=order.order_id,
         items=order.items,
-        placed=_spoken_date(order.placed, language),
-        shipped=_spoken_date(order.shipped, language),
+        placed=spoken_date(order.placed, language),
+        shipped=spoken_date(order.shipped, language),
         carrier=order.carrier,
         city=order.last_scan_city,
-        eta=_spoken_date(order.eta, language),
-        delivered=_spoken_date(order.delivered, language),
+        eta=spoken_date(order.eta, language),
+        delivered=spoken_date(order.delivered, language),
         tracking=order.tracking,
     )
     return _Exchange(question, None, tuple(calls), answer)
@@ -558,7 +558,7 @@ def _shipping_exchange(session: _Session, follow_up: bool, need_tool: bool, rng:
         carrier=order.carrier,
         city=order.last_scan_city,
         stale=(session.today - order.last_scan).days,
-        last_scan=_spoken_date(order.last_scan, "en"),
+        last_scan=spoken_date(order.last_scan, "en"),
     )
     calls = [_ToolCall("check_shipping_status", {"order_id": order.order_id}, _shipment_view(order))]
     if rng.random() < 0.4:
@@ -567,8 +567,8 @@ def _shipping_exchange(session: _Session, follow_up: bool, need_tool: bool, rng:
         carrier=order.carrier,
         order_id=order.order_id,
         city=order.last_scan_city,
-        last_scan=_spoken_date(order.last_scan, "en"),
-        eta=_spoken_date(order.eta, "en"),
+        last_scan=spoken_date(order.last_scan, "en"),
+        eta=spoken_date(order.eta, "en"),
     )
     return _Exchange(question, _retrieve("shipping", None, rng), tuple(calls), answer)
 
@@ -584,7 +584,7 @@ def _refund_exchange(session: _Session, follow_up: bool, need_tool: bool, rng: r
     assert order.delivered is not None
     if (session.today - order.delivered).days > 30:
         answer = REFUND_WINDOW_CLOSED_ANSWER.format(
-            order_id=order.order_id, delivered=_spoken_date(order.delivered, "en"), product=order.product.name
+            order_id=order.order_id, delivered=spoken_date(order.delivered, "en"), product=order.product.name
         )
         return _Exchange(question, _retrieve("refund", KNOWLEDGE_BASE["refund"][0], rng), tuple(calls), answer)
     refund_id = f"RF-{rng.randint(10000, 99999)}"
@@ -647,7 +647,7 @@ def _product_exchange(session: _Session, follow_up: bool, need_tool: bool, rng: 
     if in_stock:
         answer = IN_STOCK_ANSWER.format(product=product.name, quantity=stock["quantity"])
     else:
-        answer = OUT_OF_STOCK_ANSWER.format(product=product.name, restock=_spoken_date(restock, "en"))
+        answer = OUT_OF_STOCK_ANSWER.format(product=product.name, restock=spoken_date(restock, "en"))
     question = rng.choice(STOCK_QUESTIONS).format(product=product.name)
     return _Exchange(question, retrieved, (_ToolCall("check_inventory", {"sku": product.sku}, stock),), answer)
 
@@ -661,7 +661,7 @@ def _billing_exchange(session: _Session, follow_up: bool, need_tool: bool, rng: 
     slots = {
         "invoice_id": invoice.invoice_id,
         "amount": f"{invoice.amount:.2f}",
-        "day": _spoken_date(invoice.day, "en"),
+        "day": spoken_date(invoice.day, "en"),
         "card": invoice.card,
     }
     calls = (
@@ -736,17 +736,6 @@ def _shipment_view(order: _Order) -> dict[str, Any]:
         "last_scan": {"location": order.last_scan_city, "date": order.last_scan.isoformat()},
         "estimated_delivery": order.eta.isoformat() if order.eta else None,
     }
-
-
-def _spoken_date(day: date | None, language: str) -> str:
-    if day is None:
-        return ""
-    month = MONTH_NAMES[language][day.month - 1]
-    if language == "es":
-        return f"{day.day} de {month}"
-    if language == "de":
-        return f"{day.day}. {month}"
-    return f"{month} {day.day}"
 
 
 def _work_steps(

@@ -3,6 +3,8 @@ month names the agent speaks dates with."""
 
 from __future__ import annotations
 
+from datetime import date
+
 PEOPLE: tuple[tuple[str, str, str], ...] = (
     ("Olivia", "Bennett", "en"),
     ("Liam", "Carter", "en"),
@@ -84,3 +86,16 @@ MONTH_NAMES = {
         "Dezember",
     ),
 }
+
+
+def spoken_date(day: date | str | None, language: str) -> str:
+    """A date (or an ISO date) as the agent says it: "Nov 3", "3 de noviembre", "3. November"."""
+    if day is None:
+        return ""
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    month = MONTH_NAMES[language][day.month - 1]
+    if language == "es":
+        return f"{day.day} de {month}"
+    if language == "de":
+        return f"{day.day}. {month}"
+    return f"{month} {day.day}"
