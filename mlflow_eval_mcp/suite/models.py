@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -62,6 +62,14 @@ class DatasetResult(BaseModel):
     next_step: str
 
 
+RecordingCheckName = Literal[
+    "calls_expected_tools",
+    "states_expected_facts",
+    "no_invented_figures",
+    "answers_the_request",
+    "same_language_as_request",
+    "response_shape",
+]
 CheckName = Literal[
     "trace_succeeded",
     "tool_call_errors",
@@ -85,23 +93,9 @@ CheckName = Literal[
     "conversation_length_budget",
     "no_unnecessary_fanout",
     "no_redundant_retrieval",
-    "calls_expected_tools",
-    "states_expected_facts",
-    "no_invented_figures",
-    "answers_the_request",
-    "same_language_as_request",
-    "response_shape",
+    RecordingCheckName,
 ]
-RECORDING_CHECKS: frozenset[CheckName] = frozenset(
-    {
-        "calls_expected_tools",
-        "states_expected_facts",
-        "no_invented_figures",
-        "answers_the_request",
-        "same_language_as_request",
-        "response_shape",
-    }
-)
+RECORDING_CHECKS: frozenset[str] = frozenset(get_args(RecordingCheckName))
 """Checks of an answer against what the good recordings did (suite.recorded_expectations). Production
 passes them by construction, so a rate gate would ask a candidate for perfection in a world that moved
 on: they are gated pairwise instead (run_eval.py's paired gates)."""

@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         evaluation.result_df, [s.name for s in scorers], not_applicable(config, rows), sessions
     )
     gate_results = check_gates(gates, per_scorer)
-    code_names = [s.name for s in scorers if not s.is_session_level_scorer and s.name in code_scorer_names()]
+    code = set(code_scorer_names())
+    code_names = [s.name for s in scorers if not s.is_session_level_scorer and s.name in code]
     paired = check_paired_gates(cases, row_details, code_names) if predict_fn else []
     return {
         "suite_id": config["suite_id"],
