@@ -16,3 +16,7 @@ MAX_RECORD_MB = 32
 """Larger import records are skipped with a reason."""
 VALIDATION_TIMEOUT_S = 600
 """Seconds before a suite's validation run is killed."""
+MIN_LABELS = 20
+"""Human labels an LLM judge needs before its gate may fail a run."""
+MIN_KAPPA = 0.6
+"""Cohen's kappa with people an LLM judge needs before its gate may fail a run ("substantial" agreement)."""

@@ -296,6 +296,14 @@ RunId = Annotated[
     ),
 ]
 DryRun = Annotated[bool, Field(description="Report what would be written without writing anything.")]
+MinLabels = Annotated[
+    int,
+    Field(ge=1, le=10_000, description="Human pass/fail labels an LLM judge needs before its gate may fail a run."),
+]
+MinKappa = Annotated[
+    float,
+    Field(ge=-1, le=1, description="Cohen's kappa with people an LLM judge needs before its gate may fail a run."),
+]
 EvaluationRunId = Annotated[
     str,
     Field(max_length=MAX_TEXT, description="MLflow run id of an evaluation run, e.g. '88c475d3e44b4dc9...'."),

@@ -37,6 +37,8 @@ from mlflow_eval_mcp.frontend.args import (
     MaxRecordMb,
     MaxResults,
     MaxTraces,
+    MinKappa,
+    MinLabels,
     NewSuiteDir,
     OptionalSuiteDir,
     OrderBy,
@@ -59,10 +61,13 @@ from mlflow_eval_mcp.limits import (
     MAX_CASES,
     MAX_RECORD_MB,
     MAX_TRACES,
+    MIN_KAPPA,
+    MIN_LABELS,
     SEARCH_PAGE_SIZE,
     VALIDATION_TIMEOUT_S,
 )
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
+from mlflow_eval_mcp.suite.judge_loop_models import CalibrationResult
 from mlflow_eval_mcp.suite.models import (
     CompareResult,
     DatasetResult,
@@ -319,6 +324,25 @@ def pull_feedback(rt: Runtime, suite_dir: SuiteDir) -> PullResult:
     return feedback.pull_feedback(rt.client(), rt.suite(suite_dir))
 
 
+def calibrate_judges(
+    rt: Runtime,
+    suite_dir: SuiteDir,
+    min_labels: MinLabels = MIN_LABELS,
+    min_kappa: MinKappa = MIN_KAPPA,
+    run_id: RunId = None,
+) -> CalibrationResult:
+    """Measure how far each LLM judge (and each labelled code scorer) agrees with people: HUMAN
+    pass/fail feedback named after the scorer on the source traces (pulled first) against its verdicts
+    in an evaluation run of the recorded cases. Per scorer: n, accuracy, Cohen's kappa, confusion
+    matrix, disagreements. A judge gates only with n >= min_labels and kappa >= min_kappa, else its
+    gate is advisory in run_eval.py; a code scorer people disagree with is a finding and advisory."""
+    from mlflow_eval_mcp.suite import calibration
+
+    return calibration.calibrate_judges(
+        rt.client(), rt.suite(suite_dir), min_labels=min_labels, min_kappa=min_kappa, run_id=run_id
+    )
+
+
 def compare_runs(rt: Runtime, baseline_run_id: EvaluationRunId, candidate_run_id: EvaluationRunId) -> CompareResult:
     """Compare two evaluation runs: per-metric deltas, per-row flips paired by case (pass -> fail,
     fail -> pass), an exact McNemar test per scorer, and a regression verdict naming the rows."""
@@ -384,6 +408,9 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(push_feedback, "push-feedback", "Push results onto production traces", store="read", read_only=False),
     Operation(pull_feedback, "pull-feedback", "Pull human feedback into the suite", store="read", read_only=False),
+    Operation(
+        calibrate_judges, "calibrate-judges", "Calibrate judges against human labels", store="read", read_only=False
+    ),
     Operation(
         compare_runs,
         "compare-runs",

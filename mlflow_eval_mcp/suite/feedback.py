@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.next_steps import suggest
+from mlflow_eval_mcp.suite.eval_runs import last_run_id, run_traces
 from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import PullResult, PushResult, ScorerConfig
-from mlflow_eval_mcp.suite.runner import RESULT_FILE, read_result
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config, suite_lock, write_cases
-from mlflow_eval_mcp.suite.tasks import how_to_run, record, require
+from mlflow_eval_mcp.suite.tasks import record, require
 from mlflow_eval_mcp.traces import load_traces
 from mlflow_eval_mcp.ui_links import traces_url
 
 if TYPE_CHECKING:
-    from mlflow.entities import Assessment, Trace
+    from mlflow.entities import Assessment
     from mlflow.tracking import MlflowClient
 
 SUITE_TAG = "mlflow_eval_mcp.suite"
@@ -51,11 +51,11 @@ def push_feedback(
 
 def _push(client: MlflowClient, suite: SuiteLayout, *, run_id: str | None, dry_run: bool) -> PushResult:
     config = read_config(suite)
-    run_id = run_id or _last_run_id(suite)
+    run_id = run_id or last_run_id(suite)
     judges = {judge.name for judge in config.judges}
     writes: list[_Write] = []
     skipped: Counter[str] = Counter()
-    for eval_trace in _run_traces(client, run_id):
+    for eval_trace in run_traces(client, run_id):
         tags = eval_trace.info.tags or {}
         source = tags.get("source_trace_id")
         if tags.get("row_kind") != "recorded" or not source:
@@ -75,7 +75,7 @@ def _push(client: MlflowClient, suite: SuiteLayout, *, run_id: str | None, dry_r
                     metadata={"suite_id": config.suite_id, "run_id": run_id, "eval_trace_id": eval_trace.info.trace_id},
                 )
             )
-    reviews = _reviews(suite)
+    reviews = read_reviews(suite)
     writes += [
         _Write(
             trace_id=review["source_trace_id"],
@@ -125,41 +125,6 @@ class _Write:
 
 def _scorer_names(config: ScorerConfig) -> set[str]:
     return set(config.scorer_names())
-
-
-def _last_run_id(suite: SuiteLayout) -> str:
-    path = suite.path(RESULT_FILE)
-    if not path.exists():
-        raise InvalidArgumentError(
-            f"The suite in {suite.root} has no evaluation run yet ({RESULT_FILE} is missing); run "
-            f"{how_to_run('validate')} or evaluation/run_eval.py first, or pass run_id."
-        )
-    result = read_result(path)
-    if result is None:
-        raise InvalidArgumentError(
-            f"{path} is not a result run_eval.py writes; run {how_to_run('validate')} or evaluation/run_eval.py "
-            "again, or pass run_id."
-        )
-    return result.run_id
-
-
-def _run_traces(client: MlflowClient, run_id: str) -> list[Trace]:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        run = client.get_run(run_id)
-    except MlflowException as error:
-        raise InvalidArgumentError(f"No MLflow run {run_id!r} in this store: {error.message}") from error
-    traces: list[Trace] = []
-    token = None
-    while True:
-        page = client.search_traces(
-            locations=[run.info.experiment_id], run_id=run_id, max_results=500, page_token=token, include_spans=False
-        )
-        traces += list(page)
-        token = page.token
-        if not token:
-            return traces
 
 
 def _apply(
@@ -218,7 +183,7 @@ def _written_by(assessment: Assessment, suite_id: str) -> bool:
     )
 
 
-def _reviews(suite: SuiteLayout) -> list[dict[str, Any]]:
+def read_reviews(suite: SuiteLayout) -> list[dict[str, Any]]:
     path = suite.path(REVIEW_FILE)
     if not path.exists():
         return []
@@ -245,7 +210,10 @@ def pull_feedback(client: MlflowClient, suite: SuiteLayout) -> PullResult:
 
 def _pull(client: MlflowClient, suite: SuiteLayout) -> PullResult:
     cases = read_cases(suite)
-    trace_ids = list(dict.fromkeys(case.source_trace_id for case in cases if case.source_trace_id))
+    # A session case's turns are production traces too, and people label turns.
+    trace_ids = list(
+        dict.fromkeys(trace_id for case in cases for trace_id in [case.source_trace_id, *case.trace_ids] if trace_id)
+    )
     traces = load_traces(client, trace_ids)
     pulled: dict[str, dict[str, Any]] = {}
     human = expectations = 0
@@ -305,7 +273,7 @@ def _pull(client: MlflowClient, suite: SuiteLayout) -> PullResult:
 
 def _merged_reviews(suite: SuiteLayout, pulled: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The suite's own reviews, plus those read from the traces (one per trace, name and reviewer)."""
-    reviews = {(r["source_trace_id"], r["name"], r.get("reviewer")): r for r in _reviews(suite)}
+    reviews = {(r["source_trace_id"], r["name"], r.get("reviewer")): r for r in read_reviews(suite)}
     for found in pulled.values():
         for review in found.get("reviews", []):
             reviews[(review["source_trace_id"], review["name"], review["reviewer"])] = review

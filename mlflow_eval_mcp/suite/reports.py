@@ -111,6 +111,9 @@ class GateResult(BaseModel):
     pass_rate: float | None
     passed: bool
     reason: str
+    # Results written by suites rendered before calibration lack these: every gate then gated.
+    advisory: bool = Field(default=False, description="Shown but cannot fail the run (see trust).")
+    trust: str = Field(default="", description="Why the gate may or may not fail the run (calibrate_judges).")
 
 
 class PairedGate(BaseModel):

@@ -24,7 +24,7 @@ from mlflow_eval_mcp.suite.reports import CaseVerdicts, ProbeFailure
 from mlflow_eval_mcp.suite.runner import run_probe
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config
 from mlflow_eval_mcp.suite.tasks import record, require
-from mlflow_eval_mcp.suite.templates_io import install_template
+from mlflow_eval_mcp.suite.templates_io import install_checks, install_template
 from mlflow_eval_mcp.tracking import redact_uri
 
 VERDICT_TIMEOUT_S = 300
@@ -52,7 +52,8 @@ def render_run_script(suite: SuiteLayout, *, gates: dict[str, float] | None = No
     )
     store = recorded_store(analysis.tracking_uri)
     write_json_atomic(suite.path(STORE_FILE), store)
-    files = [GATES_FILE, STORE_FILE, install_template(suite, "run_eval.py")]
+    # The checks too: run_eval.py imports them, and a suite may predate the ones it needs.
+    files = [GATES_FILE, STORE_FILE, install_template(suite, "run_eval.py"), *install_checks(suite)]
     readme = f"{EVALUATION_DIR}/README.md"
     write_text_atomic(suite.path(readme), render_readme(suite, analysis, config, chosen, cases, store))
     files.append(readme)

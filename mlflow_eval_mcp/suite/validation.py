@@ -351,7 +351,8 @@ def _executed(client: MlflowClient, suite: SuiteLayout, run: SuiteRun, *, record
             )
         )
     if recorded:
-        failed = [gate for gate in result.gates if not gate.passed]
+        # An advisory gate cannot fail a run (calibrate_judges did not vouch for its scorer).
+        failed = [gate for gate in result.gates if not (gate.passed or gate.advisory)]
         checks.append(
             _failed(
                 "baseline_gates",

@@ -119,6 +119,10 @@ CASES: dict[str, Case] = {
         lambda s: ["--suite-dir", s.suite, "--run-id", "0" * 32, "--dry-run"],
     ),
     "pull_feedback": Case(lambda s: {"suite_dir": s.suite}, lambda s: ["--suite-dir", s.suite]),
+    "calibrate_judges": Case(
+        lambda s: {"suite_dir": s.suite, "min_labels": 5, "run_id": "0" * 32},
+        lambda s: ["--suite-dir", s.suite, "--min-labels", "5", "--run-id", "0" * 32],
+    ),
     "compare_runs": Case(
         lambda s: {"baseline_run_id": "0" * 32, "candidate_run_id": "1" * 32}, lambda s: ["0" * 32, "1" * 32]
     ),

@@ -40,10 +40,12 @@ sys.path.insert(0, str(HERE))
 import mlflow  # noqa: E402
 
 from eval_dataset import input_rows, load_cases, recorded_rows  # noqa: E402
+from mlflow_eval_checks.agreement import may_gate  # noqa: E402
 from mlflow_eval_checks.paired import mcnemar_exact, regressed  # noqa: E402
 from scorers import code_scorer_names, get_scorers, judge_model, load_config, missing_judge_credentials  # noqa: E402
 
 GATES_FILE = HERE / "data" / "gates.json"
+TRUST_FILE = HERE / "data" / "gate_trust.json"
 STORE_FILE = HERE / "data" / "store.json"
 DEFAULT_OUTPUT = HERE / "results" / "latest.json"
 
@@ -104,6 +106,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     skipped += not_scoring
     # A session gate holds production's sessions to their baseline; a run that cannot score sessions has none.
     gates = {name: minimum for name, minimum in gates.items() if name not in {entry["scorer"] for entry in not_scoring}}
+    trust = load_trust()
+    gates = {**calibrated_gates(trust, {s.name for s in scorers}), **gates}
     started = time.perf_counter()
     evaluation = mlflow.genai.evaluate(data=rows, scorers=scorers, predict_fn=predict_fn)
     if evaluation.result_df is None:
@@ -112,7 +116,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     per_scorer, row_details = collect(
         evaluation.result_df, [s.name for s in scorers], not_applicable(config, rows), sessions
     )
-    gate_results = check_gates(gates, per_scorer)
+    gate_results = check_gates(gates, per_scorer, trust, config)
     code = set(code_scorer_names())
     code_names = [s.name for s in scorers if not s.is_session_level_scorer and s.name in code]
     paired = check_paired_gates(cases, row_details, code_names) if predict_fn else []
@@ -128,7 +132,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "skipped": skipped,
         "gates": gate_results,
         "paired_gates": paired,
-        "gates_passed": all(gate["passed"] for gate in [*gate_results, *paired]),
+        "gates_passed": all(gate["passed"] or gate.get("advisory") for gate in [*gate_results, *paired]),
         "row_results": row_details,
     }
 
@@ -334,13 +338,46 @@ def resolve_gates(overrides: list[str], config: dict[str, Any], case_ids: set[st
     return gates
 
 
-def check_gates(gates: dict[str, float], per_scorer: dict[str, Any]) -> list[dict[str, Any]]:
+def load_trust() -> dict[str, Any]:
+    """Which scorers people calibrated, and whether each may gate (data/gate_trust.json, written by
+    calibrate_judges); empty before any calibration."""
+    return json.loads(TRUST_FILE.read_text(encoding="utf-8")).get("scorers", {}) if TRUST_FILE.exists() else {}
+
+
+def calibrated_gates(trust: dict[str, Any], running: set[str]) -> dict[str, float]:
+    """A gate at production's pass rate for each running scorer that calibration let gate and that
+    has no gate of its own (an LLM judge, which has no baseline before people vouch for it)."""
+    return {
+        name: int(entry["pass_rate"] * 10_000) / 10_000
+        for name, entry in trust.items()
+        if name in running and entry.get("gates") and entry.get("pass_rate") is not None
+    }
+
+
+def check_gates(
+    gates: dict[str, float], per_scorer: dict[str, Any], trust: dict[str, Any], config: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each gate's verdict. A gate calibration did not vouch for (an uncalibrated LLM judge, a scorer
+    people disagree with) is advisory: shown, but it cannot fail the run."""
+    specs = {spec["name"]: spec for spec in config["code_scorers"] + config.get("generated_code_scorers", [])}
+    judges = {judge["name"]: judge for judge in config["judges"]}
     results = []
     for name, minimum in sorted(gates.items()):
         rate = per_scorer.get(name, {}).get("pass_rate")
         passed = rate is not None and rate >= minimum - 1e-9
         reason = "no values (the scorer was skipped or failed on every row)" if rate is None else ""
-        results.append({"scorer": name, "minimum": minimum, "pass_rate": rate, "passed": passed, "reason": reason})
+        gating, why = may_gate(trust.get(name), judges.get(name) or specs.get(name, {}), is_judge=name in judges)
+        results.append(
+            {
+                "scorer": name,
+                "minimum": minimum,
+                "pass_rate": rate,
+                "passed": passed,
+                "reason": reason,
+                "advisory": not gating,
+                "trust": why,
+            }
+        )
     return results
 
 
@@ -415,6 +452,8 @@ def print_report(result: dict[str, Any], output: Path) -> None:
         rate = "-" if stats["pass_rate"] is None else f"{stats['pass_rate']:.1%}"
         gate = gates.get(name)
         verdict = "" if gate is None else f"{'PASS' if gate['passed'] else 'FAIL'} (min {gate['minimum']:.1%})"
+        if gate is not None and gate["advisory"]:
+            verdict = f"advisory, would {verdict.lower()}: {gate['trust']}"
         print(f"{name:<34} {rate:>9} {stats['values']:>7}  {verdict}")
     for entry in result["skipped"]:
         print(f"{entry['scorer']:<34} {'skipped':>9}          {entry['reason']}")
@@ -424,7 +463,7 @@ def print_report(result: dict[str, Any], output: Path) -> None:
                 f"{gate['scorer']:<34} paired: fails {gate['pass_to_fail']} of {gate['cases']} good cases production "
                 f"passed (passes {gate['fail_to_pass']} it failed; p = {gate['p_value']:.2g})  FAIL"
             )
-    failed = [gate for gate in [*result["gates"], *result["paired_gates"]] if not gate["passed"]]
+    failed = [g for g in [*result["gates"], *result["paired_gates"]] if not (g["passed"] or g.get("advisory"))]
     print(f"\n{'GATES FAILED: ' + ', '.join(g['scorer'] for g in failed) if failed else 'All gates passed.'}")
     print(f"Result: {output}")
 

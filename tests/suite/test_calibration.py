@@ -1,0 +1,166 @@
+"""calibrate_judges on a real suite and a real run of it: people's labels on the production traces,
+pulled and compared with the scorers' verdicts on those traces' rows; run_eval.py's gates then
+follow the calibration. Code scorers need no model, so these run offline; LLM judges against a fake
+model are in test_judge_loop.py."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from mlflow.entities import AssessmentSource, Feedback
+from mlflow.tracking import MlflowClient
+
+from mlflow_eval_mcp.checks.agreement import Agreement
+from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.suite.calibration import CALIBRATION_FILE, GATE_TRUST_FILE, calibrate_judges
+from mlflow_eval_mcp.suite.layout import REVIEW_FILE, SuiteLayout
+from mlflow_eval_mcp.suite.runner import run_suite
+
+
+@pytest.fixture(scope="module")
+def recorded_run(demo_suite, tmp_path_factory) -> Path:
+    """The demo suite, its store, and one run of its recorded cases (code scorers only)."""
+    root = tmp_path_factory.mktemp("calibration")
+    shutil.copytree(demo_suite.store.workspace, root / "store")
+    shutil.copytree(demo_suite.suite_dir, root / "suite")
+    run = run_suite(
+        SuiteLayout(root / "suite"), tracking_uri=f"sqlite:///{root / 'store' / 'mlflow.db'}", args=["--no-llm-judges"]
+    )
+    assert run.exit_code == 0, run.stderr_tail
+    return root
+
+
+class Copy:
+    """The store, suite and run of `recorded_run`, copied for one test."""
+
+    def __init__(self, template: Path, root: Path) -> None:
+        shutil.copytree(template, root, dirs_exist_ok=True)
+        for path in (root / "suite").rglob("*"):
+            if path.is_file() and path.suffix in (".json", ".jsonl", ".md"):
+                path.write_text(path.read_text(encoding="utf-8").replace(str(template), str(root)), encoding="utf-8")
+        self.uri = f"sqlite:///{root / 'store' / 'mlflow.db'}"
+        self.client = MlflowClient(tracking_uri=self.uri)
+        self.suite = SuiteLayout(root / "suite")
+        latest = json.loads((root / "suite" / "evaluation" / "results" / "latest.json").read_text())
+        self.rows = latest["row_results"]
+
+    def verdicts(self, scorer: str) -> dict[str, bool]:
+        """Production trace id -> the scorer's verdict on its row in the run."""
+        return {row["source_trace_id"]: row["results"][scorer]["value"] for row in self.rows}
+
+    def label(self, scorer: str, values: dict[str, bool], reviewer: str = "alice") -> None:
+        source = AssessmentSource(source_type="HUMAN", source_id=reviewer)
+        for trace_id, value in values.items():
+            self.client._tracing_client.log_assessment(
+                trace_id, Feedback(name=scorer, value=value, source=source, rationale=f"{reviewer} says {value}")
+            )
+
+    def calibrate(self, **options) -> object:
+        return calibrate_judges(self.client, self.suite, **options)
+
+
+@pytest.fixture
+def copy(recorded_run, tmp_path) -> Copy:
+    return Copy(recorded_run, tmp_path / "copy")
+
+
+def _one(result, scorer):
+    (found,) = [c for c in result.scorers if c.scorer == scorer]
+    return found
+
+
+def test_kappa_matches_a_worked_example():
+    # 20 agreed passes, 15 agreed fails, 5 lenient, 10 strict of 50: p_o = .7, p_e = .5, kappa = .4.
+    pairs = [(True, True)] * 20 + [(False, False)] * 15 + [(True, False)] * 5 + [(False, True)] * 10
+    agreement = Agreement.of(pairs)
+    assert (agreement.n, agreement.accuracy, round(agreement.kappa, 10)) == (50, 0.7, 0.4)
+
+
+def test_kappa_is_undefined_when_people_gave_one_verdict():
+    assert Agreement.of([(True, True)] * 9 + [(False, True)]).kappa is None
+
+
+def test_a_code_scorer_people_agree_with_keeps_its_gate(copy):
+    verdicts = copy.verdicts("tool_call_errors")
+    copy.label("tool_call_errors", verdicts)
+    found = _one(copy.calibrate(min_labels=len(verdicts)), "tool_call_errors")
+    assert (found.labels, found.accuracy, found.kappa, found.gates) == (len(verdicts), 1.0, 1.0, True)
+    assert found.confusion.both_fail == sum(not value for value in verdicts.values()) > 0
+    assert found.disagreements == []
+
+
+def test_a_code_scorer_people_disagree_with_becomes_advisory_and_a_finding(copy):
+    verdicts = copy.verdicts("tool_call_errors")
+    flipped = sorted(trace_id for trace_id, value in verdicts.items() if value)[:12]
+    copy.label("tool_call_errors", {t: (not v if t in flipped else v) for t, v in verdicts.items()})
+    result = copy.calibrate(min_labels=10)
+    found = _one(result, "tool_call_errors")
+    assert (found.gates, found.confusion.scorer_pass_human_fail) == (False, 12)
+    assert found.kappa is not None and found.kappa < 0.6
+    assert {d.source_trace_id for d in found.disagreements} <= set(flipped) and len(found.disagreements) == 5
+    assert any("tool_call_errors disagrees with people" in line and "passes 12" in line for line in result.findings)
+    trust = json.loads(copy.suite.path(GATE_TRUST_FILE).read_text())["scorers"]["tool_call_errors"]
+    assert trust["gates"] is False and trust["reason"].startswith("advisory: kappa")
+
+
+def test_a_gate_of_a_scorer_people_disagree_with_cannot_fail_the_run(copy):
+    verdicts = copy.verdicts("tool_call_errors")
+    copy.label("tool_call_errors", {trace_id: not value for trace_id, value in verdicts.items()})
+    copy.calibrate(min_labels=10)
+    run = run_suite(copy.suite, tracking_uri=copy.uri, args=["--no-llm-judges", "--gate", "tool_call_errors=1.0"])
+    (gate,) = [g for g in run.result.gates if g.scorer == "tool_call_errors"]
+    assert (run.exit_code, gate.passed, gate.advisory) == (0, False, True), run.stderr_tail
+    assert gate.trust.startswith("advisory: kappa")
+
+
+def test_without_calibration_a_failing_code_scorer_gate_fails_the_run(copy):
+    run = run_suite(copy.suite, tracking_uri=copy.uri, args=["--no-llm-judges", "--gate", "tool_call_errors=1.0"])
+    (gate,) = [g for g in run.result.gates if g.scorer == "tool_call_errors"]
+    assert (run.exit_code, gate.passed, gate.advisory) == (1, False, False)
+
+
+def test_too_few_labels_leave_a_code_scorer_gating_and_say_so(copy):
+    verdicts = copy.verdicts("tool_call_errors")
+    copy.label("tool_call_errors", {trace_id: not value for trace_id, value in list(verdicts.items())[:3]})
+    found = _one(copy.calibrate(), "tool_call_errors")
+    assert (found.labels, found.gates) == (3, True)
+    assert found.reason == "code scorer (3 of 20 labels: too few to judge it)"
+
+
+def test_reviewers_split_evenly_on_a_trace_are_left_out(copy):
+    trace_id = next(iter(copy.verdicts("tool_call_errors")))
+    copy.label("tool_call_errors", {trace_id: True}, reviewer="alice")
+    copy.label("tool_call_errors", {trace_id: False}, reviewer="bob")
+    result = copy.calibrate()
+    assert result.split_labels == 1
+    assert "tool_call_errors" not in {c.scorer for c in result.scorers}  # a code scorer is listed once labelled
+
+
+def test_a_label_named_after_no_scorer_is_reported(copy):
+    copy.label("tool_errors", dict(list(copy.verdicts("tool_call_errors").items())[:2]))
+    result = copy.calibrate()
+    assert "2 label(s) named 'tool_errors' match no scorer" in " ".join(result.findings)
+
+
+def test_labels_written_in_the_review_file_count(copy):
+    verdicts = copy.verdicts("no_refusal")
+    reviews = [
+        {"source_trace_id": t, "name": "no_refusal", "value": v, "reviewer": "carol"} for t, v in verdicts.items()
+    ]
+    copy.suite.path(REVIEW_FILE).write_text(json.dumps({"reviews": reviews}))
+    assert _one(copy.calibrate(min_labels=5), "no_refusal").labels == len(verdicts)
+
+
+def test_the_full_report_is_kept_in_the_suite(copy):
+    result = copy.calibrate()
+    stored = json.loads(copy.suite.path(CALIBRATION_FILE).read_text())
+    assert stored["run_id"] == result.run_id and stored["min_labels"] == 20
+
+
+def test_a_run_of_a_new_agent_cannot_be_calibrated(copy, tmp_path):
+    agent = tmp_path / "agent.py"
+    agent.write_text("def answer(**inputs):\n    return 'ok'\n")
+    run = run_suite(copy.suite, tracking_uri=copy.uri, args=["--no-llm-judges", "--predict-fn", f"{agent}:answer"])
+    with pytest.raises(InvalidArgumentError, match="without --predict-fn"):
+        copy.calibrate(run_id=run.result.run_id)
