@@ -121,4 +121,3 @@ def test_session_samples_put_each_signal_s_session_first_then_clean_ones(analyse
     assert all(not sample.signals for sample in list(samples.values())[3:])
     assert len(samples) == 3 + 1 + 12  # clean_follow_up and the twelve two-turn chats
     assert samples["repeat"].trace_ids == [analysed.trace_of["repeat-turn-1"], analysed.trace_of["repeat-turn-2"]]
-
