@@ -296,6 +296,14 @@ RunId = Annotated[
     ),
 ]
 DryRun = Annotated[bool, Field(description="Report what would be written without writing anything.")]
+ScorerNames = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]] | None,
+    Field(max_length=MAX_ITEMS, description="Scorers to ask people about (default: the suite's LLM judges)."),
+    Cli(flag="--scorer", metavar="NAME"),
+]
+LabelsPerScorer = Annotated[
+    int, Field(ge=1, le=1000, description="Traces to ask about per scorer, half it passed and half it failed.")
+]
 MinLabels = Annotated[
     int,
     Field(ge=1, le=10_000, description="Human pass/fail labels an LLM judge needs before its gate may fail a run."),

@@ -32,6 +32,7 @@ from mlflow_eval_mcp.frontend.args import (
     ImportPath,
     IncludeSynthetic,
     JudgeModel,
+    LabelsPerScorer,
     MaxCases,
     MaxChars,
     MaxRecordMb,
@@ -47,6 +48,7 @@ from mlflow_eval_mcp.frontend.args import (
     Redact,
     RunId,
     RunSuite,
+    ScorerNames,
     SuiteDir,
     SyncDataset,
     TagTraces,
@@ -67,7 +69,7 @@ from mlflow_eval_mcp.limits import (
     VALIDATION_TIMEOUT_S,
 )
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
-from mlflow_eval_mcp.suite.judge_loop_models import CalibrationResult
+from mlflow_eval_mcp.suite.judge_loop_models import CalibrationResult, ReviewResult
 from mlflow_eval_mcp.suite.models import (
     CompareResult,
     DatasetResult,
@@ -324,6 +326,18 @@ def pull_feedback(rt: Runtime, suite_dir: SuiteDir) -> PullResult:
     return feedback.pull_feedback(rt.client(), rt.suite(suite_dir))
 
 
+def review_traces(
+    rt: Runtime, suite_dir: SuiteDir, scorers: ScorerNames = None, per_scorer: LabelsPerScorer = MIN_LABELS + 5
+) -> ReviewResult:
+    """Ask people for pass/fail labels named after the suite's judges (or the scorers named), on
+    production traces balanced between the judge's passes and fails: questions with each judge's
+    criterion go into the suite's review file (push_feedback writes the answers as HUMAN feedback);
+    the result says how to label in the MLflow UI instead; on Databricks, also a labeling session."""
+    from mlflow_eval_mcp.suite import review
+
+    return review.review_traces(rt.client(), rt.suite(suite_dir), scorers=scorers, per_scorer=per_scorer)
+
+
 def calibrate_judges(
     rt: Runtime,
     suite_dir: SuiteDir,
@@ -408,6 +422,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(push_feedback, "push-feedback", "Push results onto production traces", store="read", read_only=False),
     Operation(pull_feedback, "pull-feedback", "Pull human feedback into the suite", store="read", read_only=False),
+    Operation(review_traces, "review-traces", "Ask people to label traces", store="read", read_only=False),
     Operation(
         calibrate_judges, "calibrate-judges", "Calibrate judges against human labels", store="read", read_only=False
     ),

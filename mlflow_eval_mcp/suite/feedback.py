@@ -76,6 +76,11 @@ def _push(client: MlflowClient, suite: SuiteLayout, *, run_id: str | None, dry_r
                 )
             )
     reviews = read_reviews(suite)
+    # A question review_traces asked that nobody has answered yet (value null) is not a label.
+    own = [review for review in reviews if review.get("source") != "mlflow"]
+    answered = [review for review in own if review.get("value") is not None]
+    if len(answered) < len(own):
+        skipped["review questions not answered yet"] += len(own) - len(answered)
     writes += [
         _Write(
             trace_id=review["source_trace_id"],
@@ -86,8 +91,7 @@ def _push(client: MlflowClient, suite: SuiteLayout, *, run_id: str | None, dry_r
             source_id=str(review.get("reviewer") or "reviewer"),
             metadata={"suite_id": config.suite_id},
         )
-        for review in reviews
-        if review.get("source") != "mlflow"  # pulled from the traces: already there
+        for review in answered  # not those pulled from the traces: they are there already
     ]
     # One write per trace, name and source: a review listed twice in review.json is written once.
     writes = list({(write.trace_id, write.name, write.source_id): write for write in writes}.values())
@@ -106,7 +110,7 @@ def _push(client: MlflowClient, suite: SuiteLayout, *, run_id: str | None, dry_r
         deduplicated=counts["deduplicated"],
         skipped=sum(skipped.values()),
         skipped_reasons=dict(skipped),
-        human_reviews=sum(1 for review in reviews if review.get("source") != "mlflow"),
+        human_reviews=len(answered),
         traces_tagged=0 if dry_run else len(tagged),
         ui_url=traces_url(client.tracking_uri, read_analysis(suite).experiment_id),
     )
@@ -194,7 +198,8 @@ def read_reviews(suite: SuiteLayout) -> list[dict[str, Any]]:
     bad = [r for r in reviews if not (isinstance(r, dict) and r.get("source_trace_id") and r.get("name"))]
     if bad:
         raise InvalidArgumentError(
-            f"{path}: every review needs source_trace_id, name and value (and optionally rationale, reviewer); "
+            f"{path}: every review needs source_trace_id, name and value (null while unanswered; optionally "
+            "rationale, reviewer); "
             f"first bad entry: {json.dumps(bad[0])[:200]}"
         )
     return reviews

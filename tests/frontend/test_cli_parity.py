@@ -119,6 +119,10 @@ CASES: dict[str, Case] = {
         lambda s: ["--suite-dir", s.suite, "--run-id", "0" * 32, "--dry-run"],
     ),
     "pull_feedback": Case(lambda s: {"suite_dir": s.suite}, lambda s: ["--suite-dir", s.suite]),
+    "review_traces": Case(
+        lambda s: {"suite_dir": s.suite, "scorers": ["trace_succeeded"], "per_scorer": 2},
+        lambda s: ["--suite-dir", s.suite, "--scorer", "trace_succeeded", "--per-scorer", "2"],
+    ),
     "calibrate_judges": Case(
         lambda s: {"suite_dir": s.suite, "min_labels": 5, "run_id": "0" * 32},
         lambda s: ["--suite-dir", s.suite, "--min-labels", "5", "--run-id", "0" * 32],

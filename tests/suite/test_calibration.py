@@ -14,7 +14,9 @@ from mlflow.tracking import MlflowClient
 from mlflow_eval_mcp.checks.agreement import Agreement
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.suite.calibration import CALIBRATION_FILE, GATE_TRUST_FILE, calibrate_judges
+from mlflow_eval_mcp.suite.feedback import push_feedback
 from mlflow_eval_mcp.suite.layout import REVIEW_FILE, SuiteLayout
+from mlflow_eval_mcp.suite.review import review_traces
 from mlflow_eval_mcp.suite.runner import run_suite
 
 
@@ -164,3 +166,35 @@ def test_a_run_of_a_new_agent_cannot_be_calibrated(copy, tmp_path):
     run = run_suite(copy.suite, tracking_uri=copy.uri, args=["--no-llm-judges", "--predict-fn", f"{agent}:answer"])
     with pytest.raises(InvalidArgumentError, match="without --predict-fn"):
         copy.calibrate(run_id=run.result.run_id)
+
+
+def test_review_questions_are_balanced_between_the_scorers_passes_and_fails(copy):
+    result = review_traces(copy.client, copy.suite, scorers=["tool_call_errors"], per_scorer=10)
+    questions = json.loads(copy.suite.path(REVIEW_FILE).read_text())["reviews"]
+    verdicts = copy.verdicts("tool_call_errors")
+    assert (result.traces, result.labels_asked) == (10, ["tool_call_errors"])
+    assert sorted(verdicts[q["source_trace_id"]] for q in questions) == [False] * 5 + [True] * 5
+    assert all(q["value"] is None and q["question"].startswith("Pass or fail:") and q["request"] for q in questions)
+
+
+def test_unanswered_questions_are_not_pushed_and_answered_ones_are_labels(copy):
+    review_traces(copy.client, copy.suite, scorers=["tool_call_errors"], per_scorer=4)
+    path = copy.suite.path(REVIEW_FILE)
+    questions = json.loads(path.read_text())["reviews"]
+    assert push_feedback(copy.client, copy.suite).skipped_reasons["review questions not answered yet"] == 4
+    for question in questions[:3]:
+        question.update(value=copy.verdicts("tool_call_errors")[question["source_trace_id"]], reviewer="dana")
+    path.write_text(json.dumps({"reviews": questions}))
+    assert push_feedback(copy.client, copy.suite).human_reviews == 3
+    assert _one(copy.calibrate(), "tool_call_errors").labels == 3
+
+
+def test_asking_again_does_not_repeat_a_question(copy):
+    review_traces(copy.client, copy.suite, scorers=["tool_call_errors"], per_scorer=4)
+    again = review_traces(copy.client, copy.suite, scorers=["tool_call_errors"], per_scorer=4)
+    assert again.traces == 0 and len(json.loads(copy.suite.path(REVIEW_FILE).read_text())["reviews"]) == 4
+
+
+def test_asking_about_a_scorer_the_suite_lacks_names_its_scorers(copy):
+    with pytest.raises(InvalidArgumentError, match=r"No scorer named 'tone'.*tool_call_errors"):
+        review_traces(copy.client, copy.suite, scorers=["tone"])
