@@ -304,6 +304,17 @@ ScorerNames = Annotated[
 LabelsPerScorer = Annotated[
     int, Field(ge=1, le=1000, description="Traces to ask about per scorer, half it passed and half it failed.")
 ]
+JudgeName = Annotated[
+    str, Field(min_length=1, max_length=MAX_TEXT, description="The name of one of the suite's LLM judges.")
+]
+AlignmentOptimizer = Annotated[
+    Literal["memalign", "simba", "gepa"],
+    Field(description="MLflow's alignment optimizer: memalign (guidelines and examples), simba or gepa (rewrites)."),
+]
+Holdout = Annotated[
+    float,
+    Field(ge=0, lt=1, description="Share of the labelled traces held out to measure both judges on (default 0.3)."),
+]
 MinLabels = Annotated[
     int,
     Field(ge=1, le=10_000, description="Human pass/fail labels an LLM judge needs before its gate may fail a run."),

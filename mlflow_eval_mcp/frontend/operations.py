@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from mlflow_eval_mcp.analysis.archive import FindingPage
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.frontend.args import (
+    AlignmentOptimizer,
     AnalysisId,
     DatasetStrategy,
     DryRun,
@@ -28,10 +29,12 @@ from mlflow_eval_mcp.frontend.args import (
     FindingPageSize,
     Gates,
     Generation,
+    Holdout,
     ImportFormat,
     ImportPath,
     IncludeSynthetic,
     JudgeModel,
+    JudgeName,
     LabelsPerScorer,
     MaxCases,
     MaxChars,
@@ -69,7 +72,7 @@ from mlflow_eval_mcp.limits import (
     VALIDATION_TIMEOUT_S,
 )
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
-from mlflow_eval_mcp.suite.judge_loop_models import CalibrationResult, ReviewResult
+from mlflow_eval_mcp.suite.judge_loop_models import AlignmentResult, CalibrationResult, ReviewResult
 from mlflow_eval_mcp.suite.models import (
     CompareResult,
     DatasetResult,
@@ -357,6 +360,25 @@ def calibrate_judges(
     )
 
 
+def align_judge(
+    rt: Runtime,
+    suite_dir: SuiteDir,
+    judge: JudgeName,
+    optimizer: AlignmentOptimizer = "memalign",
+    holdout: Holdout = 0.3,
+    judge_model: JudgeModel = None,
+) -> AlignmentResult:
+    """Align one LLM judge with people's HUMAN labels of its name (MLflow judge.align with MemAlign,
+    SIMBA or GEPA), learning from most labelled traces and scoring the suite's judge and the aligned
+    one on the held-out rest. Only if the aligned judge agrees better does it replace the suite's
+    judge (and get registered in the experiment); the result says so either way."""
+    from mlflow_eval_mcp.suite import alignment
+
+    return alignment.align_judge(
+        rt.client(), rt.suite(suite_dir), judge=judge, optimizer=optimizer, holdout=holdout, model=judge_model
+    )
+
+
 def compare_runs(rt: Runtime, baseline_run_id: EvaluationRunId, candidate_run_id: EvaluationRunId) -> CompareResult:
     """Compare two evaluation runs: per-metric deltas, per-row flips paired by case (pass -> fail,
     fail -> pass), an exact McNemar test per scorer, and a regression verdict naming the rows."""
@@ -426,6 +448,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         calibrate_judges, "calibrate-judges", "Calibrate judges against human labels", store="read", read_only=False
     ),
+    Operation(align_judge, "align-judge", "Align a judge with human labels", store="read", read_only=False),
     Operation(
         compare_runs,
         "compare-runs",

@@ -79,7 +79,7 @@ def calibrate_judges(
         calibrate_one(
             name,
             name in judges,
-            labels.get(name, {}),
+            unseen(labels.get(name, {}), specs[name]),
             verdicts.get(name, {}),
             pass_rates.get(name),
             (min_labels, min_kappa),
@@ -161,6 +161,13 @@ def human_labels(reviews: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Lab
         rationale = next((why for passed, why in cast if passed == majority and why), None)
         labels[name][trace_id] = Label(majority, rationale)
     return dict(labels), split
+
+
+def unseen(labels: dict[str, Label], spec: dict[str, Any]) -> dict[str, Label]:
+    """The labels a judge did not learn from: an aligned judge agrees with the ones it was aligned on
+    by construction, which says nothing of the traces it will judge."""
+    learned = set(spec.get("aligned_on") or [])
+    return {trace_id: label for trace_id, label in labels.items() if trace_id not in learned}
 
 
 def calibrate_one(

@@ -74,7 +74,9 @@ class AlignmentResult(BaseModel):
     after: AlignmentScore
     improved: bool
     replaced: bool = Field(description="Whether the aligned judge replaced the suite's judge.")
-    registered: str | None = Field(description="Where the aligned judge was registered, when it was.")
+    registered: str | None = Field(
+        description="Replaced only: where the aligned judge was registered in the experiment, or why it was not."
+    )
     seconds: float
     message: str
     next_step: str

@@ -109,6 +109,7 @@ JudgeName = Literal[
     "ToolCallEfficiency",
     "Guidelines",
     "make_judge",
+    "aligned",
 ]
 
 
@@ -141,6 +142,10 @@ class JudgeSpec(BaseModel):
     findings: list[str] = Field(default_factory=list, description="Finding ids it targets.")
     reason: str
     source: Mode = "offline"
+    aligned_on: list[str] = Field(
+        default_factory=list,
+        description="aligned only: the labelled traces it learned from, which calibration leaves out of its agreement.",
+    )
 
 
 class GeneratedScorerSpec(BaseModel):

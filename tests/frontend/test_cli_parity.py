@@ -127,6 +127,10 @@ CASES: dict[str, Case] = {
         lambda s: {"suite_dir": s.suite, "min_labels": 5, "run_id": "0" * 32},
         lambda s: ["--suite-dir", s.suite, "--min-labels", "5", "--run-id", "0" * 32],
     ),
+    "align_judge": Case(
+        lambda s: {"suite_dir": s.suite, "judge": "tone", "optimizer": "simba"},
+        lambda s: ["--suite-dir", s.suite, "tone", "--optimizer", "simba"],
+    ),
     "compare_runs": Case(
         lambda s: {"baseline_run_id": "0" * 32, "candidate_run_id": "1" * 32}, lambda s: ["0" * 32, "1" * 32]
     ),

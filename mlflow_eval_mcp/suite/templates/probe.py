@@ -224,7 +224,8 @@ def trial(candidates_file: Path) -> dict[str, Any]:
         outcome["passed"] += value is True or value == "yes"
     for candidate in candidates.get("judges", []):
         try:
-            scorers.custom_judge(candidate["name"], candidate["instructions"], scorers.judge_model())
+            spec = {"name": candidate["name"], "judge": "make_judge", "instructions": candidate["instructions"]}
+            scorers.judges_module.build_judge(spec, scorers.judge_model(), scorers.CONFIG_FILE.parent)
             report["judges"][candidate["name"]] = None
         except Exception as error:
             report["judges"][candidate["name"]] = f"{type(error).__name__}: {error}"[:500]

@@ -24,6 +24,7 @@ from mlflow.entities import Feedback, Trace
 from mlflow.genai.scorers import scorer
 
 from mlflow_eval_checks import call_graph, dialogue, facts, language, signals, trajectory
+from mlflow_eval_checks import judges as judges_module
 from mlflow_eval_checks.conversation import Conversation, trace_state
 from mlflow_eval_checks.tags import SYNTHETIC_TIME_TAG
 
@@ -48,16 +49,7 @@ def load_config() -> dict[str, Any]:
 
 def judge_model(explicit: str | None = None, config: dict[str, Any] | None = None) -> str:
     """The judge model URI that will be used (see the module docstring for the order)."""
-    configured = (config or load_config()).get("judge_model")
-    chosen = explicit or os.environ.get("MLFLOW_EVAL_JUDGE_MODEL") or configured
-    if chosen:
-        return chosen
-    default = os.environ.get("MLFLOW_GENAI_JUDGE_DEFAULT_MODEL")
-    if default:
-        return default
-    return (
-        "databricks" if os.environ.get("MLFLOW_TRACKING_URI", "").startswith("databricks") else "openai:/gpt-4.1-mini"
-    )
+    return judges_module.judge_model(explicit, (config or load_config()).get("judge_model"))
 
 
 def missing_judge_credentials(model: str) -> str | None:
@@ -99,26 +91,13 @@ def generated(config: dict[str, Any]) -> list[Any]:
 
 
 def judges(config: dict[str, Any], model: str, *, timeout: float | None = None) -> list[Any]:
-    from mlflow.genai import scorers as builtin
-
     made = []
     for spec in config["judges"]:
-        if spec["judge"] == "Guidelines":
-            judge = builtin.Guidelines(name=spec["name"], guidelines=spec["guidelines"], model=model)
-        elif spec["judge"] == "make_judge":
-            judge = custom_judge(spec["name"], spec["instructions"], model)
-        else:
-            judge = getattr(builtin, spec["judge"])(name=spec["name"], model=model)
+        judge = judges_module.build_judge(spec, model, CONFIG_FILE.parent)
         if timeout is not None:
             judge.timeout = timeout
         made.append(judge)
     return made
-
-
-def custom_judge(name: str, instructions: str, model: str) -> Any:
-    from mlflow.genai.judges import make_judge
-
-    return make_judge(name=name, instructions=instructions, feedback_value_type=bool, model=model)
 
 
 def code_scorer_names() -> list[str]:
