@@ -315,6 +315,9 @@ Holdout = Annotated[
     float,
     Field(ge=0, lt=1, description="Share of the labelled traces held out to measure both judges on (default 0.3)."),
 ]
+SampleRate = Annotated[
+    float, Field(gt=0, le=1, description="Share of new production traces each judge scores (default 0.1).")
+]
 MinLabels = Annotated[
     int,
     Field(ge=1, le=10_000, description="Human pass/fail labels an LLM judge needs before its gate may fail a run."),

@@ -51,6 +51,7 @@ from mlflow_eval_mcp.frontend.args import (
     Redact,
     RunId,
     RunSuite,
+    SampleRate,
     ScorerNames,
     SuiteDir,
     SyncDataset,
@@ -72,7 +73,12 @@ from mlflow_eval_mcp.limits import (
     VALIDATION_TIMEOUT_S,
 )
 from mlflow_eval_mcp.models import GetTraceResult, ImportResult, ListExperimentsResult, SearchTracesResult
-from mlflow_eval_mcp.suite.judge_loop_models import AlignmentResult, CalibrationResult, ReviewResult
+from mlflow_eval_mcp.suite.judge_loop_models import (
+    AlignmentResult,
+    CalibrationResult,
+    MonitoringResult,
+    ReviewResult,
+)
 from mlflow_eval_mcp.suite.models import (
     CompareResult,
     DatasetResult,
@@ -379,6 +385,30 @@ def align_judge(
     )
 
 
+def monitor_judges(
+    rt: Runtime,
+    suite_dir: SuiteDir,
+    sample_rate: SampleRate = 0.1,
+    scorers: ScorerNames = None,
+    filter_string: FilterString = None,
+    judge_model: JudgeModel = None,
+) -> MonitoringResult:
+    """Register the suite's calibrated LLM judges (or the scorers named) in the production experiment
+    for monitoring: each scores sample_rate of new traces (optionally only those filter_string
+    matches). Says which backends actually run them (Databricks; a tracking server running jobs) and
+    that a local store does not; code scorers are skipped with why."""
+    from mlflow_eval_mcp.suite import monitoring
+
+    return monitoring.monitor_judges(
+        rt.client(),
+        rt.suite(suite_dir),
+        sample_rate=sample_rate,
+        scorers=scorers,
+        filter_string=filter_string,
+        model=judge_model,
+    )
+
+
 def compare_runs(rt: Runtime, baseline_run_id: EvaluationRunId, candidate_run_id: EvaluationRunId) -> CompareResult:
     """Compare two evaluation runs: per-metric deltas, per-row flips paired by case (pass -> fail,
     fail -> pass), an exact McNemar test per scorer, and a regression verdict naming the rows."""
@@ -449,6 +479,7 @@ OPERATIONS: tuple[Operation, ...] = (
         calibrate_judges, "calibrate-judges", "Calibrate judges against human labels", store="read", read_only=False
     ),
     Operation(align_judge, "align-judge", "Align a judge with human labels", store="read", read_only=False),
+    Operation(monitor_judges, "monitor-judges", "Monitor production with the judges", store="read", read_only=False),
     Operation(
         compare_runs,
         "compare-runs",

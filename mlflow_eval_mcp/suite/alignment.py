@@ -84,7 +84,7 @@ def align_judge(
     registered = None
     if improved:
         _replace(suite, spec, aligned, training, after, measured is held_out)
-        registered = _register(aligned, read_analysis(suite).experiment_id)
+        registered = _register(client, aligned, read_analysis(suite).experiment_id)
     root = str(suite.root)
     return AlignmentResult(
         suite_dir=root,
@@ -210,11 +210,14 @@ def _trust(suite: SuiteLayout, spec: JudgeSpec, measured: Agreement, held_out: b
     write_json_atomic(path, trust)
 
 
-def _register(aligned: Any, experiment_id: str) -> str:
-    """Register (or add a version of) the aligned judge in the production experiment; where the
-    tracking backend keeps no scorers, say why (the suite's copy is what runs either way)."""
+def _register(client: MlflowClient, aligned: Any, experiment_id: str) -> str:
+    """Register (or add a version of) the aligned judge in the production experiment, in the scorer
+    store of this call's tracking URI; where the backend keeps no scorers, say why (the suite's copy
+    is what runs either way)."""
+    from mlflow.genai.scorers.registry import _get_scorer_store
+
     try:
-        aligned.register(experiment_id=experiment_id)
+        _get_scorer_store(client.tracking_uri).register_scorer(experiment_id, aligned)
     except Exception as error:  # any backend refusal is reported, not raised
         return f"not registered: {str(error).splitlines()[0][:200]}"
     return f"registered as scorer {aligned.name!r} in experiment {experiment_id}"

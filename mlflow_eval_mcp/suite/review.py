@@ -24,7 +24,7 @@ from mlflow_eval_mcp.suite.judge_loop_models import ReviewResult
 from mlflow_eval_mcp.suite.layout import REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.models import DatasetCase, JudgeSpec, ScorerConfig
 from mlflow_eval_mcp.suite.runner import RESULT_FILE, read_result
-from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config, suite_lock
+from mlflow_eval_mcp.suite.state import named_scorers, read_analysis, read_cases, read_config, suite_lock
 from mlflow_eval_mcp.ui_links import traces_url
 
 if TYPE_CHECKING:
@@ -91,14 +91,8 @@ def review_traces(
 
 
 def _label_names(config: ScorerConfig, scorers: list[str] | None) -> list[str]:
-    known = config.scorer_names()
     if scorers:
-        unknown = [name for name in scorers if name not in known]
-        if unknown:
-            raise InvalidArgumentError(
-                f"No scorer named {', '.join(map(repr, unknown))} in this suite; its scorers are: {', '.join(known)}."
-            )
-        return list(dict.fromkeys(scorers))
+        return named_scorers(config, scorers)
     if not config.judges:
         raise InvalidArgumentError(
             "This suite has no LLM judge to calibrate; name the code scorers people should check with scorers=[...]."

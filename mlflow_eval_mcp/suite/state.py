@@ -38,6 +38,17 @@ def read_config(suite: SuiteLayout) -> ScorerConfig:
     return _read(suite, SCORER_CONFIG_FILE, ScorerConfig, "generate_scorers")
 
 
+def named_scorers(config: ScorerConfig, names: list[str]) -> list[str]:
+    """`names` without repeats, after checking that the suite has a scorer of each name."""
+    known = config.scorer_names()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InvalidArgumentError(
+            f"No scorer named {', '.join(map(repr, unknown))} in this suite; its scorers are: {', '.join(known)}."
+        )
+    return list(dict.fromkeys(names))
+
+
 def read_cases(suite: SuiteLayout) -> list[DatasetCase]:
     require(suite, "dataset")
     path = suite.path(CASES_FILE)

@@ -131,6 +131,10 @@ CASES: dict[str, Case] = {
         lambda s: {"suite_dir": s.suite, "judge": "tone", "optimizer": "simba"},
         lambda s: ["--suite-dir", s.suite, "tone", "--optimizer", "simba"],
     ),
+    "monitor_judges": Case(
+        lambda s: {"suite_dir": s.suite, "sample_rate": 0.5, "scorers": ["trace_succeeded"]},
+        lambda s: ["--suite-dir", s.suite, "--sample-rate", "0.5", "--scorer", "trace_succeeded"],
+    ),
     "compare_runs": Case(
         lambda s: {"baseline_run_id": "0" * 32, "candidate_run_id": "1" * 32}, lambda s: ["0" * 32, "1" * 32]
     ),
