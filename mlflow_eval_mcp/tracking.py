@@ -40,7 +40,7 @@ def open_client(tracking_uri: str, connect_timeout_s: float = 5.0) -> MlflowClie
         return client
     if urlparse(tracking_uri).scheme in ("http", "https"):
         _probe_server(tracking_uri, connect_timeout_s)
-    _bound_mlflow_http_retries()
+    _bound_network_waits()
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -127,12 +127,15 @@ def _probe_server(tracking_uri: str, timeout_s: float) -> None:
 
 
 @cache
-def _bound_mlflow_http_retries() -> None:
+def _bound_network_waits() -> None:
     # MLflow retries failed HTTP calls with backoff (7 attempts, 120 s each by default): a server
     # that answers its health check and then stalls would hold a tool call for many minutes.
     # One attempt of at most 30 s instead. Users who set these variables keep their values.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    # MLflow prices the model spans it stores with litellm, when installed (the judges extra), whose
+    # import downloads a price list: offline that costs 7 s of retries per process. Its bundled copy.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def _first_line(error: BaseException) -> str:

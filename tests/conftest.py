@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from mlflow_eval_mcp.settings import Settings
-from tests.environment import FOREIGN_ENV
+from tests.environment import FOREIGN_ENV, OFFLINE_ENV
+
+# For the whole process, session fixtures included (they are set up before any per-test fixture).
+os.environ.update(OFFLINE_ENV)
 
 
 @pytest.fixture

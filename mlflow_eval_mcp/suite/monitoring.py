@@ -3,11 +3,12 @@ sampling rate, so that new production traces are scored as they arrive.
 
 MLflow keeps the registration and its sampling configuration in the tracking store (the scorer
 store of the tracking URI this call uses; never the process-global one). Which backends run them
-is said in the result: Databricks does; a tracking server runs them when it executes jobs; a local
-store keeps the configuration but has no process that scores. The suite's code scorers import its
-checks package, which no scoring service can load: the result says to run run_eval.py on a
-schedule for those instead. Registering the same judge again adds no version; the sampling is
-updated.
+is said in the result: Databricks does; an MLflow tracking server does for judges whose model is
+one of its AI Gateway endpoints (`gateway:/<endpoint>`; MLflow refuses to start any other judge);
+a local store keeps the configuration but has no process that scores. The suite's code scorers
+import its checks package, which no scoring service can load: the result says to run run_eval.py
+on a schedule for those instead. Registering the same judge again adds no version; the sampling
+is updated.
 """
 
 from __future__ import annotations
@@ -96,13 +97,24 @@ def _monitor(
     trust: dict[str, Any],
 ) -> MonitoredScorer:
     from mlflow.genai.scorers.registry import DatabricksStore, _get_scorer_store
+    from mlflow.genai.scorers.scorer_utils import is_gateway_model
 
     calibrated = trust.get(spec.name, {}).get("gates")
     note = "" if calibrated else " (not calibrated to gate: its production scores are advisory)"
     try:
         judge = build_judge(spec.model_dump(mode="json"), model, suite.path(DATA_DIR))
         store = _get_scorer_store(client.tracking_uri)
-        new_version = _register_once(store, experiment_id, judge)
+        judge, new_version = _register_once(store, experiment_id, judge)
+        if not isinstance(store, DatabricksStore) and not is_gateway_model(getattr(judge, "model", None)):
+            return MonitoredScorer(
+                scorer=spec.name,
+                kind="llm_judge",
+                sample_rate=None,
+                status="unsupported",
+                reason=f"registered, not started: MLflow's online scoring runs only judges whose model is an AI "
+                f"Gateway endpoint, and this one uses {getattr(judge, 'model', model)}; pass "
+                "judge_model='gateway:/<endpoint>'" + note,
+            )
         if isinstance(store, DatabricksStore):
             store.update_registered_scorer(
                 name=spec.name,
@@ -132,8 +144,9 @@ def _monitor(
     )
 
 
-def _register_once(store: Any, experiment_id: str, judge: Any) -> bool:
-    """Register `judge` unless its latest registered version is the same judge; whether it did."""
+def _register_once(store: Any, experiment_id: str, judge: Any) -> tuple[Any, bool]:
+    """The registered judge, registered unless its latest registered version is the same judge; and
+    whether it registered a new version."""
     try:
         latest = store.get_scorer(experiment_id, judge.name)
     except Exception:  # not registered yet (each backend says so in its own way)
@@ -141,9 +154,9 @@ def _register_once(store: Any, experiment_id: str, judge: Any) -> bool:
     if latest is not None and json.dumps(latest.model_dump(), sort_keys=True, default=str) == json.dumps(
         judge.model_dump(), sort_keys=True, default=str
     ):
-        return False
+        return latest, False
     store.register_scorer(experiment_id, judge)
-    return True
+    return judge, True
 
 
 def _trust(suite: SuiteLayout) -> dict[str, Any]:
@@ -159,14 +172,16 @@ def _backend(tracking_uri: str) -> str:
 
 
 def _message(backend: str, started: int, sample_rate: float, tracking_uri: str) -> str:
+    if not started:
+        return "No judge was started; each scorer's reason says why."
     if backend == "databricks":
         return f"{started} judge(s) score {sample_rate:.0%} of new production traces on Databricks."
     if backend == "server":
         return (
-            f"{started} judge(s) registered with a {sample_rate:.0%} sampling rate; the tracking server scores new "
-            "traces with them when it runs jobs (MLflow's online scoring)."
+            f"{started} judge(s) registered and started with a {sample_rate:.0%} sampling rate; the tracking server "
+            "scores new traces with them through its AI Gateway (MLflow's online scoring)."
         )
     return (
-        f"{started} judge(s) registered with a {sample_rate:.0%} sampling rate, but this local store has no process "
-        "that scores new traces: nothing is monitored until an MLflow tracking server that runs jobs serves it."
+        f"{started} judge(s) registered and started with a {sample_rate:.0%} sampling rate, but this local store "
+        "has no process that scores new traces: nothing is monitored until an MLflow tracking server serves it."
     )

@@ -43,6 +43,7 @@ _PASSED_PREFIXES = (
     "TOGETHER",
     "OPENROUTER_",
     "COHERE_",
+    "LITELLM_",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",

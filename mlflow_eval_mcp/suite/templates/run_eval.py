@@ -19,6 +19,9 @@ import os
 # than MLflow's 10, which exhaust a sqlite store's connection pool and stall for minutes.
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
 os.environ.setdefault("MLFLOW_GENAI_EVAL_MAX_WORKERS", "4")
+# MLflow prices model spans with litellm when it is installed, whose import would download a price
+# list (7 s of retries offline): its bundled copy instead.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import argparse
 import importlib
