@@ -318,6 +318,29 @@ Holdout = Annotated[
 SampleRate = Annotated[
     float, Field(gt=0, le=1, description="Share of new production traces each judge scores (default 0.1).")
 ]
+PromptUri = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEXT, description="Prompt to optimize: prompts:/<name>/<version> or @alias."),
+]
+AgentFn = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        description="Your agent, 'module:function' or '/abs/path/agent.py:function', loading the prompt with "
+        "mlflow.genai.load_prompt and calling .format().",
+    ),
+]
+ReflectionModel = Annotated[
+    str | None,
+    Field(max_length=MAX_TEXT, description="The model GEPA reflects with (default: the suite's judge model)."),
+    AfterValidator(_judge_model_value),
+]
+MaxMetricCalls = Annotated[int, Field(ge=1, le=10_000, description="GEPA's budget of scorer calls (default 100).")]
+PromptAlias = Annotated[
+    str,
+    Field(max_length=MAX_TEXT, pattern=r"^[\w-]*$", description="Alias moved to an improved version ('' for none)."),
+]
 MinLabels = Annotated[
     int,
     Field(ge=1, le=10_000, description="Human pass/fail labels an LLM judge needs before its gate may fail a run."),

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from mlflow_eval_mcp.analysis.archive import FindingPage
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.frontend.args import (
+    AgentFn,
     AlignmentOptimizer,
     AnalysisId,
     DatasetStrategy,
@@ -38,6 +39,7 @@ from mlflow_eval_mcp.frontend.args import (
     LabelsPerScorer,
     MaxCases,
     MaxChars,
+    MaxMetricCalls,
     MaxRecordMb,
     MaxResults,
     MaxTraces,
@@ -48,7 +50,10 @@ from mlflow_eval_mcp.frontend.args import (
     OrderBy,
     PageToken,
     PredictFn,
+    PromptAlias,
+    PromptUri,
     Redact,
+    ReflectionModel,
     RunId,
     RunSuite,
     SampleRate,
@@ -77,6 +82,7 @@ from mlflow_eval_mcp.suite.judge_loop_models import (
     AlignmentResult,
     CalibrationResult,
     MonitoringResult,
+    PromptOptimizationResult,
     ReviewResult,
 )
 from mlflow_eval_mcp.suite.models import (
@@ -385,6 +391,34 @@ def align_judge(
     )
 
 
+def optimize_prompt(
+    rt: Runtime,
+    suite_dir: SuiteDir,
+    prompt_uri: PromptUri,
+    predict_fn: AgentFn,
+    scorers: ScorerNames = None,
+    reflection_model: ReflectionModel = None,
+    max_metric_calls: MaxMetricCalls = 100,
+    alias: PromptAlias = "production",
+) -> PromptOptimizationResult:
+    """Optimize a registered prompt of your agent with MLflow's optimize_prompts (GEPA): the suite's
+    cases that have expectations, scored by its calibrated judges (or the scorers named), your agent
+    run in a fresh interpreter. The new prompt version is kept, and the alias moved to it, only when
+    its score beats the original's; both scores are reported."""
+    from mlflow_eval_mcp.suite import prompt_optimization
+
+    return prompt_optimization.optimize_prompt(
+        rt.suite(suite_dir),
+        tracking_uri=rt.client().tracking_uri,
+        prompt_uri=prompt_uri,
+        predict_fn=predict_fn,
+        scorers=scorers,
+        reflection_model=reflection_model,
+        max_metric_calls=max_metric_calls,
+        alias=alias,
+    )
+
+
 def monitor_judges(
     rt: Runtime,
     suite_dir: SuiteDir,
@@ -479,6 +513,7 @@ OPERATIONS: tuple[Operation, ...] = (
         calibrate_judges, "calibrate-judges", "Calibrate judges against human labels", store="read", read_only=False
     ),
     Operation(align_judge, "align-judge", "Align a judge with human labels", store="read", read_only=False),
+    Operation(optimize_prompt, "optimize-prompt", "Optimize a prompt with the suite", store="read", read_only=False),
     Operation(monitor_judges, "monitor-judges", "Monitor production with the judges", store="read", read_only=False),
     Operation(
         compare_runs,

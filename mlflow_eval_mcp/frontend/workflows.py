@@ -62,11 +62,33 @@ feedback or expectations (expected_response, expected_facts, guidelines) on trac
 render_run_script again so judges that need expectations (Correctness) can run, and validate_eval once more."""
 
 
+def trusted_judges(suite_dir: str) -> str:
+    """Make a suite's LLM judges trustworthy: people's labels, agreement, alignment, monitoring."""
+    return f"""Make the LLM judges of the suite in "{suite_dir}" trustworthy before they gate CI or \
+watch production.
+
+1. validate_eval(suite_dir="{suite_dir}") with a judge model configured, so that the judges give verdicts on the \
+recorded traces; then push_feedback(suite_dir="{suite_dir}").
+2. review_traces(suite_dir="{suite_dir}"): show the user how_to_label. People answer pass or fail per judge, in the \
+review file (then push_feedback) or in the MLflow UI as feedback named exactly as the judge. Wait for them.
+3. calibrate_judges(suite_dir="{suite_dir}"): report the table (judge, labels, accuracy, kappa, confusion matrix) \
+and which judges gate and why; quote two disagreements of each advisory judge.
+4. For an advisory judge with enough labels: align_judge(suite_dir="{suite_dir}", judge=<name>). Report before and \
+after agreement on the held-out labels and whether it replaced the judge; if not, try optimizer="simba".
+5. validate_eval again, then calibrate_judges again: agreement is now measured on labels the aligned judge did \
+not learn from. More labels may be needed (review_traces).
+6. With a prompt in the registry and cases with expectations: optimize_prompt(suite_dir="{suite_dir}", \
+prompt_uri=<prompts:/name/version>). Report the scores and whether a new version was registered.
+7. monitor_judges(suite_dir="{suite_dir}"): report which judges now score production, at what rate, and what the \
+backend said about the others."""
+
+
 WORKFLOWS = {
     "First evaluation suite from production traces": first_evaluation_suite,
     "Regression check of a new agent version": regression_check,
     "Latency and token profile": latency_and_token_profile,
     "Close the loop with human feedback": close_the_loop,
+    "Judges you can trust": trusted_judges,
 }
 
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -67,24 +68,47 @@ def run_suite(
     suite: SuiteLayout, *, tracking_uri: str, args: list[str] | None = None, timeout_s: float = 600
 ) -> SuiteRun:
     """Run `evaluation/run_eval.py` against `tracking_uri` with `args`, killing it after `timeout_s`."""
-    script = suite.path(f"{EVALUATION_DIR}/run_eval.py")
+    output = suite.path(RESULT_FILE)
+    output.unlink(missing_ok=True)
+    arguments = ["--output", str(output), *(args or [])]
+    finished = run_suite_script(suite, "run_eval.py", tracking_uri=tracking_uri, args=arguments, timeout_s=timeout_s)
+    return SuiteRun(
+        exit_code=finished.exit_code,
+        timed_out=finished.timed_out,
+        seconds=finished.seconds,
+        result=None if finished.timed_out else read_result(output),
+        stderr_tail=finished.stderr_tail,
+    )
+
+
+@dataclass(frozen=True)
+class FinishedScript:
+    exit_code: int | None
+    timed_out: bool
+    seconds: float
+    stderr_tail: str
+
+
+def run_suite_script(
+    suite: SuiteLayout, script_name: str, *, tracking_uri: str, args: list[str], timeout_s: float
+) -> FinishedScript:
+    """`evaluation/<script_name>` in a fresh interpreter, in the suite directory, with only the
+    environment a run needs and `tracking_uri`; killed, with anything it started, after `timeout_s`."""
+    script = suite.path(f"{EVALUATION_DIR}/{script_name}")
     if not script.exists():
         raise InvalidArgumentError(
             f"{script} does not exist; run {suggest('render_run_script', suite_dir=str(suite.root))} first."
         )
-    output = suite.path(RESULT_FILE)
-    output.unlink(missing_ok=True)
     env = {
         name: value
         for name, value in os.environ.items()
         if name in _PASSED_THROUGH or name.startswith(_PASSED_PREFIXES)
     }
     env.update({"MLFLOW_TRACKING_URI": tracking_uri, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"})
-    command = [sys.executable, str(script), "--output", str(output), *(args or [])]
     started = time.perf_counter()
     # A new session, so that a timeout kills the script and anything it started.
     process = subprocess.Popen(
-        command,
+        [sys.executable, str(script), *args],
         cwd=suite.root,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -94,11 +118,10 @@ def run_suite(
         start_new_session=True,
     )
     stderr, timed_out = _wait(process, timeout_s)
-    return SuiteRun(
+    return FinishedScript(
         exit_code=None if timed_out else process.returncode,
         timed_out=timed_out,
         seconds=round(time.perf_counter() - started, 2),
-        result=None if timed_out else read_result(output),
         stderr_tail=_tail(stderr or ""),
     )
 

@@ -131,6 +131,10 @@ CASES: dict[str, Case] = {
         lambda s: {"suite_dir": s.suite, "judge": "tone", "optimizer": "simba"},
         lambda s: ["--suite-dir", s.suite, "tone", "--optimizer", "simba"],
     ),
+    "optimize_prompt": Case(
+        lambda s: {"suite_dir": s.suite, "prompt_uri": "not-a-prompt", "predict_fn": "agent:answer"},
+        lambda s: ["--suite-dir", s.suite, "not-a-prompt", "agent:answer"],
+    ),
     "monitor_judges": Case(
         lambda s: {"suite_dir": s.suite, "sample_rate": 0.5, "scorers": ["trace_succeeded"]},
         lambda s: ["--suite-dir", s.suite, "--sample-rate", "0.5", "--scorer", "trace_succeeded"],

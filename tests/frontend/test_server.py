@@ -35,7 +35,7 @@ async def test_tools_are_listed_with_annotations(settings):
     readers.add("compare_runs")
     writers = {"import_traces", "analyze_traces", "generate_dataset", "generate_scorers", "render_run_script"}
     writers |= {"generate_suite", "validate_eval", "push_feedback", "pull_feedback"}
-    writers |= {"review_traces", "calibrate_judges", "align_judge", "monitor_judges"}
+    writers |= {"review_traces", "calibrate_judges", "align_judge", "monitor_judges", "optimize_prompt"}
     assert set(tools) == readers | writers
     for name, tool in tools.items():
         assert tool.annotations.read_only_hint is (name in readers)
