@@ -69,7 +69,9 @@ def review_traces(
     if analysis.tracking_uri.startswith("databricks"):
         from mlflow_eval_mcp.suite.labeling_session import create_labeling_session
 
-        session = create_labeling_session(client, config, names, [q["source_trace_id"] for q in questions])
+        criteria = {name: _criterion(name, config) for name in names}
+        asked_traces = list(dict.fromkeys(q["source_trace_id"] for q in questions))
+        session = create_labeling_session(client, f"{config.suite_id}-calibration", criteria, asked_traces)
     root = str(suite.root)
     return ReviewResult(
         suite_dir=root,
