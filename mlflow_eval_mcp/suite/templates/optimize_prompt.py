@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import mlflow  # noqa: E402
-from run_eval import SuiteError, load_predict_fn, load_trust, tracking_uri, write_json  # noqa: E402
+from run_eval import SuiteError, load_predict_fn, load_trust, tracking_uri, use_experiment, write_json  # noqa: E402
 
 from eval_dataset import load_cases  # noqa: E402
 from scorers import get_scorers, judge_model, load_config  # noqa: E402
@@ -69,6 +69,8 @@ def optimize(args: argparse.Namespace) -> dict[str, Any]:
     config = load_config()
     uri, _ = tracking_uri(args.tracking_uri)
     mlflow.set_tracking_uri(uri)
+    # The suite's evaluation experiment, as run_eval.py's: never MLflow's Default (and ./mlruns).
+    use_experiment(os.environ.get("MLFLOW_EVAL_EXPERIMENT") or f"{config['suite_id']}-eval")
     train = [
         {"inputs": case["inputs"], "expectations": case["expectations"]}
         for case in load_cases()
@@ -78,7 +80,7 @@ def optimize(args: argparse.Namespace) -> dict[str, Any]:
         raise SuiteError("no case has expectations to optimize against; add expected facts or responses to the cases")
     names = args.scorer or [name for name, entry in load_trust().items() if entry.get("gates")]
     if not names:
-        raise SuiteError("no judge is calibrated yet (calibrate_judges); name scorers to optimize for with --scorer")
+        raise SuiteError("no judge is calibrated yet (calibrate_judges); name the scorers to optimize for")
     model = judge_model(None, config)
     chosen = [s for s in get_scorers(include_judges=True, model=model) if s.name in names]
     missing = sorted(set(names) - {s.name for s in chosen})
