@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlflow_eval_mcp.checks.agreement import Agreement, fingerprint, verdict
@@ -63,20 +64,21 @@ def align_judge(
     if not 0 <= holdout < 1:
         raise InvalidArgumentError("holdout must be at least 0 and below 1 (the share of labels kept to measure).")
     started = time.perf_counter()
+    chosen_model = judge_model(model, config.judge_model)
+    original = build_judge(spec.model_dump(mode="json"), chosen_model, suite.path(DATA_DIR))
+    learnable = _learnable_check()
     pull_feedback(client, suite)
     labels = human_labels(read_reviews(suite))[0].get(judge, {})
-    traces = _labelled_traces(client, judge, labels)
+    traces = {t: trace for t, trace in _labelled_traces(client, judge, labels).items() if learnable(trace, original)}
     training, held_out = split(sorted(traces), holdout)
     if len(training) < MIN_TRAINING[optimizer]:
         raise InvalidArgumentError(
-            f"{len(traces)} trace(s) carry a HUMAN pass/fail feedback named {judge!r}; {optimizer} needs "
+            f"{len(traces)} trace(s) carry a HUMAN pass/fail feedback named {judge!r} (and the request and response "
+            f"it reads); {optimizer} needs "
             f"{MIN_TRAINING[optimizer]} to learn from besides those held out. Label more traces "
             f"({suggest('review_traces', suite_dir=str(suite.root), scorers=[judge])}), push them, and try again."
         )
     measured = held_out if len(held_out) >= MIN_HELD_OUT else sorted(traces)
-    chosen_model = judge_model(model, config.judge_model)
-    data_dir = suite.path(DATA_DIR)
-    original = build_judge(spec.model_dump(mode="json"), chosen_model, data_dir)
     aligned = _aligned(original, [traces[t] for t in training], optimizer, chosen_model)
     before = score(original, [traces[t] for t in measured], labels)
     after = score(aligned, [traces[t] for t in measured], labels)
@@ -140,16 +142,24 @@ def _labelled_traces(client: MlflowClient, judge: str, labels: dict[str, Label])
     return found
 
 
-def _aligned(original: Any, training: list[Trace], optimizer: Optimizer, model: str) -> Any:
+def _learnable_check() -> Callable[[Trace, Any], bool]:
+    """MLflow's own test of whether its optimizers can learn from a trace: a human label of the judge's
+    name, and the request and response the judge reads (a trace with neither makes MemAlign refuse all)."""
     try:
         import dspy
-        from mlflow.genai.judges import optimizers
+        from mlflow.genai.judges.optimizers.dspy_utils import trace_to_dspy_example
     except ImportError as error:
         raise InvalidArgumentError(
             f"align_judge needs DSPy ({error}); install it with: pip install 'mlflow-eval-mcp[judges]'."
         ) from error
     # A cached answer would survive a change of the judge or of the labels.
     dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    return lambda trace, judge: bool(trace_to_dspy_example(trace, judge))
+
+
+def _aligned(original: Any, training: list[Trace], optimizer: Optimizer, model: str) -> Any:
+    from mlflow.genai.judges import optimizers
+
     if optimizer == "memalign":
         chosen = optimizers.MemAlignOptimizer(reflection_lm=model)
     elif optimizer == "simba":
