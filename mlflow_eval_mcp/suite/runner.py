@@ -45,6 +45,7 @@ _PASSED_PREFIXES = (
     "OPENROUTER_",
     "COHERE_",
     "LITELLM_",
+    "DSPY_",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",
