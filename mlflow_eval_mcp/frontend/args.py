@@ -70,8 +70,8 @@ TrackingUri = Annotated[
     str | None,
     Field(
         max_length=MAX_TEXT,
-        description="MLflow tracking URI for this call, e.g. 'http://127.0.0.1:5000', 'databricks' or "
-        "'sqlite:////abs/path/mlflow.db'. Omit to use MLFLOW_TRACKING_URI or the embedded store.",
+        description="MLflow tracking URI for this call, e.g. 'http://host:5000', 'databricks', "
+        "'sqlite:////abs/mlflow.db' (default: MLFLOW_TRACKING_URI, else the embedded store).",
     ),
 ]
 ExperimentId = Annotated[
@@ -196,16 +196,15 @@ OptionalSuiteDir = Annotated[
     str | None,
     Field(
         max_length=MAX_TEXT,
-        description="Suite directory to write state/analysis.json into (created if missing), e.g. '/abs/suites/prod'; "
-        "a relative path is under WORKSPACE/suites.",
+        description="Suite directory to write state/analysis.json into (created if missing; relative: under "
+        "WORKSPACE/suites).",
     ),
 ]
 SuiteDir = Annotated[
     str,
     Field(
         max_length=MAX_TEXT,
-        description="The suite directory (as given to analyze_traces), e.g. '/abs/suites/prod'; "
-        "a relative path is under WORKSPACE/suites.",
+        description="Suite directory, e.g. '/abs/suites/prod' (relative: under WORKSPACE/suites).",
     ),
     Cli(flag="--suite-dir"),
 ]
@@ -242,9 +241,8 @@ JudgeModel = Annotated[
     str | None,
     Field(
         max_length=MAX_TEXT,
-        description="Default judge model URI for the suite: '<provider>:/<model>', e.g. "
-        "'anthropic:/claude-sonnet-4-5', or 'databricks'; the environment (MLFLOW_EVAL_JUDGE_MODEL) overrides it. "
-        "Default: MLflow's.",
+        description="Judge model URI, '<provider>:/<model>' (e.g. 'anthropic:/claude-sonnet-4-5') or 'databricks'; "
+        "MLFLOW_EVAL_JUDGE_MODEL overrides it (default: MLflow's).",
     ),
     AfterValidator(_judge_model_value),
 ]
@@ -259,9 +257,8 @@ Gates = Annotated[
 Generation = Annotated[
     Literal["auto", "offline", "claude"],
     Field(
-        description="auto (default): add Claude's reading when ANTHROPIC_API_KEY, or ANTHROPIC_BASE_URL with "
-        "ANTHROPIC_AUTH_TOKEN, is set; offline: the deterministic engine only; claude: fail unless Claude is set up. "
-        "The result's mode says which produced it."
+        description="auto: Claude's reading added when ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL and "
+        "ANTHROPIC_AUTH_TOKEN) is set; offline: the deterministic engine only; claude: fail without Claude."
     ),
 ]
 TagTraces = Annotated[
@@ -298,7 +295,7 @@ RunId = Annotated[
 DryRun = Annotated[bool, Field(description="Report what would be written without writing anything.")]
 ScorerNames = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]] | None,
-    Field(max_length=MAX_ITEMS, description="Scorers to ask people about (default: the suite's LLM judges)."),
+    Field(max_length=MAX_ITEMS, description="Scorer names (default: the suite's LLM judges; see the tool)."),
     Cli(flag="--scorer", metavar="NAME"),
 ]
 LabelsPerScorer = Annotated[
@@ -313,11 +310,9 @@ AlignmentOptimizer = Annotated[
 ]
 Holdout = Annotated[
     float,
-    Field(ge=0, lt=1, description="Share of the labelled traces held out to measure both judges on (default 0.3)."),
+    Field(ge=0, lt=1, description="Share of labelled traces held out to compare the judges on."),
 ]
-SampleRate = Annotated[
-    float, Field(gt=0, le=1, description="Share of new production traces each judge scores (default 0.1).")
-]
+SampleRate = Annotated[float, Field(gt=0, le=1, description="Share of new production traces each judge scores.")]
 PromptUri = Annotated[
     str,
     Field(min_length=1, max_length=MAX_TEXT, description="Prompt to optimize: prompts:/<name>/<version> or @alias."),
@@ -343,11 +338,11 @@ PromptAlias = Annotated[
 ]
 MinLabels = Annotated[
     int,
-    Field(ge=1, le=10_000, description="Human pass/fail labels an LLM judge needs before its gate may fail a run."),
+    Field(ge=1, le=10_000, description="Human labels a judge needs to gate."),
 ]
 MinKappa = Annotated[
     float,
-    Field(ge=-1, le=1, description="Cohen's kappa with people an LLM judge needs before its gate may fail a run."),
+    Field(ge=-1, le=1, description="Cohen's kappa with people a judge needs to gate."),
 ]
 EvaluationRunId = Annotated[
     str,
@@ -443,7 +438,8 @@ def _allowed(schema: dict[str, Any]) -> str:
         return "true or false"
     if kind == "string":
         least = " non-empty" if schema.get("minLength") else ""
-        return f"a{least} string" + (f" of at most {schema['maxLength']:,} characters" if "maxLength" in schema else "")
+        # A string's schema names its limit unless it is the one every short text shares (tools/list omits it).
+        return f"a{least} string of at most {schema.get('maxLength', MAX_TEXT):,} characters"
     if kind == "array":
         items = _allowed(schema.get("items", {}))
         return f"a list of at most {schema.get('maxItems', MAX_ITEMS):,} items, each {items}"

@@ -172,9 +172,9 @@ def analyze_traces(
     generation: Generation = "auto",
 ) -> TraceAnalysis:
     """Analyse an experiment's traces: findings (what fails, how often, example trace ids, the scorer
-    that would catch it), latency, tokens, tools, request clusters, recommended scorers. get_finding
-    pages every trace of a finding. With Claude configured, also what the agent is for and semantic
-    failures in a sample. With tag_traces, each finding is also written onto its traces as a tag."""
+    that catches it), latency, tokens, tools, request clusters. get_finding pages a finding's traces.
+    With Claude, also the agent's purpose and semantic failures in a sample; with tag_traces, findings
+    become trace tags."""
     from mlflow_eval_mcp.analysis import archive, engine, trace_tags
     from mlflow_eval_mcp.suite import analysis_step
 
@@ -221,10 +221,9 @@ def generate_dataset(
     sync: SyncDataset = False,
     generation: Generation = "auto",
 ) -> DatasetResult:
-    """Write the suite's evaluation dataset from its analysed traces: cases stratified over findings
-    (every kind) and request clusters, near duplicates removed, source traces kept as JSON so
-    trace-aware scorers run without the production store, secrets and PII redacted. With Claude, also
-    synthetic cases grounded in recorded ones."""
+    """Write the suite's dataset from its analysed traces: cases stratified over findings and request
+    clusters, near duplicates removed, source traces kept as JSON (scored without the production
+    store), secrets and PII redacted. With Claude, also synthetic cases grounded in recorded ones."""
     from mlflow_eval_mcp.suite import dataset
 
     return dataset.generate_dataset(
@@ -243,10 +242,9 @@ def generate_dataset(
 def generate_scorers(
     rt: Runtime, suite_dir: SuiteDir, judge_model: JudgeModel = None, generation: Generation = "auto"
 ) -> ScorersResult:
-    """Write the suite's scorers: a code scorer per structural finding (budgets from the observed
-    data), guards, built-in judges only where their prerequisites hold, and Guidelines judges. With
-    Claude, also domain Guidelines, make_judge judges and code scorers, each tried on the dataset rows
-    before it is accepted (broken ones are repaired or dropped, with the reason)."""
+    """Write the suite's scorers: a code scorer per structural finding (budgets from the data), guards,
+    built-in judges where their prerequisites hold, Guidelines judges. With Claude, also domain judges
+    and code scorers, each tried on the dataset rows first (broken ones repaired or dropped, with why)."""
     from mlflow_eval_mcp.suite import scorer_plan
 
     return scorer_plan.generate_scorers(rt.suite(suite_dir), judge_model=judge_model, claude=rt.claude(generation))
@@ -306,11 +304,10 @@ def validate_eval(
     predict_fn: PredictFn = None,
     generation: Generation = "auto",
 ) -> ValidationResult:
-    """Prove the suite works: every file compiles and imports, rows match MLflow's schema, scorers
-    dry-run to aggregatable values; then run_eval.py in a subprocess with a timeout, checking that
-    every scorer produced values, none is degenerate, metrics were logged and the baseline gates pass.
-    Judges without credentials are reported as skipped. With Claude, a failing scorer that Claude wrote
-    gets one bounded repair and the suite is validated again. Writes state/validation_results.json."""
+    """Prove the suite works: files compile and import, rows match MLflow's schema, scorers dry-run;
+    then run_eval.py with a timeout: every scorer gave values, none is degenerate, metrics logged,
+    baseline gates pass. Judges without credentials are skipped, said so. With Claude, a failing
+    Claude-written scorer gets one repair. Writes state/validation_results.json."""
     from mlflow_eval_mcp.suite import validation
 
     return validation.validate_eval(
@@ -324,10 +321,9 @@ def validate_eval(
 
 
 def push_feedback(rt: Runtime, suite_dir: SuiteDir, run_id: RunId = None, dry_run: DryRun = False) -> PushResult:
-    """Write an evaluation run's scorer results onto the source production traces as feedback
-    (CODE for code scorers, LLM_JUDGE for judges; source id mlflow-eval-mcp:<suite>:<scorer>), plus the
-    suite's human reviews (state/review.json) as HUMAN feedback; tags the traces with the suite.
-    Idempotent: a second push updates or leaves feedback unchanged, never duplicates."""
+    """Write an evaluation run's scorer results onto the source production traces as feedback (CODE or
+    LLM_JUDGE; source id mlflow-eval-mcp:<suite>:<scorer>), and the review file's answers as HUMAN
+    feedback; tags the traces. Idempotent: never duplicates."""
     from mlflow_eval_mcp.suite import feedback
 
     return feedback.push_feedback(rt.client(), rt.suite(suite_dir), run_id=run_id, dry_run=dry_run)
@@ -344,10 +340,9 @@ def pull_feedback(rt: Runtime, suite_dir: SuiteDir) -> PullResult:
 def review_traces(
     rt: Runtime, suite_dir: SuiteDir, scorers: ScorerNames = None, per_scorer: LabelsPerScorer = MIN_LABELS + 5
 ) -> ReviewResult:
-    """Ask people for pass/fail labels named after the suite's judges (or the scorers named), on
-    production traces balanced between the judge's passes and fails: questions with each judge's
-    criterion go into the suite's review file (push_feedback writes the answers as HUMAN feedback);
-    the result says how to label in the MLflow UI instead; on Databricks, also a labeling session."""
+    """Ask people for pass/fail labels named after the judges (or scorers named) on traces balanced
+    between the judge's passes and fails: questions in the review file (push_feedback sends the
+    answers), how to label in the MLflow UI; on Databricks, a labeling session."""
     from mlflow_eval_mcp.suite import review
 
     return review.review_traces(rt.client(), rt.suite(suite_dir), scorers=scorers, per_scorer=per_scorer)
@@ -360,11 +355,9 @@ def calibrate_judges(
     min_kappa: MinKappa = MIN_KAPPA,
     run_id: RunId = None,
 ) -> CalibrationResult:
-    """Measure how far each LLM judge (and each labelled code scorer) agrees with people: HUMAN
-    pass/fail feedback named after the scorer on the source traces (pulled first) against its verdicts
-    in an evaluation run of the recorded cases. Per scorer: n, accuracy, Cohen's kappa, confusion
-    matrix, disagreements. A judge gates only with n >= min_labels and kappa >= min_kappa, else its
-    gate is advisory in run_eval.py; a code scorer people disagree with is a finding and advisory."""
+    """Each LLM judge (and labelled code scorer) against people's HUMAN pass/fail labels of its name
+    on the same traces: n, accuracy, Cohen's kappa, confusion matrix, disagreements. A judge gates
+    only with n >= min_labels and kappa >= min_kappa, else run_eval.py treats its gate as advisory."""
     from mlflow_eval_mcp.suite import calibration
 
     return calibration.calibrate_judges(
@@ -380,10 +373,8 @@ def align_judge(
     holdout: Holdout = 0.3,
     judge_model: JudgeModel = None,
 ) -> AlignmentResult:
-    """Align one LLM judge with people's HUMAN labels of its name (MLflow judge.align with MemAlign,
-    SIMBA or GEPA), learning from most labelled traces and scoring the suite's judge and the aligned
-    one on the held-out rest. Only if the aligned judge agrees better does it replace the suite's
-    judge (and get registered in the experiment); the result says so either way."""
+    """MLflow judge.align (MemAlign, SIMBA, GEPA) on the traces people labelled, both judges scored on
+    held-out labels; the aligned judge replaces the suite's (and is registered) only if it agrees better."""
     from mlflow_eval_mcp.suite import alignment
 
     return alignment.align_judge(
@@ -401,10 +392,9 @@ def optimize_prompt(
     max_metric_calls: MaxMetricCalls = 100,
     alias: PromptAlias = "production",
 ) -> PromptOptimizationResult:
-    """Optimize a registered prompt of your agent with MLflow's optimize_prompts (GEPA): the suite's
-    cases that have expectations, scored by its calibrated judges (or the scorers named), your agent
-    run in a fresh interpreter. The new prompt version is kept, and the alias moved to it, only when
-    its score beats the original's; both scores are reported."""
+    """MLflow optimize_prompts (GEPA) on your agent's registered prompt, with the cases that have
+    expectations and the calibrated judges (or scorers named); the new version is kept, and the alias
+    moved, only if it scores better."""
     from mlflow_eval_mcp.suite import prompt_optimization
 
     return prompt_optimization.optimize_prompt(
@@ -427,10 +417,8 @@ def monitor_judges(
     filter_string: FilterString = None,
     judge_model: JudgeModel = None,
 ) -> MonitoringResult:
-    """Register the suite's calibrated LLM judges (or the scorers named) in the production experiment
-    for monitoring: each scores sample_rate of new traces (optionally only those filter_string
-    matches). Says which backends actually run them (Databricks; a tracking server running jobs) and
-    that a local store does not; code scorers are skipped with why."""
+    """Register the calibrated judges (or scorers named) in the production experiment to score
+    sample_rate of new traces (those filter_string matches); says which backends run them and why not."""
     from mlflow_eval_mcp.suite import monitoring
 
     return monitoring.monitor_judges(
@@ -512,8 +500,17 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         calibrate_judges, "calibrate-judges", "Calibrate judges against human labels", store="read", read_only=False
     ),
-    Operation(align_judge, "align-judge", "Align a judge with human labels", store="read", read_only=False),
-    Operation(optimize_prompt, "optimize-prompt", "Optimize a prompt with the suite", store="read", read_only=False),
+    Operation(
+        align_judge, "align-judge", "Align a judge with human labels", store="read", read_only=False, idempotent=False
+    ),
+    Operation(
+        optimize_prompt,
+        "optimize-prompt",
+        "Optimize a prompt with the suite",
+        store="read",
+        read_only=False,
+        idempotent=False,
+    ),
     Operation(monitor_judges, "monitor-judges", "Monitor production with the judges", store="read", read_only=False),
     Operation(
         compare_runs,

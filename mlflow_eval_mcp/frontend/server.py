@@ -24,7 +24,13 @@ from pydantic import BaseModel, ValidationError
 from mlflow_eval_mcp import __version__
 from mlflow_eval_mcp.cancellation import cancellable
 from mlflow_eval_mcp.errors import MlflowEvalError, describe_unexpected
-from mlflow_eval_mcp.frontend.args import Detail, TrackingUri, argument_problems, describe_validation_error
+from mlflow_eval_mcp.frontend.args import (
+    MAX_TEXT,
+    Detail,
+    TrackingUri,
+    argument_problems,
+    describe_validation_error,
+)
 from mlflow_eval_mcp.frontend.operations import OPERATIONS, Operation
 from mlflow_eval_mcp.frontend.presentation import present
 from mlflow_eval_mcp.frontend.resources import register_resources
@@ -143,23 +149,51 @@ class _ClearTool(Tool):
         return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
+def _compact(tool: _ClearTool) -> _ClearTool:
+    """The tool as tools/list shows it, without what costs a client's context and tells its model
+    nothing: pydantic's per-property titles (the property names, title-cased), `"default": null` on
+    optional arguments, the length limit every short text shares (arguments are still held to it,
+    and told so in one sentence), and the docstrings' line-break indentation."""
+    tool.description = " ".join((tool.description or "").split())
+    tool.parameters.pop("title", None)
+    for schema in tool.parameters.get("properties", {}).values():
+        schema.pop("title", None)
+        if "default" in schema and schema["default"] is None:
+            del schema["default"]
+        _drop_shared_text_limit(schema)
+    return tool
+
+
+def _drop_shared_text_limit(schema: Any) -> None:
+    if isinstance(schema, dict):
+        if schema.get("maxLength") == MAX_TEXT:
+            del schema["maxLength"]
+        for part in schema.values():
+            _drop_shared_text_limit(part)
+    elif isinstance(schema, list):
+        for part in schema:
+            _drop_shared_text_limit(part)
+
+
 def create_server(settings: Settings) -> MCPServer:
     install_log_scrubber()
     tools = [
-        _ClearTool.from_function(
-            _tool_function(operation, settings),
-            title=operation.title,
-            context_kwarg="ctx",
-            # Results are summary-sized by default and full on request (see presentation), so no one
-            # schema describes them; output schemas were also two thirds of tools/list.
-            structured_output=False,
-            annotations=ToolAnnotations(
+        _compact(
+            _ClearTool.from_function(
+                _tool_function(operation, settings),
                 title=operation.title,
-                read_only_hint=operation.read_only,
-                destructive_hint=operation.destructive,
-                idempotent_hint=operation.idempotent,
-                open_world_hint=False,
-            ),
+                context_kwarg="ctx",
+                # Results are summary-sized by default and full on request (see presentation), so no one
+                # schema describes them; output schemas were also two thirds of tools/list.
+                structured_output=False,
+                # The title once, on the tool: the annotations' copy told a client nothing more.
+                annotations=ToolAnnotations(
+                    read_only_hint=operation.read_only,
+                    destructive_hint=operation.destructive,
+                    idempotent_hint=operation.idempotent,
+                    open_world_hint=False,
+                ),
+            )
         )
         for operation in OPERATIONS
     ]

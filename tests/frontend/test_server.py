@@ -37,11 +37,22 @@ async def test_tools_are_listed_with_annotations(settings):
     writers |= {"generate_suite", "validate_eval", "push_feedback", "pull_feedback"}
     writers |= {"review_traces", "calibrate_judges", "align_judge", "monitor_judges", "optimize_prompt"}
     assert set(tools) == readers | writers
+    # Each run of these adds a version: of the aligned judge, of the prompt.
+    repeatable = set(tools) - {"align_judge", "optimize_prompt"}
     for name, tool in tools.items():
         assert tool.annotations.read_only_hint is (name in readers)
         assert tool.annotations.destructive_hint is False
-        assert tool.annotations.idempotent_hint is True
+        assert tool.annotations.idempotent_hint is (name in repeatable)
     assert tools["search_traces"].input_schema["properties"]["max_results"]["maximum"] == 500
+
+
+async def test_tool_schemas_carry_no_titles_null_defaults_or_the_shared_text_limit(settings):
+    async with Client(create_server(settings)) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    run_id = tools["push_feedback"].input_schema["properties"]["run_id"]
+    assert "title" not in run_id and "default" not in run_id
+    assert run_id["anyOf"][0] == {"type": "string"}
+    assert "  " not in tools["validate_eval"].description
 
 
 async def test_server_reports_the_package_version(settings):
