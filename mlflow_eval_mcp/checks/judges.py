@@ -10,6 +10,18 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_JUDGE_MODEL = "openai:/gpt-4.1-mini"
+_PROVIDER_KEYS = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "mistral": ("MISTRAL_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "xai": ("XAI_API_KEY",),
+    "togetherai": ("TOGETHERAI_API_KEY", "TOGETHER_API_KEY"),
+    "openrouter": ("OPENROUTER_API_KEY",),
+    "cohere": ("COHERE_API_KEY",),
+}
 ALIGNED_DIR = "aligned_judges"
 """Under the suite's evaluation/data: an aligned judge, as MLflow serialises it, per file `<name>.json`."""
 
@@ -25,6 +37,26 @@ def judge_model(explicit: str | None, configured: str | None) -> str:
     if default:
         return default
     return "databricks" if os.environ.get("MLFLOW_TRACKING_URI", "").startswith("databricks") else DEFAULT_JUDGE_MODEL
+
+
+def missing_judge_credentials(model: str) -> str | None:
+    """Why judges with `model` cannot run here (no API key in the environment), or None."""
+    provider = model.split(":/", 1)[0] if ":/" in model else model
+    if provider == "databricks":
+        has_auth = os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_CONFIG_PROFILE")
+        return None if has_auth else "no DATABRICKS_HOST or DATABRICKS_CONFIG_PROFILE for the databricks judge"
+    keys = _PROVIDER_KEYS.get(provider)
+    if keys and not any(os.environ.get(key) for key in keys):
+        return f"no {' or '.join(keys)} in the environment for judge model {model}"
+    return None
+
+
+def llm_judges_may_run(config: dict[str, Any], explicit_model: str | None, no_llm_judges: bool) -> bool:
+    """Whether a run with this configuration may call an LLM judge: not when told not to, when the
+    suite has none, or when the judge model has no credentials here (they are then skipped)."""
+    if no_llm_judges or not config.get("judges"):
+        return False
+    return missing_judge_credentials(judge_model(explicit_model, config.get("judge_model"))) is None
 
 
 def build_judge(spec: dict[str, Any], model: str, data_dir: Path) -> Any:

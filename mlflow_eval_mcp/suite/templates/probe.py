@@ -24,6 +24,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+# The probe never calls a model, and MLflow's evaluation imports litellm whenever it is installed:
+# 3 s per probe, and litellm's background threads import while a time-boxed candidate may be
+# interrupted mid-import, which deadlocked. MLflow carries on as without it.
+sys.modules.setdefault("litellm", None)  # type: ignore[assignment]
+
 DRY_RUN_ROWS = 3
 TRIAL_ROWS = 20
 CANDIDATE_SECONDS = 5

@@ -40,6 +40,22 @@ from urllib.parse import urlsplit, urlunsplit
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from mlflow_eval_checks.judges import llm_judges_may_run  # noqa: E402
+
+
+def _keep_litellm_out_unless_judged(argv: list[str]) -> None:
+    """MLflow's evaluation imports litellm whenever it is installed (3 s), for its judges alone. A run
+    in which no LLM judge can run has no use for it: MLflow then carries on as without it."""
+    config = json.loads((HERE / "data" / "scorer_config.json").read_text(encoding="utf-8"))
+    explicit = next((argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--judge-model"), None)
+    explicit = explicit or next((word.partition("=")[2] for word in argv if word.startswith("--judge-model=")), None)
+    if not llm_judges_may_run(config, explicit, "--no-llm-judges" in argv):
+        sys.modules.setdefault("litellm", None)  # type: ignore[assignment]
+
+
+if __name__ == "__main__":
+    _keep_litellm_out_unless_judged(sys.argv[1:])
+
 import mlflow  # noqa: E402
 
 from eval_dataset import input_rows, load_cases, recorded_rows  # noqa: E402

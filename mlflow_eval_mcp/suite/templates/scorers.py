@@ -15,7 +15,6 @@ Judge model: `--judge-model`, else `MLFLOW_EVAL_JUDGE_MODEL`, else the suite's c
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,18 +28,6 @@ from mlflow_eval_checks.conversation import Conversation, trace_state
 from mlflow_eval_checks.tags import SYNTHETIC_TIME_TAG
 
 CONFIG_FILE = Path(__file__).resolve().parent / "data" / "scorer_config.json"
-_PROVIDER_KEYS = {
-    "openai": ("OPENAI_API_KEY",),
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-    "mistral": ("MISTRAL_API_KEY",),
-    "groq": ("GROQ_API_KEY",),
-    "deepseek": ("DEEPSEEK_API_KEY",),
-    "xai": ("XAI_API_KEY",),
-    "togetherai": ("TOGETHERAI_API_KEY", "TOGETHER_API_KEY"),
-    "openrouter": ("OPENROUTER_API_KEY",),
-    "cohere": ("COHERE_API_KEY",),
-}
 
 
 def load_config() -> dict[str, Any]:
@@ -54,14 +41,7 @@ def judge_model(explicit: str | None = None, config: dict[str, Any] | None = Non
 
 def missing_judge_credentials(model: str) -> str | None:
     """Why judges with `model` cannot run here (no API key in the environment), or None."""
-    provider = model.split(":/", 1)[0] if ":/" in model else model
-    if provider == "databricks":
-        has_auth = os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_CONFIG_PROFILE")
-        return None if has_auth else "no DATABRICKS_HOST or DATABRICKS_CONFIG_PROFILE for the databricks judge"
-    keys = _PROVIDER_KEYS.get(provider)
-    if keys and not any(os.environ.get(key) for key in keys):
-        return f"no {' or '.join(keys)} in the environment for judge model {model}"
-    return None
+    return judges_module.missing_judge_credentials(model)
 
 
 def get_scorers(
