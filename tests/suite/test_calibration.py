@@ -13,11 +13,14 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.checks.agreement import Agreement
 from mlflow_eval_mcp.errors import InvalidArgumentError
+from mlflow_eval_mcp.importing.trace_writer import write_traces
 from mlflow_eval_mcp.suite.calibration import CALIBRATION_FILE, GATE_TRUST_FILE, calibrate_judges
+from mlflow_eval_mcp.suite.eval_runs import run_traces
 from mlflow_eval_mcp.suite.feedback import push_feedback
 from mlflow_eval_mcp.suite.layout import REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.review import review_traces
 from mlflow_eval_mcp.suite.runner import run_suite
+from tests.trace_factory import make_trace
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +119,6 @@ def test_a_gate_of_a_scorer_people_disagree_with_cannot_fail_the_run(copy):
     assert gate.trust.startswith("advisory: kappa")
 
 
-def test_without_calibration_a_failing_code_scorer_gate_fails_the_run(copy):
-    run = run_suite(copy.suite, tracking_uri=copy.uri, args=["--no-llm-judges", "--gate", "tool_call_errors=1.0"])
-    (gate,) = [g for g in run.result.gates if g.scorer == "tool_call_errors"]
-    assert (run.exit_code, gate.passed, gate.advisory) == (1, False, False)
-
-
 def test_too_few_labels_leave_a_code_scorer_gating_and_say_so(copy):
     verdicts = copy.verdicts("tool_call_errors")
     copy.label("tool_call_errors", {trace_id: not value for trace_id, value in list(verdicts.items())[:3]})
@@ -160,12 +157,17 @@ def test_the_full_report_is_kept_in_the_suite(copy):
     assert stored["run_id"] == result.run_id and stored["min_labels"] == 20
 
 
-def test_a_run_of_a_new_agent_cannot_be_calibrated(copy, tmp_path):
-    agent = tmp_path / "agent.py"
-    agent.write_text("def answer(**inputs):\n    return 'ok'\n")
-    run = run_suite(copy.suite, tracking_uri=copy.uri, args=["--no-llm-judges", "--predict-fn", f"{agent}:answer"])
+def test_a_run_that_scored_no_production_trace_cannot_be_calibrated(copy):
+    # As a --predict-fn run: its rows are new answers, none a recorded production trace.
+    experiment_id = copy.client.create_experiment("candidate")
+    run = copy.client.create_run(experiment_id)
+    record = make_trace(0)
+    write_traces(copy.uri, experiment_id, [record])
+    copy.client.link_traces_to_run([record.trace_id], run.info.run_id)
+    copy.client.set_trace_tag(record.trace_id, "row_kind", "predict_fn")
+    assert [t.info.trace_id for t in run_traces(copy.client, run.info.run_id)] == [record.trace_id]
     with pytest.raises(InvalidArgumentError, match="without --predict-fn"):
-        copy.calibrate(run_id=run.result.run_id)
+        copy.calibrate(run_id=run.info.run_id)
 
 
 def test_review_questions_are_balanced_between_the_scorers_passes_and_fails(copy):
