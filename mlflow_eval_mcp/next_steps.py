@@ -48,6 +48,8 @@ def suggest(tool: str, **arguments: object) -> str:
 def _words(action: Action, value: object) -> list[str]:
     if action.nargs == 0:  # a switch (store_true / store_false): given only when it sets this value
         return action.option_strings[:1] if value == action.const else []
+    if isinstance(value, list):  # a repeated flag, once per item
+        return [word for item in value for word in _words(action, item)]
     shown = _placeholder(action) if isinstance(value, EllipsisType) else shlex.quote(str(value))
     return [*action.option_strings[:1], shown]
 

@@ -49,6 +49,9 @@ def test_suggestions_are_tool_calls_by_default_and_command_lines_under_the_cli()
             "mlflow-eval-mcp render-run-script --suite-dir /s --gate SCORER=MIN"
         )
         assert suggest("compare_runs", baseline_run_id="a", candidate_run_id="b") == "mlflow-eval-mcp compare-runs a b"
+        assert suggest("review_traces", suite_dir="/s", scorers=["tone", "facts"]) == (
+            "mlflow-eval-mcp review-traces --suite-dir /s --scorer tone --scorer facts"
+        )
     # The server, started by the CLI, answers MCP clients: tool calls for them.
     assert _parser().parse_args([]).commands is None and _parser().parse_args(["serve"]).commands is None
 
