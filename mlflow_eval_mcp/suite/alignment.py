@@ -13,7 +13,6 @@ it learned from out of its agreement.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.limits import MIN_KAPPA, MIN_LABELS
 from mlflow_eval_mcp.next_steps import suggest
-from mlflow_eval_mcp.suite.calibration import GATE_TRUST_FILE, Label, decide, human_labels
+from mlflow_eval_mcp.suite.calibration import GATE_TRUST_FILE, Label, decide, human_labels, read_gate_trust
 from mlflow_eval_mcp.suite.feedback import pull_feedback, read_reviews
 from mlflow_eval_mcp.suite.judge_loop_models import AlignmentResult, AlignmentScore
 from mlflow_eval_mcp.suite.layout import DATA_DIR, SCORER_CONFIG_FILE, SuiteLayout
@@ -205,8 +204,7 @@ def _replace(
 def _trust(suite: SuiteLayout, spec: JudgeSpec, measured: Agreement, held_out: bool) -> None:
     """The aligned judge's entry in gate_trust.json: it may gate on what it was measured on only if
     that was held out (agreement on the traces it learned from proves nothing)."""
-    path = suite.path(GATE_TRUST_FILE)
-    trust = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"scorers": {}}
+    trust = read_gate_trust(suite)
     min_labels, min_kappa = trust.get("min_labels", MIN_LABELS), trust.get("min_kappa", MIN_KAPPA)
     gates, reason = decide(measured, True, min_labels, min_kappa) if held_out else (False, "")
     trust.setdefault("scorers", {})[spec.name] = {
@@ -217,7 +215,7 @@ def _trust(suite: SuiteLayout, spec: JudgeSpec, measured: Agreement, held_out: b
         "pass_rate": None,
         "fingerprint": fingerprint(spec.model_dump(mode="json")),
     }
-    write_json_atomic(path, trust)
+    write_json_atomic(suite.path(GATE_TRUST_FILE), trust)
 
 
 def _register(client: MlflowClient, aligned: Any, experiment_id: str) -> str:

@@ -11,6 +11,7 @@ The decisions go to `evaluation/data/gate_trust.json`, which run_eval.py reads.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,12 @@ def calibrate_judges(
     )
     write_json_atomic(suite.path(CALIBRATION_FILE), result.model_dump(mode="json"))
     return result
+
+
+def read_gate_trust(suite: SuiteLayout) -> dict[str, Any]:
+    """The suite's `gate_trust.json` (an empty one before any calibration)."""
+    path = suite.path(GATE_TRUST_FILE)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"scorers": {}}
 
 
 def run_verdicts(

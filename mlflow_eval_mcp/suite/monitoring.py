@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow_eval_mcp.checks.judges import build_judge, judge_model
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.next_steps import suggest
-from mlflow_eval_mcp.suite.calibration import GATE_TRUST_FILE
+from mlflow_eval_mcp.suite.calibration import read_gate_trust
 from mlflow_eval_mcp.suite.judge_loop_models import MonitoredScorer, MonitoringResult
 from mlflow_eval_mcp.suite.layout import DATA_DIR, SuiteLayout
 from mlflow_eval_mcp.suite.models import JudgeSpec
@@ -49,7 +49,7 @@ def monitor_judges(
     if not 0 < sample_rate <= 1:
         raise InvalidArgumentError("sample_rate must be above 0 and at most 1 (the share of new traces scored).")
     config = read_config(suite)
-    trust = _trust(suite)
+    trust = read_gate_trust(suite).get("scorers", {})
     judges = {judge.name: judge for judge in config.judges}
     wanted = named_scorers(config, scorers) if scorers else [n for n in judges if trust.get(n, {}).get("gates")]
     if not wanted:
@@ -157,11 +157,6 @@ def _register_once(store: Any, experiment_id: str, judge: Any) -> tuple[Any, boo
         return latest, False
     store.register_scorer(experiment_id, judge)
     return judge, True
-
-
-def _trust(suite: SuiteLayout) -> dict[str, Any]:
-    path = suite.path(GATE_TRUST_FILE)
-    return json.loads(path.read_text(encoding="utf-8")).get("scorers", {}) if path.is_file() else {}
 
 
 def _backend(tracking_uri: str) -> str:
