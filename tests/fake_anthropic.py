@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from mlflow_eval_mcp.settings import Settings
+from tests.local_http import send_json, serving
 
 
 @dataclass
@@ -75,17 +75,7 @@ class FakeAnthropic:
                 reply = fake.respond(request)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
-                payload = json.dumps(reply.body).encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(payload)))
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test)
+                send_json(self, reply.status, reply.body, reply.headers)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -101,13 +91,8 @@ class FakeAnthropic:
 @contextmanager
 def fake_anthropic(respond: Callable[[dict[str, Any]], Reply]) -> Iterator[FakeAnthropic]:
     fake = FakeAnthropic(respond)
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(fake.server):
         yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
 
 
 def claude_settings(fake: FakeAnthropic, workspace, **overrides: Any) -> Settings:

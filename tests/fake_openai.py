@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+from tests.local_http import send_json, serving
+
 CHAT_PATH = "/v1/chat/completions"
 EMBEDDINGS_PATH = "/v1/embeddings"
 DEFAULT_DIMENSIONS = 64
@@ -131,15 +133,7 @@ class FakeOpenAI:
                     reply = Reply(
                         SCRIPT_ERROR_STATUS, {"error": {"message": f"fake OpenAI could not answer: {error!r}"}}
                     )
-                payload = json.dumps(reply.body).encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a judge timeout)
+                send_json(self, reply.status, reply.body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -171,13 +165,8 @@ class FakeOpenAI:
 @contextmanager
 def fake_openai(respond: Callable[[dict[str, Any]], Reply]) -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI(respond)
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(fake.server):
         yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
 
 
 def use_fake_openai(monkeypatch: pytest.MonkeyPatch, fake: FakeOpenAI, tmp_path: Path) -> None:
