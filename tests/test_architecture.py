@@ -1,6 +1,7 @@
 """The layers, read from the code's imports (including those inside functions and TYPE_CHECKING
 blocks): front end → steps (suite, importing, demo) → analysis → Claude service → checks and base
-modules → store. Nothing reaches back up."""
+modules → store; the warehouse (span tables on Spark or a SQL warehouse) is a store the analysis reads.
+Nothing reaches back up."""
 
 import ast
 from pathlib import Path
@@ -11,12 +12,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mlflow_eval_mcp"
 BASE = "base"
 """The package's top-level modules: settings, errors, files, tracking, traces, models, limits, ..."""
 MAY_IMPORT: dict[str, set[str]] = {
-    "frontend": {"frontend", "demo", "suite", "importing", "analysis", "claude", "checks", BASE},
+    "frontend": {"frontend", "demo", "suite", "importing", "analysis", "claude", "warehouse", "checks", BASE},
     "demo": {"demo", "suite", "importing", "analysis", "claude", "checks", BASE},
     "suite": {"suite", "analysis", "claude", "checks", BASE},
     "importing": {"importing", "checks", BASE},
-    "analysis": {"analysis", "claude", "checks", BASE},
+    "analysis": {"analysis", "claude", "warehouse", "checks", BASE},
     "claude": {"claude", "checks", BASE},
+    "warehouse": {"warehouse", "checks", BASE},
     "checks": {"checks"},
     BASE: {"checks", BASE},
 }

@@ -1,0 +1,100 @@
+"""The SQL analysis on Spark: a SparkSession in local mode (the `spark` extra), or one the caller has.
+
+One session per process: starting the JVM costs seconds, and Spark allows one active context anyway."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlflow_eval_mcp.errors import ConfigurationError
+from mlflow_eval_mcp.warehouse.sql_runner import Dialect, SqlValue
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
+
+LOCAL_MASTER = "local[*]"
+_session_lock = threading.Lock()
+
+
+def local_spark() -> SparkSession:
+    """The process' SparkSession, started in local mode on first use (UI off, few shuffle partitions: the
+    tables a laptop analyses are small next to what Spark's defaults assume)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise ConfigurationError(
+            "The Spark engine needs pyspark 4: pip install 'mlflow-eval-mcp[spark]' (and Java 17 on the PATH)."
+        ) from error
+    with _session_lock:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        builder = (
+            SparkSession.builder.master(os.environ.get("MLFLOW_EVAL_SPARK_MASTER", LOCAL_MASTER))
+            .appName("mlflow-eval-mcp")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 2))))
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.memory", os.environ.get("MLFLOW_EVAL_SPARK_DRIVER_MEMORY", "2g"))
+        )
+        try:
+            session = builder.getOrCreate()
+        except Exception as error:  # no Java, a JVM that cannot start
+            raise ConfigurationError(
+                f"Spark could not start ({type(error).__name__}): install Java 17 and put it on the PATH, "
+                "or use --engine python."
+            ) from error
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+
+class SparkRunner:
+    """Statements run on a SparkSession; a span table on disk (Parquet or Delta) is read where it lies."""
+
+    dialect = Dialect("spark")
+
+    def __init__(self, spark: SparkSession | None = None) -> None:
+        self.spark = spark or local_spark()
+        self._cached: list[DataFrame] = []
+
+    def rows(self, sql: str, params: Mapping[str, SqlValue]) -> list[dict[str, Any]]:
+        return [_plain(row.asDict(recursive=True)) for row in self.spark.sql(sql, args=dict(params)).collect()]
+
+    def relation(self, sql: str, params: Mapping[str, SqlValue], name: str) -> str:
+        # Checkpointed, not merely cached: a cached view keeps its plan, and every later statement would analyse
+        # and optimise the large expressions that computed it again (seconds each, whatever the data's size).
+        frame = self.spark.sql(sql, args=dict(params)).localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(name)
+        self._cached.append(frame)
+        return name
+
+    def register_path(self, path: Path, name: str) -> str:
+        """A span table written to a directory (Delta when it has a `_delta_log`, else Parquet) as a
+        temporary view `name`, so the statements can name it like a catalog table."""
+        reader = self.spark.read.format("delta" if (path / "_delta_log").is_dir() else "parquet")
+        reader.load(str(path)).createOrReplaceTempView(name)
+        return name
+
+    def close(self) -> None:
+        for frame in self._cached:
+            frame.unpersist()
+        self._cached.clear()
+
+
+def _plain(value: Any) -> Any:
+    """Spark's VARIANT values come back as `VariantVal`: their JSON text, as a SQL warehouse returns them."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if type(value).__name__ == "VariantVal":
+        return value.toJson()
+    return value

@@ -1,0 +1,62 @@
+"""What the SQL analysis needs from a warehouse: run a statement with named parameters and get rows back.
+
+Two runners implement it: `spark_runner.SparkRunner` (pyspark in local mode, or any SparkSession) and
+`databricks_sql.DatabricksSqlRunner` (a SQL warehouse through databricks-sdk's statement execution API).
+The statements are written once, through a `Dialect` that spells what the two SQLs spell differently."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+SqlValue = str | int | float | bool | datetime | None
+"""A named parameter's value (`:name` in the statement); never spliced into the SQL text."""
+
+DialectName = Literal["spark", "databricks"]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one SQL spells a read of a VARIANT column's field: Databricks' `col:['key']::type` path
+    syntax, which open-source Spark 4 does not parse, against Spark's `variant_get(col, '$["key"]', type)`."""
+
+    name: DialectName
+
+    def field(self, column: str, key: str, sql_type: str = "string") -> str:
+        """`column`'s top-level `key` as `sql_type` (NULL when absent); `key` is one of ours, never a caller's."""
+        if '"' in key or "'" in key or "\\" in key:
+            raise ValueError(f"variant keys are constants without quotes: {key!r}")
+        if self.name == "databricks":
+            return f"try_cast({column}:['{key}'] AS {sql_type})"
+        return f"try_variant_get({column}, '$[\"{key}\"]', '{sql_type}')"
+
+    def variant(self, column: str, key: str) -> str:
+        """`column`'s top-level `key` as a VARIANT (an object, array or scalar), NULL when absent."""
+        if '"' in key or "'" in key or "\\" in key:
+            raise ValueError(f"variant keys are constants without quotes: {key!r}")
+        if self.name == "databricks":
+            return f"{column}:['{key}']"
+        return f"try_variant_get({column}, '$[\"{key}\"]', 'variant')"
+
+
+class SqlRunner(Protocol):
+    """A warehouse that runs the analysis' statements."""
+
+    dialect: Dialect
+
+    def rows(self, sql: str, params: Mapping[str, SqlValue]) -> list[dict[str, Any]]:
+        """A statement's result as dicts (column -> value), for aggregates and bounded samples. Values come back
+        as Python values (int, float, str, bool, None, lists for ARRAY columns); a VARIANT as its JSON text."""
+        ...
+
+    def relation(self, sql: str, params: Mapping[str, SqlValue], name: str) -> str:
+        """A derived table the following statements read by the returned text: Spark materialises it once
+        (a cached temporary view called `name`); a SQL warehouse, where each statement stands alone, gets the
+        statement back as a parenthesised subquery (its parameters are passed again with each statement)."""
+        ...
+
+    def close(self) -> None:
+        """Cancel what is still running and release the connection (a cached view, a polling thread)."""
+        ...
