@@ -23,15 +23,18 @@ def new_finding(
     *,
     scorer: str | None = None,
     trace_evidence: dict[str, str] | None = None,
+    count: int | None = None,
 ) -> Finding:
-    """A finding suggesting `scorer`, by default the check that catches its kind."""
-    rate = len(trace_ids) / traces_analyzed if traces_analyzed else 0.0
+    """A finding suggesting `scorer`, by default the check that catches its kind. `count` is the affected
+    traces when `trace_ids` is only a sample of them (the SQL engines'); by default, every one is listed."""
+    count = len(trace_ids) if count is None else count
+    rate = count / traces_analyzed if traces_analyzed else 0.0
     return Finding(
         id=finding_id,
         kind=kind,
         title=title,
         severity=severity if rate >= RARE_RATE else _LOWER[severity],
-        count=len(trace_ids),
+        count=count,
         rate=round(rate, 4),
         trace_ids=trace_ids,
         evidence=evidence,

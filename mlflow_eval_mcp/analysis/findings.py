@@ -124,17 +124,23 @@ def _token_findings(c: TraceCollector) -> Iterator[Finding]:
 def _error_cluster_findings(c: TraceCollector, clusters: list[ErrorCluster]) -> Iterator[Finding]:
     recurring = [cluster for cluster in clusters if len(cluster.trace_ids) >= 2]
     for cluster in recurring[:MAX_ERROR_CLUSTERS]:
-        digest = hashlib.blake2b(cluster.signature.encode(), digest_size=4).hexdigest()
-        yield new_finding(
-            c.traces,
-            "error_cluster",
-            f"error_cluster:{digest}",
-            f"Recurring error: {cluster.signature[:80]}",
-            "medium",
-            cluster.trace_ids,
-            cluster.examples,
-            {"signature": cluster.signature, "span_names": ", ".join(cluster.span_names)},
-        )
+        yield error_cluster_finding(c.traces, cluster)
+
+
+def error_cluster_finding(traces_analyzed: int, cluster: ErrorCluster, traces: int | None = None) -> Finding:
+    """A recurring error as a finding; `traces` when the cluster's ids are only a sample of them."""
+    digest = hashlib.blake2b(cluster.signature.encode(), digest_size=4).hexdigest()
+    return new_finding(
+        traces_analyzed,
+        "error_cluster",
+        f"error_cluster:{digest}",
+        f"Recurring error: {cluster.signature[:80]}",
+        "medium",
+        cluster.trace_ids,
+        cluster.examples,
+        {"signature": cluster.signature, "span_names": ", ".join(cluster.span_names)},
+        count=traces,
+    )
 
 
 def _fanout_findings(c: TraceCollector) -> Iterator[Finding]:

@@ -316,8 +316,20 @@ class ArchitectureReport(BaseModel):
     tools_never_used: list[OfferedTool] = Field(description="Tools offered to the model that no trace calls.")
 
 
+Engine = Literal["python", "spark", "databricks"]
+
+
 class TraceAnalysis(BaseModel):
     mode: Mode = "offline"
+    engine: Engine = Field(
+        default="python",
+        description="python: every trace read from the tracking store; spark or databricks: SQL over the span table, "
+        "where each finding's count is exact and its trace_ids a sample.",
+    )
+    trace_table: str | None = Field(default=None, description="The OTel span table analysed (SQL engines).")
+    days: float | None = Field(default=None, description="SQL engines: the window analysed, in days back from now.")
+    statements: int | None = Field(default=None, description="SQL engines: statements the warehouse ran.")
+    bytes_returned: int | None = Field(default=None, description="SQL engines: bytes of rows brought back.")
     claude: ClaudeUsage | None = None
     agent: AgentProfile | None = Field(default=None, description="Claude mode: what the agent is for.")
     tracking_uri: str

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from mlflow_eval_mcp.analysis.models import AgentProfile, TraceAnalysis
+from mlflow_eval_mcp.analysis.models import AgentProfile, Engine, TraceAnalysis
+from mlflow_eval_mcp.analysis.sql_statements import SQL_FINDING_KINDS
 from mlflow_eval_mcp.models import ClaudeUsage, Mode
 
 FINDINGS_SHOWN = 12
@@ -14,6 +15,10 @@ CLUSTERS_SHOWN = 6
 EXAMPLES = 3
 SPANS_SHOWN = 5
 EVIDENCE_CHARS = 160
+SQL_SCOPE = (
+    f"SQL computed {', '.join(SQL_FINDING_KINDS)} (each finding's count exact, its trace ids a sample); "
+    "conversation signals, personal data, formats, context and architecture need engine='python'."
+)
 
 
 class FindingBrief(BaseModel):
@@ -37,6 +42,8 @@ class AnalysisSummary(BaseModel):
     """analyze_traces' default result. `detail="full"` gives the whole TraceAnalysis."""
 
     mode: Mode
+    engine: Engine = "python"
+    trace_table: str | None = None
     claude: ClaudeUsage | None = None
     agent: AgentProfile | None = None
     analysis_id: str | None
@@ -64,16 +71,26 @@ class AnalysisSummary(BaseModel):
     next_steps: list[str]
 
     def as_text(self) -> str:
+        source = (
+            f"experiment {self.experiment_name!r} (id {self.experiment_id})"
+            if self.engine == "python"
+            else f"span table {self.trace_table} with SQL on {self.engine}"
+        )
         lines = [
-            f"Analysed {self.traces_analyzed:,} traces of experiment {self.experiment_name!r} "
-            f"(id {self.experiment_id}), {self.mode}, in {self.seconds:.1f} s. States: {_counts(self.states)}.",
+            f"Analysed {self.traces_analyzed:,} traces of {source}, {self.mode}, in {self.seconds:.1f} s. "
+            f"States: {_counts(self.states)}.",
             f"Latency p50 {_ms(self.trace_ms_p50)}, p95 {_ms(self.trace_ms_p95)}; slowest spans (p95): "
             f"{_counts({name: f'{value:,.0f} ms' for name, value in self.slowest_spans_p95_ms.items()}) or 'none'}. "
             f"Input tokens per trace p50 {_number(self.input_tokens_per_trace_p50)}; cost "
             f"{f'${self.cost_usd:,.4f}' if self.cost_usd is not None else 'not recorded'}.",
-            f"Reading understood {self.reading_share:.0%} of the spans it interprets"
-            + (f"; not understood: {_counts(self.not_understood)}." if self.not_understood else "."),
         ]
+        if self.engine == "python":
+            lines.append(
+                f"Reading understood {self.reading_share:.0%} of the spans it interprets"
+                + (f"; not understood: {_counts(self.not_understood)}." if self.not_understood else ".")
+            )
+        else:
+            lines.append(SQL_SCOPE)
         if self.agent is not None:
             lines.append(f"Agent: {self.agent.agent_type}: {self.agent.purpose}")
         if self.conversations:
@@ -111,6 +128,8 @@ def summarize_analysis(analysis: TraceAnalysis) -> AnalysisSummary:
     )[:SPANS_SHOWN]
     return AnalysisSummary(
         mode=analysis.mode,
+        engine=analysis.engine,
+        trace_table=analysis.trace_table,
         claude=analysis.claude,
         agent=analysis.agent,
         analysis_id=analysis.analysis_id,
@@ -162,6 +181,11 @@ def _conversations(analysis: TraceAnalysis) -> str | None:
     stats = analysis.conversations
     if stats is None or not stats.multi_turn:
         return None
+    if analysis.engine != "python":
+        return (
+            f"Conversations: {stats.sessions:,} sessions, {stats.multi_turn:,} with more than one turn, at most "
+            f"{stats.user_turns_max} turns."
+        )
     return (
         f"Conversations: {stats.conversations:,} ({stats.sessions:,} sessions, {stats.multi_turn:,} with more than one "
         f"user turn, at most {stats.user_turns_max}); {stats.with_signal:,} show a conversation-level signal "

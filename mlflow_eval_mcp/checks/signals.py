@@ -22,7 +22,7 @@ multi-megabyte payload cannot make one trace cost seconds."""
 # `summary`: AG2's ChatResult, whose `chat_history` names roles from the initiating agent's side
 # (the user's question is "assistant" there); its summary is the chat's answer (the last message).
 # `raw`: CrewAI's CrewOutput and TaskOutput text.
-_TEXT_KEYS = (
+TEXT_KEYS = (
     "content",
     "text",
     "answer",
@@ -88,7 +88,7 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 # A refusal declines the whole request ("I can't help with that"), unlike an answer that
 # declines one action for a reason ("I can't refund this order because ..."), which is policy
 # working as intended.
-_REFUSAL = re.compile(
+REFUSAL = re.compile(
     r"\b(?:i\s*(?:can't|cannot|can not|won't|will not|am unable to|'m unable to|am not able to|'m not able to)"
     r"|i\s*(?:must|have to)\s+decline)\s+"
     r"(?:help|assist|comply|fulfil+|support|do that|answer that|provide that|respond to that|engage)"
@@ -113,7 +113,7 @@ _REFUSAL_CUES = (
     "nicht helfen",
     "peux pas",
 )
-_ERROR_TEXT = re.compile(
+ERROR_TEXT = re.compile(
     r"^\s*(?:"
     r"\[?(?:error|exception|fatal)\]?\s*(?:[:\-!\[(]|\d{3}\b)"
     r"|(?:an? )?(?:unexpected |internal )?error (?:occurred|while|during|calling|executing|invoking|from)\b"
@@ -129,16 +129,14 @@ _EXCEPTION_LINE = re.compile(
 _SENTENCE_END = re.compile(
     r"""[.!?…:)\]}"'`*»>|\u3002\uff01\uff1f\u201d\u2019]\s*$|[\U0001F300-\U0001FAFF\u2600-\u27BF]\s*$"""
 )
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$", re.MULTILINE)
-_MARKDOWN = re.compile(
-    r"^\s*(?:#{1,6}\s|[-*+]\s|\d+\.\s|```|>\s)|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)", re.MULTILINE
-)
-_QUOTED = re.compile(r"'[^'\n]{1,200}'|\"[^\"\n]{1,200}\"|`[^`\n]{1,200}`")
-_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
-_HEX = re.compile(r"\b(?:0x)?[0-9a-f]{8,}\b", re.IGNORECASE)
+TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$", re.MULTILINE)
+MARKDOWN = re.compile(r"^\s*(?:#{1,6}\s|[-*+]\s|\d+\.\s|```|>\s)|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)", re.MULTILINE)
+QUOTED = re.compile(r"'[^'\n]{1,200}'|\"[^\"\n]{1,200}\"|`[^`\n]{1,200}`")
+UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
+HEX = re.compile(r"\b(?:0x)?[0-9a-f]{8,}\b", re.IGNORECASE)
 # Starts only where a run of id characters starts: from every word boundary inside "eyJ-eyJ-…" the
 # lookaheads would rescan the rest of the run, quadratic in the message.
-_MIXED_ID = re.compile(
+MIXED_ID = re.compile(
     r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+\b|\b(?=\w*\d)[A-Za-z]+\d\w*\b"
 )
 _SIGNATURE_INPUT_CHARS = 1_000
@@ -146,7 +144,7 @@ _SIGNATURE_INPUT_CHARS = 1_000
 # What `json.dumps(value, ensure_ascii=False, default=str, sort_keys=…)` would build on every call.
 _DUMPER = json.JSONEncoder(ensure_ascii=False, default=str)
 _SORTED_DUMPER = json.JSONEncoder(ensure_ascii=False, default=str, sort_keys=True)
-_NUMBER = re.compile(r"(?<![\w<])\d+(?:[.,]\d+)*(?![\w>])")
+NUMBER = re.compile(r"(?<![\w<])\d+(?:[.,]\d+)*(?![\w>])")
 
 
 def text_of(value: Any, _depth: int = 0) -> str | None:
@@ -172,7 +170,7 @@ def text_of(value: Any, _depth: int = 0) -> str | None:
         return text_of(candidates[0].get("content"), _depth + 1)
     if isinstance(value.get("messages"), list):
         return text_of(value["messages"], _depth + 1)
-    for key in _TEXT_KEYS:
+    for key in TEXT_KEYS:
         if key in value and (text := text_of(value[key], _depth + 1)) is not None:
             return text
     # Gemini's content `parts`; LlamaIndex's ChatMessage `blocks` (`{block_type: "text", text}`), where
@@ -436,7 +434,7 @@ def is_refusal(text: str | None) -> bool:
             return False
     else:
         window = window.translate(_APOSTROPHES)
-    return bool(_REFUSAL.search(window))
+    return bool(REFUSAL.search(window))
 
 
 def is_truncated(text: str | None, reason: str | None) -> bool:
@@ -467,9 +465,9 @@ def output_format(outputs: Any) -> str:
             return "json"
         except ValueError:
             pass
-    if "---" in stripped and _TABLE_RULE.search(stripped):
+    if "---" in stripped and TABLE_RULE.search(stripped):
         return "markdown_table"
-    if _MARKDOWN.search(stripped):
+    if MARKDOWN.search(stripped):
         return "markdown"
     return "prose"
 
@@ -498,7 +496,7 @@ def error_in_output(outputs: Any, _depth: int = 0) -> str | None:
                 return error_in_output(json.loads(stripped), _depth)
             except ValueError:
                 pass
-        return _summarise(stripped) if _ERROR_TEXT.match(stripped) else None
+        return _summarise(stripped) if ERROR_TEXT.match(stripped) else None
     if not isinstance(outputs, dict) or _depth > 2:
         return None
     error = outputs.get("error")
@@ -558,11 +556,11 @@ def error_message(status_text: str | None, outputs: Any, exception_message: str 
 def error_signature(message: str) -> str:
     """A message with what varies between occurrences (quoted values, ids, numbers) replaced, so
     that 'Order 123 not found' and 'Order 456 not found' are one error."""
-    signature = _QUOTED.sub("<str>", message[:_SIGNATURE_INPUT_CHARS])
-    signature = _UUID.sub("<id>", signature)
-    signature = _HEX.sub("<id>", signature)
-    signature = _MIXED_ID.sub("<id>", signature)
-    signature = _NUMBER.sub("<num>", signature)
+    signature = QUOTED.sub("<str>", message[:_SIGNATURE_INPUT_CHARS])
+    signature = UUID.sub("<id>", signature)
+    signature = HEX.sub("<id>", signature)
+    signature = MIXED_ID.sub("<id>", signature)
+    signature = NUMBER.sub("<num>", signature)
     return " ".join(signature.split())[:200]
 
 

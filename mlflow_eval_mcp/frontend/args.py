@@ -90,8 +90,8 @@ FilterString = Annotated[
     Field(
         max_length=MAX_LONG_TEXT,
         description="MLflow trace filter, clauses joined by AND, string values in single quotes, e.g. "
-        "\"trace.status = 'ERROR' AND span.type = 'TOOL'\", \"trace.execution_time_ms > 5000\", "
-        "\"tags.env = 'production'\", \"metadata.`mlflow.trace.user` = 'u1'\". Times are epoch milliseconds.",
+        "\"trace.status = 'ERROR' AND span.type = 'TOOL'\", \"metadata.`mlflow.trace.user` = 'u1'\", "
+        '"trace.timestamp_ms > 1700000000000" (epoch ms).',
     ),
     Cli(flag="--filter", metavar="FILTER"),
 ]
@@ -120,8 +120,8 @@ TraceFields = Annotated[
     list[Literal[TRACE_FIELDS]] | None,  # type: ignore[valid-type]
     Field(
         max_length=len(TRACE_FIELDS),
-        description="What each trace shows (default: trace_id, state, request_time, duration_ms, previews, "
-        "token_usage, error_span_names); also span_count, span_counts_by_type, user, session, client_request_id, tags.",
+        description="Per trace (default: trace_id, state, request_time, duration_ms, previews, "
+        "token_usage, error_span_names).",
     ),
     Cli(flag="--field"),
 ]
@@ -177,8 +177,8 @@ ImportFormat = Annotated[
     Literal["auto", "mlflow", "langfuse", "otlp", "inspect_ai", "who_and_when", "chat"],
     Field(
         description="Source format; 'auto' detects it per file. mlflow: Trace.to_dict/to_json exports; "
-        "langfuse: trace + observations exports; otlp: OTLP/JSON spans (OpenInference, GenAI semconv); "
-        "inspect_ai: Inspect eval logs; who_and_when: Who&When failure runs; chat: OpenAI-style transcripts."
+        "langfuse: trace + observations; otlp: OTLP/JSON spans (OpenInference, GenAI semconv); "
+        "inspect_ai: eval logs; who_and_when: Who&When runs; chat: OpenAI-style transcripts."
     ),
 ]
 MaxRecordMb = Annotated[
@@ -192,6 +192,20 @@ MaxTraces = Annotated[
         description=f"Newest traces to analyse, 1 to {MAX_TRACES_LIMIT:,} (default {MAX_TRACES}).",
     ),
 ]
+TraceTable = Annotated[
+    str | None,
+    Field(max_length=MAX_TEXT, description="Span table for SQL: catalog.schema.prefix, or a directory."),
+]
+AnalysisEngine = Annotated[
+    Literal["auto", "python", "spark", "databricks"],
+    Field(description="auto: Databricks SQL for Unity Catalog, Spark for a directory, else python (the store)."),
+]
+Days = Annotated[float | None, Field(gt=0, le=3650, description="trace_table: last N days (default 7).")]
+TablePrefix = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9_]{1,100}$", description="Table prefix: writes <out_dir>/<prefix>_otel_spans."),
+]
+OutDir = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, description="Directory to write the table into.")]
 OptionalSuiteDir = Annotated[
     str | None,
     Field(
@@ -257,8 +271,8 @@ Gates = Annotated[
 Generation = Annotated[
     Literal["auto", "offline", "claude"],
     Field(
-        description="auto: Claude's reading added when ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL and "
-        "ANTHROPIC_AUTH_TOKEN) is set; offline: the deterministic engine only; claude: fail without Claude."
+        description="auto: Claude if ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL + ANTHROPIC_AUTH_TOKEN) is set; "
+        "offline: no Claude; claude: require it."
     ),
 ]
 TagTraces = Annotated[

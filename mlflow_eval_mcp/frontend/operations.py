@@ -10,6 +10,7 @@ modules are imported inside them, so that listing the tools loads none of them.
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -19,8 +20,10 @@ from mlflow_eval_mcp.analysis.models import TraceAnalysis
 from mlflow_eval_mcp.frontend.args import (
     AgentFn,
     AlignmentOptimizer,
+    AnalysisEngine,
     AnalysisId,
     DatasetStrategy,
+    Days,
     DryRun,
     EvaluationRunId,
     ExperimentId,
@@ -48,6 +51,7 @@ from mlflow_eval_mcp.frontend.args import (
     NewSuiteDir,
     OptionalSuiteDir,
     OrderBy,
+    OutDir,
     PageToken,
     PredictFn,
     PromptAlias,
@@ -60,11 +64,13 @@ from mlflow_eval_mcp.frontend.args import (
     ScorerNames,
     SuiteDir,
     SyncDataset,
+    TablePrefix,
     TagTraces,
     TargetExperiment,
     TimeoutSeconds,
     TraceFields,
     TraceId,
+    TraceTable,
 )
 from mlflow_eval_mcp.frontend.runtime import Runtime
 from mlflow_eval_mcp.limits import (
@@ -95,6 +101,7 @@ from mlflow_eval_mcp.suite.models import (
     ScorersResult,
     ValidationResult,
 )
+from mlflow_eval_mcp.warehouse.models import SpanTableExport
 
 
 def list_experiments(rt: Runtime) -> ListExperimentsResult:
@@ -145,9 +152,8 @@ def import_traces(
     format: ImportFormat = "auto",
     max_record_mb: MaxRecordMb = MAX_RECORD_MB,
 ) -> ImportResult:
-    """Import agent logs or traces from other tools (MLflow exports, Langfuse, OTLP/OpenInference,
-    Inspect AI, Who&When, OpenAI-style chat transcripts) into an MLflow experiment. Re-importing
-    the same file adds nothing; bad records are skipped with reasons."""
+    """Import traces from other tools (see format) into an MLflow experiment. Re-importing the same
+    file adds nothing; bad records are skipped with reasons."""
     from mlflow_eval_mcp.importing import importer
 
     return importer.import_traces(
@@ -170,12 +176,15 @@ def analyze_traces(
     suite_dir: OptionalSuiteDir = None,
     tag_traces: TagTraces = False,
     generation: Generation = "auto",
+    trace_table: TraceTable = None,
+    engine: AnalysisEngine = "auto",
+    days: Days = None,
 ) -> TraceAnalysis:
-    """Analyse an experiment's traces: findings (what fails, how often, example trace ids, the scorer
-    that catches it), latency, tokens, tools, request clusters. get_finding pages a finding's traces.
-    With Claude, also the agent's purpose and semantic failures in a sample; with tag_traces, findings
-    become trace tags."""
-    from mlflow_eval_mcp.analysis import archive, engine, trace_tags
+    """Analyse an experiment's traces: findings (what fails, how often, trace ids, the scorer that
+    catches it), latency, tokens, tools, request clusters; get_finding pages a finding's traces. Claude
+    adds the agent's purpose and semantic failures; tag_traces tags the traces; trace_table runs SQL
+    where the spans are."""
+    from mlflow_eval_mcp.analysis import archive, table_analysis, trace_tags
     from mlflow_eval_mcp.suite import analysis_step
 
     options: dict[str, Any] = {
@@ -185,16 +194,43 @@ def analyze_traces(
         "max_traces": max_traces,
         "on_progress": rt.progress.counter("traces analysed"),
         "claude": rt.claude(generation),
+        "trace_table": trace_table,
+        "engine": engine,
+        "days": days,
     }
     if suite_dir:
         suite = rt.suite(suite_dir)
         analysis = analysis_step.analyze_into_suite(rt.client(), suite, archive=rt.settings.analyses_dir, **options)
     else:
-        analysis = engine.analyze_traces(rt.client(), **options)
+        analysis = table_analysis.analyze_experiment(rt.client(), **options)
         archive.archive_analysis(rt.settings.analyses_dir, analysis)
     if tag_traces:
         analysis.traces_tagged = trace_tags.tag_traces(rt.client(), analysis)
     return analysis
+
+
+def export_span_table(
+    rt: Runtime,
+    out_dir: OutDir,
+    prefix: TablePrefix,
+    experiment_id: ExperimentId = None,
+    experiment_name: ExperimentName = None,
+    filter_string: FilterString = None,
+    max_traces: MaxTraces = MAX_TRACES,
+) -> SpanTableExport:
+    """Write an experiment's traces as an OTel v2 span table (Parquet, the columns MLflow writes to Unity
+    Catalog) for `analyze --trace-table DIR` on Spark. Needs the spark extra."""
+    from mlflow_eval_mcp.warehouse import export
+
+    return export.export_span_table(
+        rt.client(),
+        Path(out_dir).expanduser(),
+        prefix=prefix,
+        experiment_id=experiment_id,
+        experiment_name=experiment_name,
+        filter_string=filter_string,
+        max_traces=max_traces,
+    )
 
 
 def get_finding(
@@ -222,8 +258,8 @@ def generate_dataset(
     generation: Generation = "auto",
 ) -> DatasetResult:
     """Write the suite's dataset from its analysed traces: cases stratified over findings and request
-    clusters, near duplicates removed, source traces kept as JSON (scored without the production
-    store), secrets and PII redacted. With Claude, also synthetic cases grounded in recorded ones."""
+    clusters, near duplicates removed, source traces kept as JSON (scored without the store),
+    secrets and PII redacted. With Claude, also synthetic cases grounded in recorded ones."""
     from mlflow_eval_mcp.suite import dataset
 
     return dataset.generate_dataset(
@@ -244,16 +280,16 @@ def generate_scorers(
 ) -> ScorersResult:
     """Write the suite's scorers: a code scorer per structural finding (budgets from the data), guards,
     built-in judges where their prerequisites hold, Guidelines judges. With Claude, also domain judges
-    and code scorers, each tried on the dataset rows first (broken ones repaired or dropped, with why)."""
+    and code scorers, tried on the dataset rows first (broken ones fixed or dropped)."""
     from mlflow_eval_mcp.suite import scorer_plan
 
     return scorer_plan.generate_scorers(rt.suite(suite_dir), judge_model=judge_model, claude=rt.claude(generation))
 
 
 def render_run_script(rt: Runtime, suite_dir: SuiteDir, gates: Gates = None) -> RunScriptResult:
-    """Write run_eval.py (tracking URI and experiment from the environment or flags, a dedicated eval
-    experiment, --no-llm-judges, --predict-fn, quality gates that exit non-zero), gates.json
-    (defaults: production's pass rates on the recorded cases) and the suite's README."""
+    """Write run_eval.py (tracking URI and experiment from the environment or flags, an eval experiment,
+    --no-llm-judges, --predict-fn, gates that exit non-zero), gates.json (defaults: production's pass
+    rates on the recorded cases) and the suite's README."""
     from mlflow_eval_mcp.suite import run_script
 
     return run_script.render_run_script(rt.suite(suite_dir), gates=gates)
@@ -273,6 +309,8 @@ def generate_suite(
     judge_model: JudgeModel = None,
     gates: Gates = None,
     generation: Generation = "auto",
+    trace_table: TraceTable = None,
+    days: Days = None,
 ) -> GenerateResult:
     """Run the whole pipeline into one suite directory: analyze_traces, generate_dataset,
     generate_scorers and render_run_script (default directory: WORKSPACE/suites/<experiment>)."""
@@ -293,6 +331,8 @@ def generate_suite(
         gates=gates,
         on_progress=rt.progress.steps(pipeline.STEPS),
         claude=rt.claude(generation),
+        trace_table=trace_table,
+        days=days,
     )
 
 
@@ -305,9 +345,9 @@ def validate_eval(
     generation: Generation = "auto",
 ) -> ValidationResult:
     """Prove the suite works: files compile and import, rows match MLflow's schema, scorers dry-run;
-    then run_eval.py with a timeout: every scorer gave values, none is degenerate, metrics logged,
-    baseline gates pass. Judges without credentials are skipped, said so. With Claude, a failing
-    Claude-written scorer gets one repair. Writes state/validation_results.json."""
+    then run_eval.py with a timeout: every scorer gave values, none degenerate, metrics logged,
+    baseline gates pass. Judges without credentials are skipped (said so). With Claude, a broken
+    Claude-written scorer gets one repair."""
     from mlflow_eval_mcp.suite import validation
 
     return validation.validate_eval(
@@ -321,9 +361,9 @@ def validate_eval(
 
 
 def push_feedback(rt: Runtime, suite_dir: SuiteDir, run_id: RunId = None, dry_run: DryRun = False) -> PushResult:
-    """Write an evaluation run's scorer results onto the source production traces as feedback (CODE or
-    LLM_JUDGE; source id mlflow-eval-mcp:<suite>:<scorer>), and the review file's answers as HUMAN
-    feedback; tags the traces. Idempotent: never duplicates."""
+    """Write an evaluation run's scorer results onto the source traces as feedback (CODE or LLM_JUDGE;
+    source id mlflow-eval-mcp:<suite>:<scorer>), the review file's answers as HUMAN feedback; tags the
+    traces. Idempotent."""
     from mlflow_eval_mcp.suite import feedback
 
     return feedback.push_feedback(rt.client(), rt.suite(suite_dir), run_id=run_id, dry_run=dry_run)
@@ -341,8 +381,8 @@ def review_traces(
     rt: Runtime, suite_dir: SuiteDir, scorers: ScorerNames = None, per_scorer: LabelsPerScorer = MIN_LABELS + 5
 ) -> ReviewResult:
     """Ask people for pass/fail labels named after the judges (or scorers named) on traces balanced
-    between the judge's passes and fails: questions in the review file (push_feedback sends the
-    answers), how to label in the MLflow UI; on Databricks, a labeling session."""
+    between each judge's passes and fails: questions in the review file (push_feedback sends the
+    answers) or the MLflow UI; on Databricks, a labeling session."""
     from mlflow_eval_mcp.suite import review
 
     return review.review_traces(rt.client(), rt.suite(suite_dir), scorers=scorers, per_scorer=per_scorer)
@@ -357,7 +397,7 @@ def calibrate_judges(
 ) -> CalibrationResult:
     """Each LLM judge (and labelled code scorer) against people's HUMAN pass/fail labels of its name
     on the same traces: n, accuracy, Cohen's kappa, confusion matrix, disagreements. A judge gates
-    only with n >= min_labels and kappa >= min_kappa, else run_eval.py treats its gate as advisory."""
+    only with n >= min_labels and kappa >= min_kappa, else its gate is advisory."""
     from mlflow_eval_mcp.suite import calibration
 
     return calibration.calibrate_judges(
@@ -464,6 +504,9 @@ class Operation:
     detail: bool = False
     """Whether its result has a summary (see `presentation`), so that it takes a `detail` argument."""
     exit_rule: ExitRule | None = None
+    mcp: bool = True
+    """Whether MCP clients get it as a tool; a command only the command line needs (an export for Spark) stays off
+    the tool list every client pays for in tokens."""
 
     @property
     def name(self) -> str:
@@ -476,6 +519,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(get_trace, "get-trace", "Get a trace's span tree", store="read", read_only=True),
     Operation(import_traces, "import", "Import traces from other tools", store="create", read_only=False),
     Operation(analyze_traces, "analyze", "Analyse traces for failures", store="read", read_only=False, detail=True),
+    Operation(
+        export_span_table,
+        "export-span-table",
+        "Export traces as an OTel span table",
+        store="read",
+        read_only=False,
+        mcp=False,
+    ),
     Operation(get_finding, "get-finding", "Page through a finding's traces", store="none", read_only=True),
     Operation(generate_dataset, "generate-dataset", "Generate the evaluation dataset", store="read", read_only=False),
     Operation(generate_scorers, "generate-scorers", "Generate the scorers", store="none", read_only=False),

@@ -196,6 +196,7 @@ def create_server(settings: Settings) -> MCPServer:
             )
         )
         for operation in OPERATIONS
+        if operation.mcp
     ]
     server = MCPServer("mlflow-eval-mcp", version=__version__, instructions=INSTRUCTIONS, tools=tools)
     register_resources(server, settings)

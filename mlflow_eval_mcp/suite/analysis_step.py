@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflow_eval_mcp.analysis.archive import archive_analysis
-from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.analysis.models import TraceAnalysis
+from mlflow_eval_mcp.analysis.table_analysis import EngineChoice, analyze_experiment
 from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.limits import MAX_TRACES
@@ -38,13 +38,20 @@ def analyze_into_suite(
     on_progress: Callable[[int, int | None], None] | None = None,
     claude: ClaudeSession | None = None,
     archive: Path | None = None,
+    trace_table: str | None = None,
+    engine: EngineChoice = "auto",
+    days: float | None = None,
 ) -> TraceAnalysis:
-    """`analyze_traces` into `suite`; with `archive`, also kept there under its `analysis_id`."""
+    """`analyze_traces` (on the engine chosen, see `table_analysis`) into `suite`; with `archive`, also kept
+    there under its `analysis_id`."""
     experiment = resolve_experiment(client, experiment_id, experiment_name)
     tracking_uri = redact_uri(client.tracking_uri)
     _check_suite_owner(suite, experiment.experiment_id, tracking_uri)
-    analysis = analyze_traces(
+    analysis = analyze_experiment(
         client,
+        engine=engine,
+        trace_table=trace_table,
+        days=days,
         experiment_id=experiment.experiment_id,
         filter_string=filter_string,
         max_traces=max_traces,

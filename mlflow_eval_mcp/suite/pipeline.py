@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mlflow_eval_mcp.analysis.table_analysis import EngineChoice
 from mlflow_eval_mcp.limits import MAX_CASES, MAX_TRACES
 from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.dataset import generate_dataset
@@ -40,9 +41,13 @@ def generate_suite(
     gates: dict[str, float] | None = None,
     on_progress: Callable[[str], None] | None = None,
     claude: ClaudeSession | None = None,
+    trace_table: str | None = None,
+    engine: EngineChoice = "auto",
+    days: float | None = None,
 ) -> GenerateResult:
     """`workspace_suites(experiment name)` gives the suite directory (the caller's choice, or
-    the default one named after the experiment)."""
+    the default one named after the experiment). With a span table, the analysis runs as SQL there and the
+    dataset's traces are then fetched from the store by id."""
     check_judge_model(judge_model)  # now, not after the analysis and the dataset
     experiment = resolve_experiment(client, experiment_id, experiment_name)
     suite = workspace_suites(experiment.name)
@@ -59,6 +64,9 @@ def generate_suite(
         filter_string=filter_string,
         max_traces=max_traces,
         claude=claude,
+        trace_table=trace_table,
+        engine=engine,
+        days=days,
     )
     step("dataset")
     dataset = generate_dataset(

@@ -40,7 +40,7 @@ from databricks.sdk.service.sql import (
 from mlflow_eval_mcp.cancellation import raise_if_cancelled
 from mlflow_eval_mcp.errors import ConfigurationError, MlflowEvalError, TrackingUnavailableError, clip
 from mlflow_eval_mcp.secrets import REDACTED, scrub
-from mlflow_eval_mcp.warehouse.sql_runner import Dialect, SqlValue
+from mlflow_eval_mcp.warehouse.sql_runner import Dialect, SqlValue, used_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ _INTEGERS = frozenset({"INT", "INTEGER", "BIGINT", "LONG", "SMALLINT", "SHORT", 
 _FRACTIONS = frozenset({"DOUBLE", "FLOAT", "REAL", "DECIMAL", "DEC", "NUMERIC"})
 _NESTED = frozenset({"ARRAY", "MAP", "STRUCT"})
 _TYPE_WORD = re.compile(r"[A-Za-z_]+")
+_LEADING_WITH = re.compile(r"\s*WITH\s+", re.IGNORECASE)
 
 T = TypeVar("T")
 
@@ -97,9 +98,11 @@ class DatabricksSqlRunner:
         self.wait_timeout_seconds = wait_timeout_seconds
         self._running: set[str] = set()
         self._lock = threading.Lock()
+        self._relations: dict[str, str] = {}
 
     def rows(self, sql: str, params: Mapping[str, SqlValue]) -> list[dict[str, Any]]:
         """The result INLINE, or, when it passes INLINE's 25 MiB, from EXTERNAL_LINKS (within the same deadline)."""
+        sql, params = self._standalone(sql, params)
         deadline = time.monotonic() + self.timeout_seconds
         try:
             response = self._run(sql, params, Disposition.INLINE, Format.JSON_ARRAY, deadline)
@@ -114,10 +117,22 @@ class DatabricksSqlRunner:
 
     def sample(self, sql: str, params: Mapping[str, SqlValue]) -> list[dict[str, Any]]:
         """`rows` for results that may be large: Arrow streams fetched from EXTERNAL_LINKS, whatever their size."""
+        sql, params = self._standalone(sql, params)
         return self._linked_rows(sql, params, time.monotonic() + self.timeout_seconds)
 
     def relation(self, sql: str, params: Mapping[str, SqlValue], name: str) -> str:
-        return f"({sql})"
+        # Named once and defined as a CTE of each later statement: inlined as subqueries, the relations reading
+        # relations multiplied the statement's text, and planning it took seconds per statement.
+        self._relations[name] = sql
+        return name
+
+    def _standalone(self, sql: str, params: Mapping[str, SqlValue]) -> tuple[str, dict[str, SqlValue]]:
+        """`sql` with the relations defined so far as its common table expressions, and the parameters it uses."""
+        if self._relations:
+            definitions = ",\n".join(f"{name} AS ({body})" for name, body in self._relations.items())
+            own_with = _LEADING_WITH.match(sql)
+            sql = f"WITH {definitions},\n{sql[own_with.end() :]}" if own_with else f"WITH {definitions}\n{sql}"
+        return sql, used_parameters(sql, params)
 
     def close(self) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow_eval_mcp.errors import ConfigurationError
-from mlflow_eval_mcp.warehouse.sql_runner import Dialect, SqlValue
+from mlflow_eval_mcp.warehouse.sql_runner import Dialect, SqlValue, used_parameters
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -66,12 +66,18 @@ class SparkRunner:
         self._cached: list[DataFrame] = []
 
     def rows(self, sql: str, params: Mapping[str, SqlValue]) -> list[dict[str, Any]]:
-        return [_plain(row.asDict(recursive=True)) for row in self.spark.sql(sql, args=dict(params)).collect()]
+        return [
+            _plain(row.asDict(recursive=True))
+            for row in self.spark.sql(sql, args=used_parameters(sql, params)).collect()
+        ]
+
+    def sample(self, sql: str, params: Mapping[str, SqlValue]) -> list[dict[str, Any]]:
+        return self.rows(sql, params)
 
     def relation(self, sql: str, params: Mapping[str, SqlValue], name: str) -> str:
         # Checkpointed, not merely cached: a cached view keeps its plan, and every later statement would analyse
         # and optimise the large expressions that computed it again (seconds each, whatever the data's size).
-        frame = self.spark.sql(sql, args=dict(params)).localCheckpoint(eager=True)
+        frame = self.spark.sql(sql, args=used_parameters(sql, params)).localCheckpoint(eager=True)
         frame.createOrReplaceTempView(name)
         self._cached.append(frame)
         return name

@@ -6,6 +6,7 @@ The statements are written once, through a `Dialect` that spells what the two SQ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,14 @@ SqlValue = str | int | float | bool | datetime | None
 """A named parameter's value (`:name` in the statement); never spliced into the SQL text."""
 
 DialectName = Literal["spark", "databricks"]
+_PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
+
+
+def used_parameters(sql: str, params: Mapping[str, SqlValue]) -> dict[str, SqlValue]:
+    """The parameters `sql` names (`:name`, not a `::` cast or a `:['key']` path): a warehouse may refuse one it
+    was given and does not use."""
+    named = set(_PARAMETER.findall(sql))
+    return {name: value for name, value in params.items() if name in named}
 
 
 @dataclass(frozen=True)
@@ -51,10 +60,15 @@ class SqlRunner(Protocol):
         as Python values (int, float, str, bool, None, lists for ARRAY columns); a VARIANT as its JSON text."""
         ...
 
+    def sample(self, sql: str, params: Mapping[str, SqlValue]) -> list[dict[str, Any]]:
+        """`rows`, for a bounded sample that may still be large (requests, evidence): a SQL warehouse sends it as
+        Arrow files (EXTERNAL_LINKS) instead of inline JSON."""
+        ...
+
     def relation(self, sql: str, params: Mapping[str, SqlValue], name: str) -> str:
-        """A derived table the following statements read by the returned text: Spark materialises it once
-        (a cached temporary view called `name`); a SQL warehouse, where each statement stands alone, gets the
-        statement back as a parenthesised subquery (its parameters are passed again with each statement)."""
+        """A derived table the following statements read by the returned name: Spark materialises it once (a
+        checkpointed temporary view); a SQL warehouse, where each statement stands alone, defines it again as a
+        common table expression of each later statement (whose parameters include the relations')."""
         ...
 
     def close(self) -> None:

@@ -290,5 +290,12 @@ def test_a_refused_token_is_a_configuration_error_without_the_token(fake):
     assert TOKEN not in str(caught.value)
 
 
-def test_relation_is_the_statement_as_a_subquery(fake):
-    assert runner_for(fake).relation("SELECT 1 AS one", {}, "ones") == "(SELECT 1 AS one)"
+def test_a_relation_is_defined_again_in_each_later_statement_with_its_parameters(fake):
+    runner = runner_for(fake)
+    ones = runner.relation("SELECT :one AS one", {"one": 1}, "ones")
+    twos = runner.relation(f"SELECT one + one AS two FROM {ones}", {}, "twos")
+    rows = runner.rows(f"WITH threes AS (SELECT two + :one AS three FROM {twos}) SELECT three FROM threes", {"one": 1})
+    assert rows == [{"three": 3}]
+    sent = fake.received[-1]
+    assert sent.statement.startswith("WITH ones AS (SELECT :one AS one),\ntwos AS (")
+    assert [parameter["name"] for parameter in sent.parameters] == ["one"]

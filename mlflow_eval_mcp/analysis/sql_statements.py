@@ -1,0 +1,487 @@
+"""The SQL analysis' statements over an OTel v2 span table, written once for Spark and Databricks SQL.
+
+Each statement mirrors one reading of the Python engine (`analysis.collector`, `checks.signals`): the same span
+facts, the same thresholds and, for text, the same regular expressions (Java's, with `(?U)` so that `\\w`, `\\s`
+and `\\b` are Unicode as in Python). What SQL cannot read as the Python engine does (a framework's message shapes
+beyond the common ones, personal data, the turns of a dialogue) is not computed here; `SQL_FINDING_KINDS` lists
+what is. Values never enter the text: bounds and limits are named parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlflow_eval_mcp.checks import signals
+from mlflow_eval_mcp.warehouse.sql_runner import Dialect
+
+SQL_FINDING_KINDS = (
+    "trace_errors",
+    "tool_exceptions",
+    "tool_error_outputs",
+    "repeated_tool_calls",
+    "span_errors",
+    "empty_responses",
+    "refusals",
+    "truncated_responses",
+    "latency_outliers",
+    "token_outliers",
+    "error_cluster",
+)
+"""The finding kinds the SQL engines compute, with the Python engine's definitions."""
+
+MIN_OUTLIER_SAMPLES = 20
+"""As `stats.outlier_threshold`: fewer values than this judge no outlier."""
+
+# checks/signals.py's patterns, which Java reads as Python does given the same flags ((?U): Unicode classes, as
+# Python's str patterns); only the sentence end's emoji ranges need Java's \x{...} spelling.
+_REFUSAL = "(?iU)" + signals.REFUSAL.pattern
+_ERROR_TEXT = "(?iU)" + signals.ERROR_TEXT.pattern
+_SENTENCE_END = (
+    r"""[.!?…:)\]}"'`*»>|\x{3002}\x{FF01}\x{FF1F}\x{201D}\x{2019}]\s*$|[\x{1F300}-\x{1FAFF}\x{2600}-\x{27BF}]\s*$"""
+)
+_TABLE_RULE = "(?mU)" + signals.TABLE_RULE.pattern
+_MARKDOWN = "(?mU)" + signals.MARKDOWN.pattern
+# error_signature's replacements, in its order.
+_SIGNATURE_STEPS = (
+    ("(?U)" + signals.QUOTED.pattern, "<str>"),
+    ("(?iU)" + signals.UUID.pattern, "<id>"),
+    ("(?iU)" + signals.HEX.pattern, "<id>"),
+    ("(?U)" + signals.MIXED_ID.pattern, "<id>"),
+    ("(?U)" + signals.NUMBER.pattern, "<num>"),
+)
+_TEXT_KEYS = signals.TEXT_KEYS
+_TRUNCATED_REASONS = ("length", "max_tokens", "max_output_tokens", "model_length", "token_limit")
+_ERROR_STATUSES = ("error", "failed", "failure", "fail")
+_MODEL_TYPES = ("LLM", "CHAT_MODEL")
+
+
+def literal(text: str) -> str:
+    """A constant of ours as a SQL string literal (backslashes and quotes escaped, as both SQLs read them)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _is_string(value: str) -> str:
+    return f"coalesce(schema_of_variant({value}) = 'STRING', false)"
+
+
+def _variant_at(value: str, path: str) -> str:
+    return f"try_variant_get({value}, {literal(path)}, 'variant')"
+
+
+def _string_at(value: str, path: str) -> str:
+    """The string at `path` in a VARIANT, NULL when absent or not a string."""
+    found = _variant_at(value, path)
+    return f"CASE WHEN {_is_string(found)} THEN try_variant_get({found}, '$', 'string') END"
+
+
+def _text_of(value: str) -> str:
+    """`signals.text_of` for the shapes SQL reads: a string; OpenAI's choices; Gemini's candidates; a message
+    list's (or a state's `messages`) last assistant message, its content a string, a first text block or OTel
+    GenAI part; the first text key holding a string."""
+    messages = (
+        f"coalesce(try_variant_get({value}, '$.messages', 'array<variant>'), "
+        f"try_variant_get({value}, '$', 'array<variant>'))"
+    )
+    last_said = (
+        f"try_element_at(filter({messages}, m -> "
+        "coalesce(try_variant_get(m, '$.role', 'string'), try_variant_get(m, '$.type', 'string')) "
+        "IN ('assistant', 'ai', 'AIMessageChunk', 'model')), -1)"
+    )
+    said = ", ".join(_string_at(last_said, path) for path in ("$.content", "$.content[0].text", "$.parts[0].content"))
+    keys = ", ".join(_string_at(value, f"$.{key}") for key in _TEXT_KEYS)
+    return (
+        f"CASE WHEN {_is_string(value)} THEN try_variant_get({value}, '$', 'string') ELSE coalesce("
+        f"{_string_at(value, '$.choices[0].message.content')}, {_string_at(value, '$.choices[0].text')}, "
+        f"{_string_at(value, '$.candidates[0].content.parts[0].text')}, {said}, {keys}) END"
+    )
+
+
+def _is_empty(value: str, text: str) -> str:
+    """`signals.is_empty`: an empty or blank string, an empty object or list, or a blank text."""
+    return (
+        f"({value} IS NOT NULL AND (coalesce(to_json({value}) IN ('\"\"', '{{}}', '[]'), false) "
+        f"OR coalesce(trim({text}) = '', false)))"
+    )
+
+
+def _finish_reason(value: str) -> str:
+    paths = (
+        "$.choices[0].finish_reason",
+        "$.candidates[0].finish_reason",
+        "$.finish_reason",
+        "$.stop_reason",
+        "$.stopReason",
+        "$.response_metadata.finish_reason",
+        "$.raw.choices[0].finish_reason",
+    )
+    return "lower(coalesce(" + ", ".join(_string_at(value, path) for path in paths) + "))"
+
+
+def _error_in_output(value: str, text: str) -> str:
+    """`signals.error_in_output` for its common shapes: a text that reads as an error, an `error`(s) field, an
+    error status, `success`/`ok` false, or one of those under `result`, `output` or `response`."""
+
+    def direct(v: str) -> str:
+        error = f"try_variant_get({v}, '$.error', 'variant')"
+        return (
+            "coalesce("
+            f"{_string_at(v, '$.error')}, {_string_at(v, '$.error.message')}, {_string_at(v, '$.error.detail')}, "
+            f"CASE WHEN {error} IS NOT NULL AND NOT coalesce(to_json({error}) IN ('false', '\"\"', '{{}}', '[]', "
+            f"'null'), false) THEN substring(to_json({error}), 1, 300) END, "
+            f"{_string_at(v, '$.errors[0]')}, {_string_at(v, '$.errors[0].message')}, "
+            f"CASE WHEN coalesce(try_variant_get({v}, '$.is_error', 'boolean'), "
+            f"try_variant_get({v}, '$.isError', 'boolean'), false) THEN substring(to_json({v}), 1, 300) END, "
+            f"CASE WHEN lower({_string_at(v, '$.status')}) IN ({', '.join(map(literal, _ERROR_STATUSES))}) "
+            f"THEN coalesce({_string_at(v, '$.message')}, {_string_at(v, '$.detail')}, "
+            f"concat('status: ', {_string_at(v, '$.status')})) END, "
+            f"CASE WHEN try_variant_get({v}, '$.success', 'boolean') = false "
+            f"OR try_variant_get({v}, '$.ok', 'boolean') = false "
+            f"THEN coalesce({_string_at(v, '$.message')}, {_string_at(v, '$.detail')}, "
+            f"substring(to_json({v}), 1, 300)) END)"
+        )
+
+    def error_text(t: str) -> str:
+        return f"CASE WHEN {t} RLIKE {literal(_ERROR_TEXT)} THEN substring(trim({t}), 1, 300) END"
+
+    parsed = f"try_parse_json(CASE WHEN ltrim({text}) LIKE '{{%' THEN {text} END)"
+    nested = ", ".join(
+        f"{direct(_variant_at(value, path))}, {error_text(_string_at(value, path))}"
+        for path in ("$.result", "$.output", "$.response")
+    )
+    return (
+        f"CASE WHEN {_is_string(value)} THEN coalesce({direct(parsed)}, {error_text(text)}) "
+        f"ELSE coalesce({direct(value)}, {nested}) END"
+    )
+
+
+def signature(message: str) -> str:
+    """`signals.error_signature` of a message column."""
+    expression = f"substring({message}, 1, 1000)"
+    for pattern, replacement in _SIGNATURE_STEPS:
+        expression = f"regexp_replace({expression}, {literal(pattern)}, {literal(replacement)})"
+    return f"substring(trim(regexp_replace({expression}, '(?U)\\\\s+', ' ')), 1, 200)"
+
+
+@dataclass(frozen=True)
+class SpanTableStatements:
+    """The statements over one span table (`table`, a name the warehouse resolves), bounded to spans that
+    started at or after the `:since` parameter."""
+
+    dialect: Dialect
+    table: str
+
+    def _field(self, key: str, sql_type: str = "string") -> str:
+        return self.dialect.field("attributes", key, sql_type)
+
+    def _unquoted(self, key: str) -> str:
+        # A table whose attributes kept MLflow's JSON encoding ('"TOOL"') reads as one that decoded them.
+        return f"regexp_replace({self._field(key)}, '^\"(.*)\"$', '$1')"
+
+    def spans(self) -> str:
+        """One row per span in scope, with the facts every later statement reads."""
+        inputs = self.dialect.variant("attributes", "mlflow.spanInputs")
+        outputs = self.dialect.variant("attributes", "mlflow.spanOutputs")
+        usage = self.dialect.variant("attributes", "mlflow.chat.tokenUsage")
+        exception = "try_element_at(filter(events, e -> e.name = 'exception'), 1).attributes"
+        return f"""
+SELECT
+  coalesce({self._unquoted("mlflow.traceRequestId")}, concat('tr-', trace_id)) AS trace_id,
+  span_id,
+  coalesce(parent_span_id, '') AS parent_id,
+  coalesce(parent_span_id, '') = '' AS is_root,
+  coalesce(name, 'unnamed') AS name,
+  coalesce({self._unquoted("mlflow.spanType")}, 'UNKNOWN') AS span_type,
+  CASE WHEN status.code IN ('STATUS_CODE_ERROR', 'ERROR') THEN 'ERROR'
+       WHEN status.code IN ('STATUS_CODE_OK', 'OK') THEN 'OK' ELSE 'UNSET' END AS status,
+  nullif(trim(status.message), '') AS status_message,
+  CASE WHEN {exception} IS NULL THEN NULL
+       WHEN try_variant_get({exception}, '$["exception.type"]', 'string') IS NOT NULL
+       THEN concat(try_variant_get({exception}, '$["exception.type"]', 'string'), ': ',
+                   coalesce(try_variant_get({exception}, '$["exception.message"]', 'string'), 'None'))
+       ELSE nullif(try_variant_get({exception}, '$["exception.message"]', 'string'), '') END AS exception_message,
+  start_time_unix_nano,
+  greatest(0, (end_time_unix_nano - start_time_unix_nano) / 1e6) AS duration_ms,
+  {inputs} AS inputs,
+  {outputs} AS outputs,
+  try_variant_get({outputs}, '$', 'string') AS outputs_text,
+  coalesce(try_variant_get({usage}, '$.input_tokens', 'double'),
+           try_variant_get({usage}, '$.prompt_tokens', 'double')) AS input_tokens,
+  coalesce(try_variant_get({usage}, '$.output_tokens', 'double'),
+           try_variant_get({usage}, '$.completion_tokens', 'double')) AS output_tokens,
+  {self._unquoted("mlflow.llm.model")} AS model,
+  {self._field("session.id")} AS session_id,
+  {self._field("user.id")} AS user_id
+FROM {self.table}
+WHERE time >= :since"""
+
+    def facts(self) -> str:
+        """`spans` with each tool's or failed step's returned error read once (the largest expression here), and
+        the contents kept only where a later statement reads them (roots, tools, model calls): at scale the facts
+        are most of what the warehouse holds for the analysis."""
+        returned = _error_in_output("outputs", "outputs_text")
+        models = ", ".join(map(literal, _MODEL_TYPES))
+        return f"""
+SELECT trace_id, span_id, parent_id, is_root, name, span_type, status, status_message, exception_message,
+  start_time_unix_nano, duration_ms, input_tokens, output_tokens, model, session_id, user_id,
+  CASE WHEN is_root OR span_type = 'TOOL' THEN inputs END AS inputs,
+  CASE WHEN is_root OR span_type IN ('TOOL', {models}) THEN outputs END AS outputs,
+  CASE WHEN span_type = 'TOOL' OR status = 'ERROR' THEN {returned} END AS returned_error
+FROM ({self.spans()})"""
+
+    def traces(self, spans: str) -> str:
+        """One row per trace: its root's facts, its answer read as `signals` reads it, and its tokens (summed
+        over spans whose parent recorded none, as MLflow totals a trace without counting a roll-up twice)."""
+        answer = _text_of("r.outputs")
+        last_model = (
+            f"SELECT trace_id, max_by(outputs, start_time_unix_nano + duration_ms * 1e6) AS outputs FROM {spans} "
+            f"WHERE span_type IN ({', '.join(map(literal, _MODEL_TYPES))}) GROUP BY trace_id"
+        )
+        tokens = (
+            f"SELECT s.trace_id, sum(s.input_tokens) AS input_tokens, sum(s.output_tokens) AS output_tokens "
+            f"FROM {spans} s LEFT JOIN {spans} p ON p.trace_id = s.trace_id AND p.span_id = s.parent_id "
+            "WHERE (s.input_tokens IS NOT NULL OR s.output_tokens IS NOT NULL) "
+            "AND p.input_tokens IS NULL AND p.output_tokens IS NULL GROUP BY s.trace_id"
+        )
+        return f"""
+SELECT r.trace_id, r.name AS root_name, r.status, r.status_message, r.exception_message,
+  floor(r.duration_ms) AS trace_ms, r.start_time_unix_nano, r.session_id, r.user_id, r.outputs,
+  r.outputs IS NOT NULL AS has_outputs,
+  {answer} AS answer,
+  coalesce({_finish_reason("m.outputs")}, {_finish_reason("r.outputs")}) AS finish_reason,
+  t.input_tokens, t.output_tokens,
+  {_text_of("r.inputs")} AS request_text,
+  CASE WHEN {_is_string("r.inputs")} THEN NULL ELSE coalesce(
+    {_string_at("r.inputs", "$.question")}, {_string_at("r.inputs", "$.query")}, {_string_at("r.inputs", "$.input")},
+    {_string_at("r.inputs", "$.prompt")}, {_string_at("r.inputs", "$.request")}, {_string_at("r.inputs", "$.message")},
+    {_string_at("r.inputs", "$.user_input")}, {_string_at("r.inputs", "$.text")}) END AS request_field
+FROM {spans} r
+LEFT JOIN ({last_model}) m ON m.trace_id = r.trace_id
+LEFT JOIN ({tokens}) t ON t.trace_id = r.trace_id
+WHERE r.is_root"""
+
+    def signals(self, spans: str, traces: str) -> str:
+        """(kind, trace_id, name, evidence) for every occurrence of the span- and trace-level signals."""
+        text = "answer"
+        window = f"translate(substring({text}, 1, 300), '\u2019\u2018\u02bc', \"'''\")"
+        prose = (
+            f"NOT (ltrim({text}) RLIKE '^[\\\\[{{]' AND try_parse_json(trim({text})) IS NOT NULL) "
+            f"AND NOT ({text} LIKE '%---%' AND {text} RLIKE {literal(_TABLE_RULE)}) "
+            f"AND NOT ({text} RLIKE {literal(_MARKDOWN)})"
+        )
+        stripped = f"regexp_replace({text}, '(?U)\\\\s+$', '')"
+        last_line = f"regexp_extract({stripped}, '([^\\\\n]*)$', 1)"
+        truncated = (
+            f"finish_reason IN ({', '.join(map(literal, _TRUNCATED_REASONS))}) OR (length({text}) >= 200 AND {prose} "
+            f"AND size(filter(split(trim({last_line}), '(?U)\\\\s+'), w -> w != '')) >= 8 "
+            f"AND NOT ({stripped} RLIKE {literal(_SENTENCE_END)}) AND {stripped} RLIKE '(?U)\\\\p{{IsAlphabetic}}$')"
+        )
+        empty = _is_empty("outputs", text)
+        return f"""
+WITH tool_calls AS (
+  SELECT trace_id, name, status, status_message, exception_message, duration_ms,
+    CASE WHEN status = 'ERROR' THEN NULL ELSE returned_error END AS returned_error,
+    to_json(inputs) AS arguments
+  FROM {spans} WHERE span_type = 'TOOL'
+),
+answers AS (SELECT * FROM {traces} WHERE has_outputs)
+SELECT 'trace_errors' AS kind, trace_id, root_name AS name,
+  coalesce(status_message, 'trace failed') AS evidence FROM {traces} WHERE status = 'ERROR'
+UNION ALL
+SELECT 'tool_exceptions', trace_id, name,
+  concat(name, ': ', coalesce(exception_message, status_message, 'exception')) FROM tool_calls WHERE status = 'ERROR'
+UNION ALL
+SELECT 'tool_error_outputs', trace_id, name, concat(name, ' returned: ', returned_error)
+  FROM tool_calls WHERE returned_error IS NOT NULL
+UNION ALL
+SELECT 'repeated_tool_calls', trace_id, name, concat(name, ' called again with the same inputs')
+  FROM (SELECT trace_id, name, arguments, count(*) AS calls FROM tool_calls GROUP BY trace_id, name, arguments)
+  LATERAL VIEW explode(sequence(2, greatest(calls, 2))) repeats AS n WHERE calls >= 2
+UNION ALL
+SELECT 'span_errors', trace_id, name, concat(name, ': ', coalesce(exception_message, status_message, 'failed'))
+  FROM {spans} WHERE status = 'ERROR' AND span_type != 'TOOL' AND NOT is_root
+UNION ALL
+SELECT 'empty_responses', trace_id, root_name, concat(root_name, ' answered ', coalesce(substring({text}, 1, 40), ''))
+  FROM (SELECT *, {empty} AS empty FROM answers) WHERE empty
+UNION ALL
+SELECT 'refusals', trace_id, root_name, {text} FROM (SELECT *, {empty} AS empty FROM answers)
+  WHERE NOT empty AND {text} IS NOT NULL AND {window} RLIKE {literal(_REFUSAL)}
+UNION ALL
+SELECT 'truncated_responses', trace_id, root_name, concat('…', substring({text}, -160)) FROM (
+  SELECT *, {empty} AS empty FROM answers) WHERE NOT empty AND {text} IS NOT NULL AND ({truncated})"""
+
+    def errors(self, spans: str) -> str:
+        """(trace_id, span_name, message) of every failure the error clusters group: failed steps other than
+        tools (the root included), and tool calls that raised or returned an error."""
+        return f"""
+SELECT trace_id, name AS span_name,
+  substring(coalesce(exception_message, status_message, returned_error), 1, 300) AS message
+FROM {spans} WHERE status = 'ERROR' AND span_type != 'TOOL'
+  AND coalesce(exception_message, status_message, returned_error) IS NOT NULL
+UNION ALL
+SELECT trace_id, name, coalesce(substring(coalesce(exception_message, status_message), 1, 300), 'exception')
+FROM {spans} WHERE span_type = 'TOOL' AND status = 'ERROR'
+UNION ALL
+SELECT trace_id, name, returned_error FROM {spans}
+WHERE span_type = 'TOOL' AND status != 'ERROR' AND returned_error IS NOT NULL"""
+
+    def error_clusters(self, errors: str) -> str:
+        """Per signature: occurrences, traces, span names and two example messages."""
+        return f"""
+SELECT signature, count(*) AS occurrences, count(DISTINCT trace_id) AS traces,
+  array_sort(collect_set(span_name)) AS span_names, min(message) AS first_example, max(message) AS last_example
+FROM (SELECT trace_id, span_name, message, {signature("message")} AS signature FROM {errors})
+GROUP BY signature ORDER BY occurrences DESC, signature LIMIT :max_clusters"""
+
+    def cluster_traces(self, errors: str) -> str:
+        """A bounded sample of each signature's traces."""
+        return f"""
+SELECT signature, trace_id FROM (
+  SELECT signature, trace_id, row_number() OVER (PARTITION BY signature ORDER BY trace_id) AS rank
+  FROM (SELECT DISTINCT {signature("message")} AS signature, trace_id FROM {errors}))
+WHERE rank <= :max_trace_ids"""
+
+    def flags(self, signals: str, latency: str, tokens: str) -> str:
+        """Every signal occurrence (kind, trace_id, name, evidence), the outliers included."""
+        columns = "kind, trace_id, name, evidence"
+        return (
+            f"SELECT {columns} FROM {signals} UNION ALL SELECT {columns} FROM {latency} "
+            f"UNION ALL SELECT {columns} FROM {tokens}"
+        )
+
+    def flag_counts(self, flags: str) -> str:
+        """Per kind and name, occurrences; per kind (name NULL), distinct traces."""
+        return f"""
+SELECT kind, name, count(*) AS occurrences, count(DISTINCT trace_id) AS traces FROM {flags}
+GROUP BY GROUPING SETS ((kind, name), (kind))"""
+
+    def flag_traces(self, flags: str) -> str:
+        """A bounded sample of each kind's traces, with each one's first evidence."""
+        return f"""
+SELECT kind, trace_id, evidence FROM (
+  SELECT kind, trace_id, evidence, row_number() OVER (PARTITION BY kind ORDER BY trace_id) AS rank
+  FROM (SELECT kind, trace_id, min(evidence) AS evidence FROM {flags} GROUP BY kind, trace_id))
+WHERE rank <= :max_trace_ids"""
+
+    def outlier_details(self, latency: str, tokens: str) -> str:
+        return f"""
+SELECT kind, min(name) AS name, min(span_type) AS span_type, min(threshold) AS threshold, min(median) AS median
+FROM {latency} GROUP BY kind
+UNION ALL
+SELECT kind, NULL, NULL, min(threshold), min(median) FROM {tokens} GROUP BY kind"""
+
+    def overview(self, traces: str) -> str:
+        return f"""
+SELECT count(*) AS traces, min(start_time_unix_nano) AS first_ns, max(start_time_unix_nano) AS last_ns,
+  count(DISTINCT user_id) AS users, count(DISTINCT session_id) AS sessions,
+  sum(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END) AS errors
+FROM {traces}"""
+
+    def percentiles(self, relation: str, value: str, group: str | None, *, exact: bool, where: str = "true") -> str:
+        """p25, p50, p75, p90, p95, p99 and max of `value`, per `group` (or over all rows): exact (linear
+        interpolation, as numpy and `stats.percentile`) or, at scale, approximate."""
+        quantiles = "array(0.25, 0.5, 0.75, 0.9, 0.95, 0.99)"
+        function = f"percentile({value}, {quantiles})" if exact else f"percentile_approx({value}, {quantiles}, 100000)"
+        key = f"{group} AS grp, " if group else "'' AS grp, "
+        grouping = f"GROUP BY {group}" if group else ""
+        return f"""
+SELECT {key}count({value}) AS n, {function} AS q, max({value}) AS top FROM {relation}
+WHERE {value} IS NOT NULL AND {where} {grouping}"""
+
+    def distributions(self, spans: str, traces: str, *, exact: bool) -> str:
+        """Every distribution the statistics report, one row per (metric, group)."""
+        parts = (
+            ("trace_ms", self.percentiles(traces, "trace_ms", None, exact=exact)),
+            ("input_tokens", self.percentiles(traces, "input_tokens", None, exact=exact)),
+            ("output_tokens", self.percentiles(traces, "output_tokens", None, exact=exact)),
+            ("span_type", self.percentiles(spans, "duration_ms", "span_type", exact=exact)),
+            ("span_name", self.percentiles(spans, "duration_ms", "name", exact=exact)),
+        )
+        return "\nUNION ALL\n".join(f"SELECT '{metric}' AS metric, * FROM ({sql})" for metric, sql in parts)
+
+    def latency_outliers(self, spans: str, *, exact: bool) -> str:
+        """Spans far slower than their name's usual: beyond `stats.outlier_threshold` and `:noticeable_ms` above
+        the median (as `findings._latency_findings`), for the `:max_names` most frequent names."""
+        fences = self.percentiles(spans, "duration_ms", "name", exact=exact)
+        return f"""
+WITH fences AS (
+  SELECT grp AS name, q[1] AS median,
+    greatest(q[2] + 3 * (q[2] - q[0]), 2 * q[1], q[1] + :noticeable_ms) AS threshold
+  FROM ({fences}) WHERE n >= {MIN_OUTLIER_SAMPLES}
+  ORDER BY n DESC LIMIT :max_names
+)
+SELECT concat('latency_outliers:', s.name) AS kind, s.trace_id, s.name,
+  concat(s.name, ' took ', format_number(s.duration_ms, 0), ' ms (median ', format_number(f.median, 0), ' ms)')
+    AS evidence, s.duration_ms, f.threshold, f.median, s.span_type
+FROM {spans} s JOIN fences f ON f.name = s.name WHERE s.duration_ms > f.threshold"""
+
+    def token_outliers(self, traces: str, *, exact: bool) -> str:
+        fence = self.percentiles(traces, "input_tokens", None, exact=exact)
+        return f"""
+WITH fence AS (
+  SELECT q[1] AS median, greatest(q[2] + 3 * (q[2] - q[0]), 2 * q[1]) AS threshold
+  FROM ({fence}) WHERE n >= {MIN_OUTLIER_SAMPLES}
+)
+SELECT 'token_outliers:input' AS kind, t.trace_id, t.root_name AS name,
+  concat(format_number(t.input_tokens, 0), ' input tokens (median ', format_number(f.median, 0), ')') AS evidence,
+  f.threshold, f.median
+FROM {traces} t CROSS JOIN fence f WHERE t.input_tokens > f.threshold"""
+
+    def tools(self, spans: str, signals: str, *, exact: bool) -> str:
+        latency = self.percentiles(spans, "duration_ms", "name", exact=exact, where="span_type = 'TOOL'")
+        return f"""
+WITH calls AS (
+  SELECT name, count(*) AS calls, count(DISTINCT trace_id) AS traces,
+    sum(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END) AS exceptions
+  FROM {spans} WHERE span_type = 'TOOL' GROUP BY name
+),
+flagged AS (
+  SELECT name, sum(CASE WHEN kind = 'tool_error_outputs' THEN 1 ELSE 0 END) AS error_outputs,
+    sum(CASE WHEN kind = 'repeated_tool_calls' THEN 1 ELSE 0 END) AS repeated
+  FROM {signals} WHERE kind IN ('tool_error_outputs', 'repeated_tool_calls') GROUP BY name
+)
+SELECT c.name, c.calls, c.traces, c.exceptions, coalesce(f.error_outputs, 0) AS error_outputs,
+  coalesce(f.repeated, 0) AS repeated, l.n, l.q, l.top
+FROM calls c LEFT JOIN flagged f ON f.name = c.name LEFT JOIN ({latency}) l ON l.grp = c.name
+ORDER BY c.calls DESC, c.name LIMIT :max_names"""
+
+    def span_types(self, spans: str) -> str:
+        return f"SELECT span_type, count(*) AS spans FROM {spans} GROUP BY span_type"
+
+    def root_names(self, traces: str) -> str:
+        return f"SELECT root_name, count(*) AS traces FROM {traces} GROUP BY root_name ORDER BY traces DESC LIMIT 10"
+
+    def models(self, spans: str) -> str:
+        return f"""
+SELECT substring(coalesce(model, name), 1, 100) AS model, count(*) AS calls,
+  sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
+FROM {spans} WHERE span_type IN ({", ".join(map(literal, _MODEL_TYPES))})
+GROUP BY 1 ORDER BY calls DESC LIMIT :max_names"""
+
+    def requests(self, traces: str) -> str:
+        """A bounded, evenly spread sample of requests for the input clusters, with the features they are
+        clustered by computed here (length, words)."""
+        return f"""
+SELECT trace_id, substring(coalesce(request_field, request_text), 1, 500) AS request,
+  length(coalesce(request_field, request_text)) AS chars
+FROM {traces} WHERE trim(coalesce(request_field, request_text, '')) != ''
+ORDER BY xxhash64(trace_id) LIMIT :max_requests"""
+
+    def sessions(self, traces: str) -> str:
+        """Turns per session, as the conversation statistics report them."""
+        return f"""
+SELECT count(*) AS sessions, percentile(turns, 0.5) AS turns_p50, max(turns) AS turns_max,
+  sum(CASE WHEN turns > 1 THEN 1 ELSE 0 END) AS multi_turn, sum(turns) AS in_sessions
+FROM (SELECT session_id, count(*) AS turns FROM {traces} WHERE session_id IS NOT NULL GROUP BY session_id)"""
+
+    def stratified_sample(self, traces: str, signals: str) -> str:
+        """Trace ids for a dataset: up to `:per_kind` of each signal's traces, then clean ones spread over the
+        window by a hash, so that every failure mode is represented however rare."""
+        return f"""
+SELECT trace_id, kind FROM (
+  SELECT trace_id, kind, row_number() OVER (PARTITION BY kind ORDER BY xxhash64(trace_id)) AS rank
+  FROM (SELECT DISTINCT trace_id, regexp_extract(kind, '^[a-z_]+', 0) AS kind FROM {signals}))
+WHERE rank <= :per_kind
+UNION ALL
+SELECT trace_id, 'clean' FROM (
+  SELECT t.trace_id FROM {traces} t LEFT ANTI JOIN {signals} s ON s.trace_id = t.trace_id
+  ORDER BY xxhash64(t.trace_id) LIMIT :clean)"""
