@@ -215,26 +215,28 @@ FROM {self.table}
 WHERE time >= :since"""
 
     def facts(self) -> str:
-        """`spans` with each tool's or failed step's returned error read once (the largest expression here), and
-        the contents kept only where a later statement reads them (roots, tools, model calls): at scale the facts
-        are most of what the warehouse holds for the analysis."""
+        """`spans` with each tool's or failed step's returned error and each model call's finish reason read once,
+        and the contents kept only where a later statement reads them (roots, tools): at scale the facts are most
+        of what the warehouse holds for the analysis."""
         returned = _error_in_output("outputs", "outputs_text")
         models = ", ".join(map(literal, _MODEL_TYPES))
         return f"""
 SELECT trace_id, span_id, parent_id, is_root, name, span_type, status, status_message, exception_message,
   start_time_unix_nano, duration_ms, input_tokens, output_tokens, model, session_id, user_id,
   CASE WHEN is_root OR span_type = 'TOOL' THEN inputs END AS inputs,
-  CASE WHEN is_root OR span_type IN ('TOOL', {models}) THEN outputs END AS outputs,
-  CASE WHEN span_type = 'TOOL' OR status = 'ERROR' THEN {returned} END AS returned_error
+  CASE WHEN is_root OR span_type = 'TOOL' THEN outputs END AS outputs,
+  CASE WHEN span_type = 'TOOL' OR status = 'ERROR' THEN {returned} END AS returned_error,
+  CASE WHEN span_type IN ({models}) THEN {_finish_reason("outputs")} END AS finish_reason
 FROM ({self.spans()})"""
 
     def traces(self, spans: str) -> str:
         """One row per trace: its root's facts, its answer read as `signals` reads it, and its tokens (summed
         over spans whose parent recorded none, as MLflow totals a trace without counting a roll-up twice)."""
         answer = _text_of("r.outputs")
+        # The finish reason, not the outputs: an aggregate over 10 million VARIANTs sorts them all in memory.
         last_model = (
-            f"SELECT trace_id, max_by(outputs, start_time_unix_nano + duration_ms * 1e6) AS outputs FROM {spans} "
-            f"WHERE span_type IN ({', '.join(map(literal, _MODEL_TYPES))}) GROUP BY trace_id"
+            f"SELECT trace_id, max_by(finish_reason, start_time_unix_nano + duration_ms * 1e6) AS finish_reason "
+            f"FROM {spans} WHERE span_type IN ({', '.join(map(literal, _MODEL_TYPES))}) GROUP BY trace_id"
         )
         tokens = (
             f"SELECT s.trace_id, sum(s.input_tokens) AS input_tokens, sum(s.output_tokens) AS output_tokens "
@@ -247,7 +249,7 @@ SELECT r.trace_id, r.name AS root_name, r.status, r.status_message, r.exception_
   floor(r.duration_ms) AS trace_ms, r.start_time_unix_nano, r.session_id, r.user_id, r.outputs,
   r.outputs IS NOT NULL AS has_outputs,
   {answer} AS answer,
-  coalesce({_finish_reason("m.outputs")}, {_finish_reason("r.outputs")}) AS finish_reason,
+  coalesce(m.finish_reason, {_finish_reason("r.outputs")}) AS finish_reason,
   t.input_tokens, t.output_tokens,
   {_text_of("r.inputs")} AS request_text,
   CASE WHEN {_is_string("r.inputs")} THEN NULL ELSE coalesce(

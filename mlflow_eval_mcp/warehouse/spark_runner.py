@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,6 +44,8 @@ def local_spark() -> SparkSession:
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 2))))
             .config("spark.sql.session.timeZone", "UTC")
+            # Spark's own catalog in a temporary directory, not a spark-warehouse/ in the caller's working directory.
+            .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="mlflow-eval-spark-"))
             .config("spark.driver.memory", os.environ.get("MLFLOW_EVAL_SPARK_DRIVER_MEMORY", "2g"))
         )
         try:

@@ -20,7 +20,7 @@ from mlflow_eval_mcp.frontend.server import create_server
 from mlflow_eval_mcp.settings import Settings
 from tests.suite_factory import built
 
-COMMAND_OF_TOOL = {operation.name: operation.command for operation in OPERATIONS}
+COMMAND_OF_TOOL = {operation.name: operation.command for operation in OPERATIONS if operation.mcp}
 VOLATILE = re.compile(r'"(seconds|traces_per_second|analysis_id)":\s*("[^"]*"|[^,}\]]+)')
 """Values that differ between any two runs of the same call: timings, and the new id of an analysis."""
 NEXT_STEP = re.compile(r"^(?:mlflow-eval-mcp )?([a-z_-]+)")
@@ -149,6 +149,13 @@ def test_every_tool_has_a_cli_command_and_a_parity_case():
     commands = set(_parser()._subparsers._group_actions[0].choices)
     assert set(COMMAND_OF_TOOL) == set(CASES)
     assert set(COMMAND_OF_TOOL.values()) <= commands
+
+
+def test_an_operation_kept_off_mcp_is_still_a_command():
+    commands = set(_parser()._subparsers._group_actions[0].choices)
+    command_only = {operation.command for operation in OPERATIONS if not operation.mcp}
+    assert command_only == {"export-span-table"}
+    assert command_only <= commands
 
 
 @pytest.fixture(scope="module")
