@@ -115,7 +115,8 @@ def test_judges_that_cannot_be_reached_are_time_boxed_and_reported(store_uri, tm
     assert check.status == "failed" and "--no-llm-judges" in check.fix
     assert {"safety", "relevance_to_query"} <= {issue.scorer for issue in check.issues}
     assert all(issue.scorer not in ("trace_succeeded", "tool_call_errors") for issue in check.issues)
-    assert result.seconds < 40
+    # Time-boxed: within the validation's own timeout plus a loaded machine's slack, not MLflow's minutes of retries.
+    assert result.seconds < 60
 
 
 @pytest.mark.parametrize(
