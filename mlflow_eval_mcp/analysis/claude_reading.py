@@ -57,6 +57,13 @@ class AnalysisAnswer(BaseModel):
     semantic_findings: list[SemanticPattern] = Field(default_factory=list, max_length=MAX_PATTERNS)
 
 
+def add_claude_reading(client: MlflowClient, analysis: TraceAnalysis, claude: ClaudeSession) -> None:
+    """Claude's reading of a sample of the analysis' traces, as an attempt that may fail without failing the
+    analysis; the analysis is stamped with what Claude contributed."""
+    added = claude.attempt("analysis", lambda: enrich_analysis(client, analysis, claude))
+    claude.stamp(analysis, contributed=bool(added))
+
+
 def enrich_analysis(client: MlflowClient, analysis: TraceAnalysis, claude: ClaudeSession) -> bool:
     """Adds Claude's reading to `analysis` in place; False when there was nothing to send."""
     sample = [c.trace_id for c in itertools.islice(candidates(analysis), SAMPLE_SIZE)]

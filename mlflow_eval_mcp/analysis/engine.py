@@ -89,10 +89,9 @@ def analyze_traces(
         ui_url=traces_url(client.tracking_uri, experiment.experiment_id),
     )
     if claude is not None:
-        from mlflow_eval_mcp.analysis.claude_reading import enrich_analysis
+        from mlflow_eval_mcp.analysis.claude_reading import add_claude_reading
 
-        added = claude.attempt("analysis", lambda: enrich_analysis(client, analysis, claude))
-        claude.stamp(analysis, contributed=bool(added))
+        add_claude_reading(client, analysis, claude)
     analysis.seconds = round(time.perf_counter() - started, 3)
     return analysis
 

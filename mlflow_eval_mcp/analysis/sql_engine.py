@@ -75,7 +75,6 @@ class _Session:
     params: dict[str, SqlValue]
     bytes_returned: int = 0
     statements: int = 0
-    relations: dict[str, str] = field(default_factory=dict)
 
     def rows(self, sql: str, *, sample: bool = False, **extra: SqlValue) -> list[dict[str, Any]]:
         """The statement's rows; a `sample` (bounded, but possibly large) comes the way a warehouse sends files."""
@@ -88,8 +87,7 @@ class _Session:
 
     def relation(self, name: str, sql: str, **extra: SqlValue) -> str:
         raise_if_cancelled()
-        self.relations[name] = self.runner.relation(sql, {**self.params, **extra}, name)
-        return self.relations[name]
+        return self.runner.relation(sql, {**self.params, **extra}, name)
 
 
 def analyze_span_table(

@@ -19,6 +19,7 @@ from mlflow_eval_mcp.errors import InvalidArgumentError
 from mlflow_eval_mcp.limits import MAX_TRACES
 from mlflow_eval_mcp.tracking import redact_uri, resolve_experiment
 from mlflow_eval_mcp.ui_links import traces_url
+from mlflow_eval_mcp.warehouse.sql_runner import SPANS_SUFFIX
 
 if TYPE_CHECKING:
     from mlflow.entities import Experiment
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 EngineChoice = Literal["auto", "python", "spark", "databricks"]
 TRACE_DESTINATION_TAG = "mlflow.experiment.databricksTraceDestinationPath"
 SPANS_TABLE_TAG = "mlflow.experiment.databricksTraceSpanStorageTable"
-SPANS_SUFFIX = "_otel_spans"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 _LOCAL_VIEW = "otel_spans"
 
@@ -105,10 +105,9 @@ def analyze_experiment(
         on_progress=on_progress,
     )
     if claude is not None and analysis.experiment_id:
-        from mlflow_eval_mcp.analysis.claude_reading import enrich_analysis
+        from mlflow_eval_mcp.analysis.claude_reading import add_claude_reading
 
-        added = claude.attempt("analysis", lambda: enrich_analysis(client, analysis, claude))
-        claude.stamp(analysis, contributed=bool(added))
+        add_claude_reading(client, analysis, claude)
     return analysis
 
 

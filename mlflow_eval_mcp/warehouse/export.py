@@ -25,13 +25,13 @@ from mlflow_eval_mcp.limits import MAX_TRACES_LIMIT
 from mlflow_eval_mcp.traces import iter_trace_pages
 from mlflow_eval_mcp.tracking import resolve_experiment
 from mlflow_eval_mcp.warehouse.models import SpanTableExport
+from mlflow_eval_mcp.warehouse.sql_runner import SPANS_SUFFIX
 
 if TYPE_CHECKING:
     from mlflow.entities import Span, Trace
     from mlflow.tracking import MlflowClient
     from pyspark.sql import SparkSession
 
-SPANS_SUFFIX = "_otel_spans"
 ROWS_PER_WRITE = 50_000
 """Spans handed to Spark at once: the export's memory stays flat however large the experiment."""
 USER_ATTRIBUTE = "user.id"

@@ -16,6 +16,8 @@ SqlValue = str | int | float | bool | datetime | None
 """A named parameter's value (`:name` in the statement); never spliced into the SQL text."""
 
 DialectName = Literal["spark", "databricks"]
+SPANS_SUFFIX = "_otel_spans"
+"""A Unity Catalog trace location `catalog.schema.prefix` keeps its spans in `<prefix>_otel_spans`."""
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
 
