@@ -53,7 +53,8 @@ MAX_TRACE_IDS = 200
 MAX_REQUESTS = 2_000
 MAX_NAMES = 300
 EXACT_SPANS = 2_000_000
-"""Up to this many spans the percentiles are exact (as the Python engine's); beyond, approximate (1e-5 of rank)."""
+"""Up to this many spans the percentiles are exact (as the Python engine's); beyond, approximate (within 1e-4
+of rank)."""
 _SIGNAL_TITLES: dict[str, tuple[str, str]] = {
     # kind -> (title, severity when common), as findings._SIGNAL_FINDINGS names them
     "trace_errors": ("Requests that failed with an error", "high"),
@@ -118,13 +119,14 @@ def analyze_span_table(
         on_progress(traces_analyzed, None)
     span_types = {row["span_type"]: int(row["spans"]) for row in session.rows(statements.span_types(spans))}
     exact = sum(span_types.values()) <= EXACT_SPANS
-    distributions = _distributions(session.rows(statements.distributions(spans, traces, exact=exact)))
+    span_latency = session.relation("eval_span_latency", statements.span_latency(spans, exact=exact))
+    distributions = _distributions(session.rows(statements.distributions(traces, span_latency, exact=exact)))
     trace_ms = distributions["trace_ms"].get("")
     noticeable_ms = max(MIN_SLOWDOWN_MS, MIN_SHARE_OF_TRACE * (trace_ms.p50 or 0.0)) if trace_ms else MIN_SLOWDOWN_MS
     signals = session.relation("eval_signals", statements.signals(spans, traces))
     # A parameter of every later statement: on a warehouse each one repeats the relations it reads.
     session.params["noticeable_ms"] = noticeable_ms
-    latency = session.relation("eval_latency_outliers", statements.latency_outliers(spans, exact=exact))
+    latency = session.relation("eval_latency_outliers", statements.latency_outliers(spans, span_latency))
     tokens = session.relation("eval_token_outliers", statements.token_outliers(traces, exact=exact))
     flags = session.relation("eval_flags", statements.flags(signals, latency, tokens))
     errors = session.relation("eval_errors", statements.errors(spans))
@@ -136,7 +138,7 @@ def analyze_span_table(
         (row["trace_id"], row["request"])
         for row in session.rows(statements.requests(traces), sample=True, max_requests=MAX_REQUESTS)
     ]
-    tool_rows = session.rows(statements.tools(spans, signals, exact=exact))
+    tool_rows = session.rows(statements.tools(spans, signals, span_latency))
     collector = _recommendation_inputs(traces_analyzed, span_types, requests, flagged)
     if on_progress is not None:
         on_progress(traces_analyzed, traces_analyzed)

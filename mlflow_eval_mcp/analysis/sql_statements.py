@@ -9,6 +9,7 @@ what is. Values never enter the text: bounds and limits are named parameters.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from mlflow_eval_mcp.checks import signals
@@ -53,6 +54,11 @@ _TEXT_KEYS = signals.TEXT_KEYS
 _TRUNCATED_REASONS = ("length", "max_tokens", "max_output_tokens", "model_length", "token_limit")
 _ERROR_STATUSES = ("error", "failed", "failure", "fail")
 _MODEL_TYPES = ("LLM", "CHAT_MODEL")
+_OUTPUTS = "mlflow.spanOutputs"
+_REQUEST_KEYS = ("question", "query", "input", "prompt", "request", "message", "user_input", "text")
+# A word every error `_error_in_output` reports holds: a returned value whose text holds none (nor a `\\u` escape
+# that could spell one), in any case, is no error, and most tool results are read no further.
+_ERROR_CUES = ("error", "exception", "fatal", "traceback", "fail", "exitcode", '"success"', '"ok"', "\\u")
 
 
 def literal(text: str) -> str:
@@ -97,14 +103,22 @@ def _text_of(value: str) -> str:
 
 
 def _is_empty(value: str, text: str) -> str:
-    """`signals.is_empty`: an empty or blank string, an empty object or list, or a blank text."""
+    """`signals.is_empty`: an empty or blank string, an empty object or list, or a blank text. A value with a
+    text is empty exactly when the text is blank (an empty string is its own text), so only a value without
+    one is written out as JSON to be compared."""
     return (
-        f"({value} IS NOT NULL AND (coalesce(to_json({value}) IN ('\"\"', '{{}}', '[]'), false) "
-        f"OR coalesce(trim({text}) = '', false)))"
+        f"({value} IS NOT NULL AND CASE WHEN {text} IS NOT NULL THEN trim({text}) = '' "
+        f"ELSE coalesce(to_json({value}) IN ('{{}}', '[]'), false) END)"
     )
 
 
-def _finish_reason(value: str) -> str:
+def _stopped_at_limit(value: str, root: str = "$") -> str:
+    """Whether a model call's finish reason (in `value` at the path `root`) says it stopped at its token limit
+    (NULL when it gives none)."""
+    return f"{_finish_reason(value, root)} IN ({', '.join(map(literal, _TRUNCATED_REASONS))})"
+
+
+def _finish_reason(value: str, root: str = "$") -> str:
     paths = (
         "$.choices[0].finish_reason",
         "$.candidates[0].finish_reason",
@@ -114,7 +128,7 @@ def _finish_reason(value: str) -> str:
         "$.response_metadata.finish_reason",
         "$.raw.choices[0].finish_reason",
     )
-    return "lower(coalesce(" + ", ".join(_string_at(value, path) for path in paths) + "))"
+    return "lower(coalesce(" + ", ".join(_string_at(value, root + path[1:]) for path in paths) + "))"
 
 
 def _error_in_output(value: str, text: str) -> str:
@@ -154,6 +168,16 @@ def _error_in_output(value: str, text: str) -> str:
     )
 
 
+def _returned_error(value: str, text: str, ascii_lowered: str) -> str:
+    """`_error_in_output` of a span's outputs (`value`, its `text`, and that text lower-cased when it is ASCII),
+    read only when the text holds one of the `_ERROR_CUES`: found in the lower-cased text when there is one,
+    else with the case-blind Unicode matching of the patterns it reads."""
+    in_ascii = " OR ".join(f"contains({ascii_lowered}, {literal(cue)})" for cue in _ERROR_CUES)
+    in_unicode = f"{text} RLIKE {literal('(?iU)' + '|'.join(map(re.escape, _ERROR_CUES)))}"
+    cued = f"CASE WHEN {ascii_lowered} IS NOT NULL THEN {in_ascii} ELSE {in_unicode} END"
+    return f"CASE WHEN {cued} THEN {_error_in_output(value, text)} END"
+
+
 def signature(message: str) -> str:
     """`signals.error_signature` of a message column."""
     expression = f"substring({message}, 1, 1000)"
@@ -177,13 +201,14 @@ class SpanTableStatements:
         # A table whose attributes kept MLflow's JSON encoding ('"TOOL"') reads as one that decoded them.
         return f"regexp_replace({self._field(key)}, '^\"(.*)\"$', '$1')"
 
-    def spans(self) -> str:
-        """One row per span in scope, with the facts every later statement reads."""
-        inputs = self.dialect.variant("attributes", "mlflow.spanInputs")
-        outputs = self.dialect.variant("attributes", "mlflow.spanOutputs")
-        usage = self.dialect.variant("attributes", "mlflow.chat.tokenUsage")
+    def facts(self) -> str:
+        """One row per span in scope with the facts every later statement reads, in one pass over the table.
+
+        Each reading is made only for the spans that need it (a root's answer, a tool's arguments and returned
+        error, a model call's finish reason), and no content leaves this statement: at scale the facts are most
+        of what the warehouse keeps for the analysis, and a VARIANT column is the costliest part of it."""
         exception = "try_element_at(filter(events, e -> e.name = 'exception'), 1).attributes"
-        return f"""
+        located = f"""
 SELECT
   coalesce({self._unquoted("mlflow.traceRequestId")}, concat('tr-', trace_id)) AS trace_id,
   span_id,
@@ -194,98 +219,152 @@ SELECT
   CASE WHEN status.code IN ('STATUS_CODE_ERROR', 'ERROR') THEN 'ERROR'
        WHEN status.code IN ('STATUS_CODE_OK', 'OK') THEN 'OK' ELSE 'UNSET' END AS status,
   nullif(trim(status.message), '') AS status_message,
-  CASE WHEN {exception} IS NULL THEN NULL
-       WHEN try_variant_get({exception}, '$["exception.type"]', 'string') IS NOT NULL
-       THEN concat(try_variant_get({exception}, '$["exception.type"]', 'string'), ': ',
-                   coalesce(try_variant_get({exception}, '$["exception.message"]', 'string'), 'None'))
-       ELSE nullif(try_variant_get({exception}, '$["exception.message"]', 'string'), '') END AS exception_message,
-  start_time_unix_nano,
+  events, start_time_unix_nano,
   greatest(0, (end_time_unix_nano - start_time_unix_nano) / 1e6) AS duration_ms,
-  {inputs} AS inputs,
-  {outputs} AS outputs,
-  try_variant_get({outputs}, '$', 'string') AS outputs_text,
-  coalesce(try_variant_get({usage}, '$.input_tokens', 'double'),
-           try_variant_get({usage}, '$.prompt_tokens', 'double')) AS input_tokens,
-  coalesce(try_variant_get({usage}, '$.output_tokens', 'double'),
-           try_variant_get({usage}, '$.completion_tokens', 'double')) AS output_tokens,
-  {self._unquoted("mlflow.llm.model")} AS model,
-  {self._field("session.id")} AS session_id,
-  {self._field("user.id")} AS user_id
+  {self.dialect.variant("attributes", "mlflow.chat.tokenUsage")} AS usage,
+  attributes
 FROM {self.table}
 WHERE time >= :since"""
-
-    def facts(self) -> str:
-        """`spans` with each tool's or failed step's returned error and each model call's finish reason read once,
-        and the contents kept only where a later statement reads them (roots, tools): at scale the facts are most
-        of what the warehouse holds for the analysis."""
-        returned = _error_in_output("outputs", "outputs_text")
         models = ", ".join(map(literal, _MODEL_TYPES))
-        return f"""
+        read = f"""
+SELECT trace_id, span_id, parent_id, is_root, name, span_type, status, status_message,
+  CASE WHEN status = 'ERROR' AND {exception} IS NOT NULL THEN
+    CASE WHEN try_variant_get({exception}, '$["exception.type"]', 'string') IS NOT NULL
+         THEN concat(try_variant_get({exception}, '$["exception.type"]', 'string'), ': ',
+                     coalesce(try_variant_get({exception}, '$["exception.message"]', 'string'), 'None'))
+         ELSE nullif(try_variant_get({exception}, '$["exception.message"]', 'string'), '') END
+  END AS exception_message,
+  start_time_unix_nano, duration_ms,
+  coalesce(try_variant_get(usage, '$.input_tokens', 'double'),
+           try_variant_get(usage, '$.prompt_tokens', 'double')) AS input_tokens,
+  coalesce(try_variant_get(usage, '$.output_tokens', 'double'),
+           try_variant_get(usage, '$.completion_tokens', 'double')) AS output_tokens,
+  CASE WHEN span_type IN ({models}) THEN {self._unquoted("mlflow.llm.model")} END AS model,
+  CASE WHEN is_root THEN {self._field("session.id")} END AS session_id,
+  CASE WHEN is_root THEN {self._field("user.id")} END AS user_id,
+  CASE WHEN is_root OR span_type = 'TOOL' THEN {self.dialect.variant("attributes", "mlflow.spanInputs")} END
+    AS inputs,
+  CASE WHEN is_root THEN {self.dialect.variant("attributes", _OUTPUTS)} END AS outputs,
+  CASE WHEN span_type = 'TOOL' OR status = 'ERROR' THEN {self._field(_OUTPUTS)} END AS outputs_text,
+  CASE WHEN is_root OR span_type IN ({models})
+    THEN {_stopped_at_limit("attributes", self.dialect.path(_OUTPUTS))} END AS stopped_at_limit,
+  attributes
+FROM ({located})"""
+        contents = f"""
 SELECT trace_id, span_id, parent_id, is_root, name, span_type, status, status_message, exception_message,
-  start_time_unix_nano, duration_ms, input_tokens, output_tokens, model, session_id, user_id,
-  CASE WHEN is_root OR span_type = 'TOOL' THEN inputs END AS inputs,
-  CASE WHEN is_root OR span_type = 'TOOL' THEN outputs END AS outputs,
-  CASE WHEN span_type = 'TOOL' OR status = 'ERROR' THEN {returned} END AS returned_error,
-  CASE WHEN span_type IN ({models}) THEN {_finish_reason("outputs")} END AS finish_reason
-FROM ({self.spans()})"""
+  start_time_unix_nano, duration_ms, input_tokens, output_tokens, model, session_id, user_id, outputs,
+  outputs_text, stopped_at_limit, attributes,
+  CASE WHEN span_type = 'TOOL' THEN to_json(inputs) END AS arguments,
+  CASE WHEN is_root THEN {_text_of("outputs")} END AS answer,
+  CASE WHEN NOT is_root THEN NULL WHEN {_is_string("inputs")} THEN try_variant_get(inputs, '$', 'string')
+    ELSE coalesce({", ".join(_string_at("inputs", f"$.{key}") for key in _REQUEST_KEYS)}, {_text_of("inputs")})
+  END AS request
+FROM ({read})"""
+        columns = (
+            "trace_id, span_id, parent_id, is_root, name, span_type, status, status_message, exception_message, "
+            "start_time_unix_nano, duration_ms, input_tokens, output_tokens, model, session_id, user_id, arguments, "
+            "stopped_at_limit, answer, request"
+        )
+        cued = f"""
+SELECT {columns}, outputs, outputs_text, attributes,
+  CASE WHEN octet_length(outputs_text) = length(outputs_text) THEN lower(outputs_text) END AS ascii_lowered
+FROM ({contents})"""
+        return f"""
+SELECT {columns},
+  CASE WHEN outputs_text IS NOT NULL
+    THEN {_returned_error(self.dialect.variant("attributes", _OUTPUTS), "outputs_text", "ascii_lowered")} END
+    AS returned_error,
+  is_root AND outputs IS NOT NULL AS has_outputs,
+  is_root AND {_is_empty("outputs", "answer")} AS empty
+FROM ({cued})"""
 
     def traces(self, spans: str) -> str:
-        """One row per trace: its root's facts, its answer read as `signals` reads it, and its tokens (summed
-        over spans whose parent recorded none, as MLflow totals a trace without counting a roll-up twice)."""
-        answer = _text_of("r.outputs")
-        # The finish reason, not the outputs: an aggregate over 10 million VARIANTs sorts them all in memory.
-        last_model = (
-            f"SELECT trace_id, max_by(finish_reason, start_time_unix_nano + duration_ms * 1e6) AS finish_reason "
-            f"FROM {spans} WHERE span_type IN ({', '.join(map(literal, _MODEL_TYPES))}) GROUP BY trace_id"
-        )
-        tokens = (
-            f"SELECT s.trace_id, sum(s.input_tokens) AS input_tokens, sum(s.output_tokens) AS output_tokens "
-            f"FROM {spans} s LEFT JOIN {spans} p ON p.trace_id = s.trace_id AND p.span_id = s.parent_id "
-            "WHERE (s.input_tokens IS NOT NULL OR s.output_tokens IS NOT NULL) "
-            "AND p.input_tokens IS NULL AND p.output_tokens IS NULL GROUP BY s.trace_id"
-        )
+        """One row per trace with a root: its (earliest) root's facts, whether its last model call (else its
+        root) stopped at the token limit, and its tokens (summed over spans whose parent recorded none, as
+        MLflow totals a trace without counting a roll-up twice: each span's tokens are grouped under its parent's id,
+        beside the parent itself). Aggregates hold numbers only, so that the warehouse aggregates by hashing rather
+        than by sorting every span, and no join matches spans with their parents."""
+        models = ", ".join(map(literal, _MODEL_TYPES))
         return f"""
-SELECT r.trace_id, r.name AS root_name, r.status, r.status_message, r.exception_message,
-  floor(r.duration_ms) AS trace_ms, r.start_time_unix_nano, r.session_id, r.user_id, r.outputs,
-  r.outputs IS NOT NULL AS has_outputs,
-  {answer} AS answer,
-  coalesce(m.finish_reason, {_finish_reason("r.outputs")}) AS finish_reason,
-  t.input_tokens, t.output_tokens,
-  {_text_of("r.inputs")} AS request_text,
-  CASE WHEN {_is_string("r.inputs")} THEN NULL ELSE coalesce(
-    {_string_at("r.inputs", "$.question")}, {_string_at("r.inputs", "$.query")}, {_string_at("r.inputs", "$.input")},
-    {_string_at("r.inputs", "$.prompt")}, {_string_at("r.inputs", "$.request")}, {_string_at("r.inputs", "$.message")},
-    {_string_at("r.inputs", "$.user_input")}, {_string_at("r.inputs", "$.text")}) END AS request_field
-FROM {spans} r
-LEFT JOIN ({last_model}) m ON m.trace_id = r.trace_id
-LEFT JOIN ({tokens}) t ON t.trace_id = r.trace_id
-WHERE r.is_root"""
+WITH counted AS (
+  SELECT trace_id, span_id, parent_id, input_tokens, output_tokens FROM {spans}
+  WHERE input_tokens IS NOT NULL OR output_tokens IS NOT NULL
+),
+by_parent AS (
+  SELECT trace_id, max(is_span) AS parent_counted, sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens
+  FROM (
+    SELECT trace_id, parent_id AS node, input_tokens, output_tokens, false AS is_span FROM counted
+    UNION ALL
+    SELECT trace_id, span_id, NULL, NULL, true FROM counted)
+  GROUP BY trace_id, node
+),
+tokens AS (
+  SELECT trace_id, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
+  FROM by_parent WHERE NOT parent_counted GROUP BY trace_id
+),
+last_calls AS (
+  SELECT trace_id, max_by(stopped_at_limit, start_time_unix_nano + duration_ms * 1e6) AS stopped_at_limit
+  FROM {spans} WHERE span_type IN ({models}) GROUP BY trace_id
+),
+roots AS (
+  SELECT *, row_number() OVER (PARTITION BY trace_id ORDER BY start_time_unix_nano, span_id) AS root_rank
+  FROM {spans} WHERE is_root
+)
+SELECT r.trace_id, r.name AS root_name, r.status, r.status_message, floor(r.duration_ms) AS trace_ms,
+  r.start_time_unix_nano, r.session_id, r.user_id, r.has_outputs, r.empty, r.answer, r.request,
+  coalesce(m.stopped_at_limit, r.stopped_at_limit) AS stopped_at_limit, t.input_tokens, t.output_tokens
+FROM roots r LEFT JOIN last_calls m ON m.trace_id = r.trace_id LEFT JOIN tokens t ON t.trace_id = r.trace_id
+WHERE r.root_rank = 1"""
 
     def signals(self, spans: str, traces: str) -> str:
-        """(kind, trace_id, name, evidence) for every occurrence of the span- and trace-level signals."""
+        """(kind, trace_id, name, evidence) for every occurrence of the span- and trace-level signals.
+
+        An answer's tests are computed as columns, each once, and its signals exploded from them: a condition in a
+        WHERE would be pushed below the columns it reads, and each of its mentions of one would recompute it."""
         text = "answer"
-        window = f"translate(substring({text}, 1, 300), '\u2019\u2018\u02bc', \"'''\")"
+        # As `signals.is_refusal`, matched only when the window holds one of the cues every refusal says, found
+        # case-blind: lower-cased, after mapping to their ASCII letters the few other letters Java's (and Python's)
+        # case-blind matching takes for one (long s, Kelvin sign, dotted and dotless i), apostrophes straightened.
+        cued = " OR ".join(f"contains(cue_window, {literal(cue)})" for cue in signals.REFUSAL_CUES)
         prose = (
             f"NOT (ltrim({text}) RLIKE '^[\\\\[{{]' AND try_parse_json(trim({text})) IS NOT NULL) "
             f"AND NOT ({text} LIKE '%---%' AND {text} RLIKE {literal(_TABLE_RULE)}) "
             f"AND NOT ({text} RLIKE {literal(_MARKDOWN)})"
         )
-        stripped = f"regexp_replace({text}, '(?U)\\\\s+$', '')"
-        last_line = f"regexp_extract({stripped}, '([^\\\\n]*)$', 1)"
-        truncated = (
-            f"finish_reason IN ({', '.join(map(literal, _TRUNCATED_REASONS))}) OR (length({text}) >= 200 AND {prose} "
-            f"AND size(filter(split(trim({last_line}), '(?U)\\\\s+'), w -> w != '')) >= 8 "
-            f"AND NOT ({stripped} RLIKE {literal(_SENTENCE_END)}) AND {stripped} RLIKE '(?U)\\\\p{{IsAlphabetic}}$')"
+        # The cheap tests first (most answers end their sentence), and none that backtracks over a long line.
+        cut_off = (
+            "substring(stripped, -1) RLIKE '(?U)^\\\\p{IsAlphabetic}$' "
+            f"AND NOT (stripped RLIKE {literal(_SENTENCE_END)}) "
+            f"AND size(filter(split(trim(substring_index(stripped, '\\n', -1)), '(?U)\\\\s+'), w -> w != '')) >= 8 "
+            f"AND {prose}"
         )
-        empty = _is_empty("outputs", text)
         return f"""
 WITH tool_calls AS (
   SELECT trace_id, name, status, status_message, exception_message, duration_ms,
     CASE WHEN status = 'ERROR' THEN NULL ELSE returned_error END AS returned_error,
-    to_json(inputs) AS arguments
+    arguments
   FROM {spans} WHERE span_type = 'TOOL'
 ),
-answers AS (SELECT * FROM {traces} WHERE has_outputs)
+windows AS (
+  SELECT trace_id, root_name, {text}, empty, stopped_at_limit,
+    translate(substring({text}, 1, {signals.REFUSAL_WINDOW}), '\u2019\u2018\u02bc', "'''") AS straight_window,
+    CASE WHEN length({text}) >= 200 THEN regexp_replace({text}, '(?U)\\\\s+$', '') END AS stripped
+  FROM {traces} WHERE has_outputs
+),
+cued AS (SELECT *, lower(translate(straight_window, '\u017f\u212a\u0130\u0131', 'skii')) AS cue_window FROM windows),
+answers AS (
+  SELECT trace_id, root_name, {text}, empty,
+    NOT empty AND {text} IS NOT NULL AND ({cued}) AND straight_window RLIKE {literal(_REFUSAL)} AS refused,
+    NOT empty AND {text} IS NOT NULL AND (stopped_at_limit OR (stripped IS NOT NULL AND {cut_off})) AS truncated
+  FROM cued
+),
+answer_signals AS (
+  SELECT kind, trace_id, root_name, {text} FROM answers
+  LATERAL VIEW explode(array(CASE WHEN empty THEN 'empty_responses' END, CASE WHEN refused THEN 'refusals' END,
+    CASE WHEN truncated THEN 'truncated_responses' END)) signalled AS kind
+  WHERE kind IS NOT NULL
+)
 SELECT 'trace_errors' AS kind, trace_id, root_name AS name,
   coalesce(status_message, 'trace failed') AS evidence FROM {traces} WHERE status = 'ERROR'
 UNION ALL
@@ -302,14 +381,11 @@ UNION ALL
 SELECT 'span_errors', trace_id, name, concat(name, ': ', coalesce(exception_message, status_message, 'failed'))
   FROM {spans} WHERE status = 'ERROR' AND span_type != 'TOOL' AND NOT is_root
 UNION ALL
-SELECT 'empty_responses', trace_id, root_name, concat(root_name, ' answered ', coalesce(substring({text}, 1, 40), ''))
-  FROM (SELECT *, {empty} AS empty FROM answers) WHERE empty
-UNION ALL
-SELECT 'refusals', trace_id, root_name, {text} FROM (SELECT *, {empty} AS empty FROM answers)
-  WHERE NOT empty AND {text} IS NOT NULL AND {window} RLIKE {literal(_REFUSAL)}
-UNION ALL
-SELECT 'truncated_responses', trace_id, root_name, concat('…', substring({text}, -160)) FROM (
-  SELECT *, {empty} AS empty FROM answers) WHERE NOT empty AND {text} IS NOT NULL AND ({truncated})"""
+SELECT kind, trace_id, root_name, CASE kind
+    WHEN 'empty_responses' THEN concat(root_name, ' answered ', coalesce(substring({text}, 1, 40), ''))
+    WHEN 'refusals' THEN {text}
+    ELSE concat('…', substring({text}, -160)) END
+  FROM answer_signals"""
 
     def errors(self, spans: str) -> str:
         """(trace_id, span_name, message) of every failure the error clusters group: failed steps other than
@@ -378,37 +454,52 @@ SELECT count(*) AS traces, min(start_time_unix_nano) AS first_ns, max(start_time
   sum(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END) AS errors
 FROM {traces}"""
 
-    def percentiles(self, relation: str, value: str, group: str | None, *, exact: bool, where: str = "true") -> str:
-        """p25, p50, p75, p90, p95, p99 and max of `value`, per `group` (or over all rows): exact (linear
+    def percentiles(
+        self, relation: str, value: str, *, exact: bool, keys: tuple[str, ...] = (), where: str = "true"
+    ) -> str:
+        """p25, p50, p75, p90, p95, p99 and max of `value`, per `keys` (or over all rows, `grp` ''): exact (linear
         interpolation, as numpy and `stats.percentile`) or, at scale, approximate."""
         quantiles = "array(0.25, 0.5, 0.75, 0.9, 0.95, 0.99)"
-        function = f"percentile({value}, {quantiles})" if exact else f"percentile_approx({value}, {quantiles}, 100000)"
-        key = f"{group} AS grp, " if group else "'' AS grp, "
-        grouping = f"GROUP BY {group}" if group else ""
+        function = f"percentile({value}, {quantiles})" if exact else f"percentile_approx({value}, {quantiles}, 10000)"
+        selected = ", ".join(keys) if keys else "'' AS grp"
+        grouping = f"GROUP BY {', '.join(keys)}" if keys else ""
         return f"""
-SELECT {key}count({value}) AS n, {function} AS q, max({value}) AS top FROM {relation}
+SELECT {selected}, count({value}) AS n, {function} AS q, max({value}) AS top FROM {relation}
 WHERE {value} IS NOT NULL AND {where} {grouping}"""
 
-    def distributions(self, spans: str, traces: str, *, exact: bool) -> str:
-        """Every distribution the statistics report, one row per (metric, group)."""
-        parts = (
-            ("trace_ms", self.percentiles(traces, "trace_ms", None, exact=exact)),
-            ("input_tokens", self.percentiles(traces, "input_tokens", None, exact=exact)),
-            ("output_tokens", self.percentiles(traces, "output_tokens", None, exact=exact)),
-            ("span_type", self.percentiles(spans, "duration_ms", "span_type", exact=exact)),
-            ("span_name", self.percentiles(spans, "duration_ms", "name", exact=exact)),
+    def span_latency(self, spans: str, *, exact: bool) -> str:
+        """Span durations' percentiles per span type (`metric` 'span_type'), per span name ('span_name') and per
+        tool ('tool': the TOOL spans of a name), in one aggregation: each span is read once for all three."""
+        per_metric = (
+            "inline(array(named_struct('metric', 'span_type', 'grp', span_type), "
+            "named_struct('metric', 'span_name', 'grp', name), "
+            "named_struct('metric', 'tool', 'grp', CASE WHEN span_type = 'TOOL' THEN name END)))"
         )
-        return "\nUNION ALL\n".join(f"SELECT '{metric}' AS metric, * FROM ({sql})" for metric, sql in parts)
+        return self.percentiles(
+            f"(SELECT {per_metric}, duration_ms FROM {spans})",
+            "duration_ms",
+            exact=exact,
+            keys=("metric", "grp"),
+            where="grp IS NOT NULL",
+        )
 
-    def latency_outliers(self, spans: str, *, exact: bool) -> str:
+    def distributions(self, traces: str, latency: str, *, exact: bool) -> str:
+        """Every distribution the statistics report, one row per (metric, group)."""
+        parts = [
+            f"SELECT '{metric}' AS metric, * FROM ({self.percentiles(traces, metric, exact=exact)})"
+            for metric in ("trace_ms", "input_tokens", "output_tokens")
+        ]
+        parts.append(f"SELECT metric, grp, n, q, top FROM {latency} WHERE metric IN ('span_type', 'span_name')")
+        return "\nUNION ALL\n".join(parts)
+
+    def latency_outliers(self, spans: str, latency: str) -> str:
         """Spans far slower than their name's usual: beyond `stats.outlier_threshold` and `:noticeable_ms` above
         the median (as `findings._latency_findings`), for the `:max_names` most frequent names."""
-        fences = self.percentiles(spans, "duration_ms", "name", exact=exact)
         return f"""
 WITH fences AS (
   SELECT grp AS name, q[1] AS median,
     greatest(q[2] + 3 * (q[2] - q[0]), 2 * q[1], q[1] + :noticeable_ms) AS threshold
-  FROM ({fences}) WHERE n >= {MIN_OUTLIER_SAMPLES}
+  FROM {latency} WHERE metric = 'span_name' AND n >= {MIN_OUTLIER_SAMPLES}
   ORDER BY n DESC LIMIT :max_names
 )
 SELECT concat('latency_outliers:', s.name) AS kind, s.trace_id, s.name,
@@ -417,7 +508,7 @@ SELECT concat('latency_outliers:', s.name) AS kind, s.trace_id, s.name,
 FROM {spans} s JOIN fences f ON f.name = s.name WHERE s.duration_ms > f.threshold"""
 
     def token_outliers(self, traces: str, *, exact: bool) -> str:
-        fence = self.percentiles(traces, "input_tokens", None, exact=exact)
+        fence = self.percentiles(traces, "input_tokens", exact=exact)
         return f"""
 WITH fence AS (
   SELECT q[1] AS median, greatest(q[2] + 3 * (q[2] - q[0]), 2 * q[1]) AS threshold
@@ -428,8 +519,7 @@ SELECT 'token_outliers:input' AS kind, t.trace_id, t.root_name AS name,
   f.threshold, f.median
 FROM {traces} t CROSS JOIN fence f WHERE t.input_tokens > f.threshold"""
 
-    def tools(self, spans: str, signals: str, *, exact: bool) -> str:
-        latency = self.percentiles(spans, "duration_ms", "name", exact=exact, where="span_type = 'TOOL'")
+    def tools(self, spans: str, signals: str, latency: str) -> str:
         return f"""
 WITH calls AS (
   SELECT name, count(*) AS calls, count(DISTINCT trace_id) AS traces,
@@ -443,7 +533,8 @@ flagged AS (
 )
 SELECT c.name, c.calls, c.traces, c.exceptions, coalesce(f.error_outputs, 0) AS error_outputs,
   coalesce(f.repeated, 0) AS repeated, l.n, l.q, l.top
-FROM calls c LEFT JOIN flagged f ON f.name = c.name LEFT JOIN ({latency}) l ON l.grp = c.name
+FROM calls c LEFT JOIN flagged f ON f.name = c.name
+LEFT JOIN (SELECT * FROM {latency} WHERE metric = 'tool') l ON l.grp = c.name
 ORDER BY c.calls DESC, c.name LIMIT :max_names"""
 
     def span_types(self, spans: str) -> str:
@@ -463,9 +554,8 @@ GROUP BY 1 ORDER BY calls DESC LIMIT :max_names"""
         """A bounded, evenly spread sample of requests for the input clusters, with the features they are
         clustered by computed here (length, words)."""
         return f"""
-SELECT trace_id, substring(coalesce(request_field, request_text), 1, 500) AS request,
-  length(coalesce(request_field, request_text)) AS chars
-FROM {traces} WHERE trim(coalesce(request_field, request_text, '')) != ''
+SELECT trace_id, substring(request, 1, 500) AS request, length(request) AS chars
+FROM {traces} WHERE trim(coalesce(request, '')) != ''
 ORDER BY xxhash64(trace_id) LIMIT :max_requests"""
 
     def sessions(self, traces: str) -> str:

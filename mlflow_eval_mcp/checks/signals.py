@@ -98,9 +98,9 @@ REFUSAL = re.compile(
     r"|\bje ne peux pas (?:vous |t')?aider",
     re.IGNORECASE,
 )
-_REFUSAL_WINDOW = 300
+REFUSAL_WINDOW = 300
 # What any refusal says: an ASCII text (where ignoring case is lower-casing) holding none of these is none.
-_REFUSAL_CUES = (
+REFUSAL_CUES = (
     "can't",
     "cannot",
     "can not",
@@ -428,9 +428,9 @@ def is_empty(outputs: Any) -> bool:
 def is_refusal(text: str | None) -> bool:
     if not text:
         return False
-    window = text[:_REFUSAL_WINDOW]
+    window = text[:REFUSAL_WINDOW]
     if window.isascii():  # no typographic apostrophe to straighten, and ignoring case is lower-casing
-        if not any(map(window.lower().__contains__, _REFUSAL_CUES)):
+        if not any(map(window.lower().__contains__, REFUSAL_CUES)):
             return False
     else:
         window = window.translate(_APOSTROPHES)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from mlflow_eval_mcp.errors import ConfigurationError
 from mlflow_eval_mcp.warehouse.sql_runner import Dialect, SqlValue, used_parameters
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,10 @@ class SparkRunner:
 
     def __init__(self, spark: SparkSession | None = None) -> None:
         self.spark = spark or local_spark()
-        self._cached: list[DataFrame] = []
+        # Relations live in files of this runner's own (views named after it too): two analyses sharing the
+        # process' session never read each other's.
+        self._relations = Path(tempfile.mkdtemp(prefix="mlflow-eval-relations-"))
+        self._views: list[str] = []
 
     def rows(self, sql: str, params: Mapping[str, SqlValue]) -> list[dict[str, Any]]:
         return [
@@ -78,12 +82,15 @@ class SparkRunner:
         return self.rows(sql, params)
 
     def relation(self, sql: str, params: Mapping[str, SqlValue], name: str) -> str:
-        # Checkpointed, not merely cached: a cached view keeps its plan, and every later statement would analyse
-        # and optimise the large expressions that computed it again (seconds each, whatever the data's size).
-        frame = self.spark.sql(sql, args=used_parameters(sql, params)).localCheckpoint(eager=True)
-        frame.createOrReplaceTempView(name)
-        self._cached.append(frame)
-        return name
+        # Written out as Parquet and read back: later statements read only the columns they name, from files the
+        # operating system caches outside the JVM's heap, and plan a plain scan rather than the large expressions
+        # that computed it (a cached view keeps its plan, and re-planning costs seconds per statement).
+        view = f"{name}_{self._relations.name.rsplit('-', 1)[-1]}"
+        path = self._relations / view
+        self.spark.sql(sql, args=used_parameters(sql, params)).write.mode("overwrite").parquet(str(path))
+        self.spark.read.parquet(str(path)).createOrReplaceTempView(view)
+        self._views.append(view)
+        return view
 
     def register_path(self, path: Path, name: str) -> str:
         """A span table written to a directory (Delta when it has a `_delta_log`, else Parquet) as a
@@ -93,9 +100,10 @@ class SparkRunner:
         return name
 
     def close(self) -> None:
-        for frame in self._cached:
-            frame.unpersist()
-        self._cached.clear()
+        for view in self._views:
+            self.spark.catalog.dropTempView(view)
+        self._views.clear()
+        shutil.rmtree(self._relations, ignore_errors=True)
 
 
 def _plain(value: Any) -> Any:
