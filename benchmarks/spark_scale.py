@@ -158,9 +158,9 @@ def run_engine(table: Path) -> EngineRun:
 
     planted = GeneratedTable.model_validate_json((table / GENERATED_FILE).read_text()).planted
     runner = SparkRunner()
-    runner.register_path(table, TABLE)
+    view = runner.register_path(table, TABLE)
     started = time.perf_counter()
-    analysis = analyze_span_table(runner, TABLE)
+    analysis = analyze_span_table(runner, view)
     seconds = time.perf_counter() - started
     found = found_per_planted_kind(analysis)
     jvm = jvm_pid()
@@ -190,9 +190,9 @@ def run_parity(workdir: Path, traces: int) -> ParityRun:
     planted = planted_trace_ids(trace_plan(spark, traces, seed=SEED, rates=FailureRates(), now=None))
 
     runner = SparkRunner(spark)
-    runner.register_path(table, TABLE)
+    view = runner.register_path(table, TABLE)
     started = time.perf_counter()
-    sql = analyze_span_table(runner, TABLE, max_trace_ids=traces)
+    sql = analyze_span_table(runner, view, max_trace_ids=traces)
     sql_s = time.perf_counter() - started
 
     store = workdir / "mlflow.db"

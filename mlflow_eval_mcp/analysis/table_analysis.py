@@ -139,9 +139,11 @@ def analyze_trace_table(
         )
     finally:
         runner.close()
-    analysis.trace_table = trace_table
+    analysis.trace_table = trace_table  # not the name the runner gave it
     if experiment is not None:
         analysis.ui_url = traces_url(client.tracking_uri, experiment.experiment_id)
+    else:
+        analysis.experiment_name = trace_table
     return analysis
 
 

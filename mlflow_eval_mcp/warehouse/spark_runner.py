@@ -67,8 +67,7 @@ class SparkRunner:
 
     def __init__(self, spark: SparkSession | None = None) -> None:
         self.spark = spark or local_spark()
-        # Relations live in files of this runner's own (views named after it too): two analyses sharing the
-        # process' session never read each other's.
+        # Relations live in files of this runner's own, and views are named after it (`_own`).
         self._relations = Path(tempfile.mkdtemp(prefix="mlflow-eval-relations-"))
         self._views: list[str] = []
 
@@ -82,22 +81,30 @@ class SparkRunner:
         return self.rows(sql, params)
 
     def relation(self, sql: str, params: Mapping[str, SqlValue], name: str) -> str:
-        # Written out as Parquet and read back: later statements read only the columns they name, from files the
-        # operating system caches outside the JVM's heap, and plan a plain scan rather than the large expressions
-        # that computed it (a cached view keeps its plan, and re-planning costs seconds per statement).
-        view = f"{name}_{self._relations.name.rsplit('-', 1)[-1]}"
+        # Written out as Parquet (uncompressed: it is read back at once, from the operating system's cache) and
+        # read back: later statements read only the columns they name, from files cached outside the JVM's heap,
+        # and plan a plain scan rather than the large expressions that computed it (a cached view keeps its plan,
+        # and re-planning costs seconds per statement).
+        view = self._own(name)
         path = self._relations / view
-        self.spark.sql(sql, args=used_parameters(sql, params)).write.mode("overwrite").parquet(str(path))
+        frame = self.spark.sql(sql, args=used_parameters(sql, params))
+        frame.write.mode("overwrite").option("compression", "none").parquet(str(path))
         self.spark.read.parquet(str(path)).createOrReplaceTempView(view)
-        self._views.append(view)
         return view
 
     def register_path(self, path: Path, name: str) -> str:
-        """A span table written to a directory (Delta when it has a `_delta_log`, else Parquet) as a
-        temporary view `name`, so the statements can name it like a catalog table."""
+        """A span table written to a directory (Delta when it has a `_delta_log`, else Parquet) as a temporary
+        view named after `name` and this runner, so the statements can name it like a catalog table."""
+        view = self._own(name)
         reader = self.spark.read.format("delta" if (path / "_delta_log").is_dir() else "parquet")
-        reader.load(str(path)).createOrReplaceTempView(name)
-        return name
+        reader.load(str(path)).createOrReplaceTempView(view)
+        return view
+
+    def _own(self, name: str) -> str:
+        """`name` made this runner's: the process' one session is shared by every analysis running in it."""
+        view = f"{name}_{self._relations.name.rsplit('-', 1)[-1]}"
+        self._views.append(view)
+        return view
 
     def close(self) -> None:
         for view in self._views:

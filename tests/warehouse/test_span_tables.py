@@ -251,6 +251,17 @@ def test_spark_runner_reads_a_directory_as_a_view(spark, demo_table: DemoTable):
     assert runner.rows(f"SELECT count(DISTINCT trace_id) AS n FROM {view}", {}) == [{"n": 300}]
 
 
+def test_two_analyses_in_one_spark_session_keep_their_own_relations(spark, demo_table: DemoTable):
+    first, second = SparkRunner(spark), SparkRunner(spark)
+    assert first.register_path(demo_table.path, "spans") != second.register_path(demo_table.path, "spans")
+    mine = first.relation("SELECT 1 AS owner", {}, "eval_traces")
+    theirs = second.relation("SELECT 2 AS owner", {}, "eval_traces")
+    first.close()
+    assert second.rows(f"SELECT owner FROM {theirs}", {}) == [{"owner": 2}]
+    assert not spark.catalog.tableExists(mine)
+    second.close()
+
+
 # What the SQL engine finds of the Python engine's findings on the traces the real SDKs wrote under MLflow's
 # autolog: the rest are shapes only the Python reading knows (see README, "Analysis at warehouse scale").
 STRUCTURAL = {"trace_errors", "tool_exceptions", "span_errors", "latency_outliers"}
