@@ -81,14 +81,13 @@ class SparkRunner:
         return self.rows(sql, params)
 
     def relation(self, sql: str, params: Mapping[str, SqlValue], name: str) -> str:
-        # Written out as Parquet (uncompressed: it is read back at once, from the operating system's cache) and
-        # read back: later statements read only the columns they name, from files cached outside the JVM's heap,
-        # and plan a plain scan rather than the large expressions that computed it (a cached view keeps its plan,
-        # and re-planning costs seconds per statement).
+        # Written out as Parquet and read back: later statements read only the columns they name, from files the
+        # operating system caches outside the JVM's heap, and plan a plain scan rather than the large expressions
+        # that computed it (a cached view keeps its plan, and re-planning costs seconds per statement).
         view = self._own(name)
         path = self._relations / view
         frame = self.spark.sql(sql, args=used_parameters(sql, params))
-        frame.write.mode("overwrite").option("compression", "none").parquet(str(path))
+        frame.write.mode("overwrite").parquet(str(path))
         self.spark.read.parquet(str(path)).createOrReplaceTempView(view)
         return view
 
