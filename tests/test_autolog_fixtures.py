@@ -1,6 +1,7 @@
 """Traces written by MLflow's own autolog around the real SDKs (tests/fixtures/autolog, recorded by
 record.py against a scripted local model): each planted scenario gives its finding, with exactly its
-traces, and no finding names a clean scenario."""
+traces, and no finding names a clean scenario. Suites generated from them: test_autolog_suites.py and
+test_autolog_suites_run.py."""
 
 from __future__ import annotations
 
@@ -14,12 +15,6 @@ from mlflow_eval_mcp.analysis.engine import analyze_traces
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.checks.span_view import SpanView
 from mlflow_eval_mcp.importing.importer import import_traces
-from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
-from mlflow_eval_mcp.suite.dataset import generate_dataset
-from mlflow_eval_mcp.suite.layout import SuiteLayout
-from mlflow_eval_mcp.suite.run_script import render_run_script
-from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
-from mlflow_eval_mcp.suite.validation import validate_eval
 
 FIXTURES = Path(__file__).parent / "fixtures" / "autolog"
 INTEGRATIONS = sorted(path.stem for path in FIXTURES.glob("*.json"))
@@ -103,24 +98,6 @@ def test_a_streamed_tool_call_step_keeps_its_finish_reason_through_import(store_
     calls = _streamed_openai_calls(store_uri, tmp_path)
     assert [signals.finish_reason(view.outputs) for view in calls] == ["stop", "stop"]
     assert [signals.call_finish_reason(view.outputs, view.events) for view in calls] == ["tool_calls", "stop"]
-
-
-# Run through MLflow's evaluation end to end for these; the others are validated without the run (every
-# code scorer still runs on every recorded trace when the gates are set, and on three in the dry run).
-RUN_END_TO_END = {"langgraph", "openai_agents", "anthropic", "otel_genai"}
-
-
-@pytest.mark.parametrize("integration", INTEGRATIONS)
-def test_a_suite_generated_from_the_fixtures_validates(integration, store_uri, tmp_path):
-    _analysed(integration, store_uri, tmp_path)
-    client = MlflowClient(tracking_uri=store_uri)
-    suite = SuiteLayout(tmp_path / "suite")
-    analyze_into_suite(client, suite, experiment_name=integration)
-    generate_dataset(client, suite)
-    generate_scorers(suite)
-    render_run_script(suite)
-    result = validate_eval(client, suite, timeout_s=300, run=integration in RUN_END_TO_END)
-    assert result.status == "passed", [check for check in result.checks if check.status == "failed"]
 
 
 def test_a_streamed_tool_call_step_names_its_tools_from_the_chunks(store_uri, tmp_path):

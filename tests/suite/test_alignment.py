@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.checks.judges import ALIGNED_DIR
 from mlflow_eval_mcp.errors import InvalidArgumentError
-from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.suite.alignment import align_judge, split
 from mlflow_eval_mcp.suite.calibration import GATE_TRUST_FILE, calibrate_judges
 from mlflow_eval_mcp.suite.judge_loop_models import AlignmentResult, AlignmentScore
@@ -37,6 +35,7 @@ from mlflow_eval_mcp.suite.runner import SuiteRun, run_suite
 from mlflow_eval_mcp.suite.state import read_analysis, read_cases, read_config
 from mlflow_eval_mcp.traces import load_traces
 from tests.fake_openai import FakeOpenAI, Reply, chat_reply, fake_openai, message_text, use_fake_openai, verdict
+from tests.suite_copies import copy_demo_suite, copy_prepared, narrow, recorded, store_uri
 
 POLITE = "answers_politely"
 SPEC = JudgeSpec(
@@ -116,8 +115,8 @@ def answering(guideline: str) -> Callable[[dict[str, Any]], Reply]:
 
 @dataclass(frozen=True)
 class Template:
-    """The demo suite and its store with the one judge; the reply of each recorded trace that has
-    one, and the recorded traces whose reply is empty (MLflow's optimizers cannot learn from them)."""
+    """The demo suite's recorded cases and its store, with the one judge; the reply of each recorded trace
+    that has one, and the recorded traces whose reply is empty (MLflow's optimizers cannot learn from them)."""
 
     root: Path
     replies: dict[str, str]
@@ -126,14 +125,12 @@ class Template:
 
 @pytest.fixture(scope="module")
 def template(demo_suite, tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The demo suite's recorded cases, judged by SPEC alone: the rows `closed` runs it on."""
     root = tmp_path_factory.mktemp("alignment")
-    shutil.copytree(demo_suite.store.workspace, root / "store")
-    shutil.copytree(demo_suite.suite_dir, root / "suite")
-    suite = SuiteLayout(root / "suite")
-    config = read_config(suite).model_copy(update={"judges": [SPEC], "judge_model": JUDGE_MODEL})
-    write_json_atomic(suite.path(SCORER_CONFIG_FILE), config.model_dump(mode="json"))
-    recorded = [case.source_trace_id for case in read_cases(suite) if case.kind == "recorded" and case.source_trace_id]
-    traces = load_traces(MlflowClient(tracking_uri=_uri(root)), recorded)
+    suite = copy_demo_suite(demo_suite, root)
+    narrow(suite, code_scorers=(), judges=[SPEC], judge_model=JUDGE_MODEL, cases=recorded)
+    recorded_ids = [case.source_trace_id for case in read_cases(suite) if case.source_trace_id]
+    traces = load_traces(MlflowClient(tracking_uri=store_uri(root)), recorded_ids)
     return Template(
         root,
         {t.info.trace_id: str(resolve_outputs_from_trace(None, t)) for t in traces if extract_response_from_trace(t)},
@@ -145,15 +142,11 @@ class Copy:
     """The store and suite of a template, copied."""
 
     def __init__(self, template: Template, root: Path) -> None:
-        shutil.copytree(template.root, root, dirs_exist_ok=True)
-        for path in (root / "suite").rglob("*"):
-            if path.is_file() and path.suffix in (".json", ".jsonl", ".md"):
-                text = path.read_text(encoding="utf-8")
-                path.write_text(text.replace(str(template.root), str(root)), encoding="utf-8")
+        copy_prepared(template.root, root)
         self.root = root
         self.replies = template.replies
         self.empty = template.empty
-        self.client = MlflowClient(tracking_uri=_uri(root))
+        self.client = MlflowClient(tracking_uri=store_uri(root))
         self.suite = SuiteLayout(root / "suite")
 
     def people(self) -> dict[str, bool]:
@@ -184,10 +177,6 @@ def served(guideline: str, root: Path) -> Iterator[FakeOpenAI]:
     with fake_openai(answering(guideline)) as fake, pytest.MonkeyPatch.context() as env:
         use_fake_openai(env, fake, root)
         yield fake
-
-
-def _uri(root: Path) -> str:
-    return f"sqlite:///{root / 'store' / 'mlflow.db'}"
 
 
 @dataclass(frozen=True)
@@ -298,7 +287,7 @@ class Closed:
 def closed(aligned: Aligned, tmp_path_factory: pytest.TempPathFactory) -> Closed:
     copy = Copy(aligned.copy.as_template(), tmp_path_factory.mktemp("closed"))
     with served(PEOPLE_RULE, copy.root):
-        run = run_suite(copy.suite, tracking_uri=_uri(copy.root))
+        run = run_suite(copy.suite, tracking_uri=store_uri(copy.root))
     assert run.result is not None, run.stderr_tail
     return Closed(copy, run)
 

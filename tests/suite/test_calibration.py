@@ -1,10 +1,9 @@
 """calibrate_judges on a real suite and a real run of it: people's labels on the production traces,
 pulled and compared with the scorers' verdicts on those traces' rows; run_eval.py's gates then
 follow the calibration. Code scorers need no model, so these run offline; LLM judges against a fake
-model are in test_judge_loop.py."""
+model are in test_judge_calibration.py."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,18 +19,20 @@ from mlflow_eval_mcp.suite.feedback import push_feedback
 from mlflow_eval_mcp.suite.layout import REVIEW_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.review import review_traces
 from mlflow_eval_mcp.suite.runner import run_suite
+from tests.suite_copies import copy_demo_suite, copy_prepared, narrow, recorded, store_uri
 from tests.trace_factory import make_trace
+
+# The scorers these tests label, review and gate on; the others would only add writes to every row.
+SCORERS = ("tool_call_errors", "no_refusal")
 
 
 @pytest.fixture(scope="module")
 def recorded_run(demo_suite, tmp_path_factory) -> Path:
-    """The demo suite, its store, and one run of its recorded cases (code scorers only)."""
+    """The demo suite (its recorded cases, scored by SCORERS), its store, and one run of it."""
     root = tmp_path_factory.mktemp("calibration")
-    shutil.copytree(demo_suite.store.workspace, root / "store")
-    shutil.copytree(demo_suite.suite_dir, root / "suite")
-    run = run_suite(
-        SuiteLayout(root / "suite"), tracking_uri=f"sqlite:///{root / 'store' / 'mlflow.db'}", args=["--no-llm-judges"]
-    )
+    suite = copy_demo_suite(demo_suite, root)
+    narrow(suite, code_scorers=SCORERS, cases=recorded)
+    run = run_suite(suite, tracking_uri=store_uri(root), args=["--no-llm-judges"])
     assert run.exit_code == 0, run.stderr_tail
     return root
 
@@ -40,11 +41,8 @@ class Copy:
     """The store, suite and run of `recorded_run`, copied for one test."""
 
     def __init__(self, template: Path, root: Path) -> None:
-        shutil.copytree(template, root, dirs_exist_ok=True)
-        for path in (root / "suite").rglob("*"):
-            if path.is_file() and path.suffix in (".json", ".jsonl", ".md"):
-                path.write_text(path.read_text(encoding="utf-8").replace(str(template), str(root)), encoding="utf-8")
-        self.uri = f"sqlite:///{root / 'store' / 'mlflow.db'}"
+        copy_prepared(template, root)
+        self.uri = store_uri(root)
         self.client = MlflowClient(tracking_uri=self.uri)
         self.suite = SuiteLayout(root / "suite")
         latest = json.loads((root / "suite" / "evaluation" / "results" / "latest.json").read_text())

@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mlflow.entities import AssessmentSource, Feedback
+from mlflow.genai.utils.trace_utils import resolve_outputs_from_trace
 from mlflow.tracking import MlflowClient
 
-from mlflow_eval_mcp.files import write_json_atomic
 from mlflow_eval_mcp.suite.calibration import calibrate_judges
 from mlflow_eval_mcp.suite.judge_loop_models import CalibrationResult, ScorerCalibration
-from mlflow_eval_mcp.suite.layout import SCORER_CONFIG_FILE, SuiteLayout
-from mlflow_eval_mcp.suite.models import JudgeSpec
+from mlflow_eval_mcp.suite.layout import SuiteLayout
+from mlflow_eval_mcp.suite.models import DatasetCase, JudgeSpec
 from mlflow_eval_mcp.suite.reports import GateResult, RunResult
 from mlflow_eval_mcp.suite.runner import SuiteRun, run_suite
-from mlflow_eval_mcp.suite.state import read_config
+from mlflow_eval_mcp.traces import load_traces
 from tests.fake_openai import FakeOpenAI, Reply, fake_openai, message_text, use_fake_openai, verdict
+from tests.suite_copies import copy_demo_suite, copy_prepared, narrow, store_uri
 
 POLITE = "answers_politely"
 IN_FULL = "answers_in_full"
@@ -93,6 +94,36 @@ class JudgedRun:
         return self.run.result
 
 
+# The rows each judge must pass and fail for the labels `calibrated` gives.
+NEEDED = {(POLITE, True): 10, (POLITE, False): 10, (IN_FULL, True): 15, (IN_FULL, False): 5}
+
+
+def labelled(client: MlflowClient) -> Callable[[list[DatasetCase]], list[DatasetCase]]:
+    """The first cases, in order, that together give each judge the passes and fails NEEDED: the
+    verdicts the fake will give on their recorded replies, each shown as a judge is shown it."""
+
+    def pick(cases: list[DatasetCase]) -> list[DatasetCase]:
+        short = Counter(NEEDED)
+        kept = []
+        for case in cases:
+            if case.kind == "synthetic":  # no recorded trace: not a row of a recorded run
+                continue
+            traces = load_traces(client, case.trace_ids if case.kind == "session" else [case.source_trace_id or ""])
+            replies = [resolve_outputs_from_trace(None, trace) for trace in traces]
+            verdicts = [
+                (name, rule("NaN" if reply is None else json.dumps(reply)))
+                for reply in replies
+                for name, rule in RULES.items()
+            ]
+            if any(short[verdict] > 0 for verdict in verdicts):
+                kept.append(case)
+                short.subtract(verdicts)
+        assert max(short.values()) <= 0, f"the demo suite lacks rows: {short}"
+        return kept
+
+    return pick
+
+
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOpenAI]:
     with fake_openai(answer) as server:
@@ -101,16 +132,15 @@ def fake() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(scope="module")
 def judged_run(demo_suite, fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> JudgedRun:
-    """The demo suite with the two judges, run once on its recorded cases, with a gate on one judge."""
+    """The demo suite judged by the two judges alone, on the cases `calibrated` labels, run once with a gate
+    on one judge."""
     root = tmp_path_factory.mktemp("judge-calibration")
-    shutil.copytree(demo_suite.store.workspace, root / "store")
-    shutil.copytree(demo_suite.suite_dir, root / "suite")
-    suite = SuiteLayout(root / "suite")
-    config = read_config(suite).model_copy(update={"judges": list(JUDGES.values()), "judge_model": JUDGE_MODEL})
-    write_json_atomic(suite.path(SCORER_CONFIG_FILE), config.model_dump(mode="json"))
+    suite = copy_demo_suite(demo_suite, root)
+    client = MlflowClient(tracking_uri=store_uri(root))
+    narrow(suite, code_scorers=(), judges=list(JUDGES.values()), judge_model=JUDGE_MODEL, cases=labelled(client))
     with pytest.MonkeyPatch.context() as env:
         use_fake_openai(env, fake, root)
-        run = run_suite(suite, tracking_uri=_uri(root), args=["--gate", f"{IN_FULL}=1.0"])
+        run = run_suite(suite, tracking_uri=store_uri(root), args=["--gate", f"{IN_FULL}=1.0"])
     assert run.result is not None, run.stderr_tail
     return JudgedRun(root, run, fake.chat_requests())
 
@@ -119,12 +149,9 @@ class Copy:
     """The store, suite and run of `judged_run`, copied."""
 
     def __init__(self, template: Path, root: Path) -> None:
-        shutil.copytree(template, root, dirs_exist_ok=True)
-        for path in (root / "suite").rglob("*"):
-            if path.is_file() and path.suffix in (".json", ".jsonl", ".md"):
-                path.write_text(path.read_text(encoding="utf-8").replace(str(template), str(root)), encoding="utf-8")
+        copy_prepared(template, root)
         self.root = root
-        self.client = MlflowClient(tracking_uri=_uri(root))
+        self.client = MlflowClient(tracking_uri=store_uri(root))
         self.suite = SuiteLayout(root / "suite")
         latest = json.loads((root / "suite" / "evaluation" / "results" / "latest.json").read_text())
         self.rows = latest["row_results"]
@@ -169,12 +196,8 @@ def calibrated(judged_run: JudgedRun, fake: FakeOpenAI, tmp_path_factory: pytest
     calibration = calibrate_judges(copy.client, copy.suite)
     with pytest.MonkeyPatch.context() as env:
         use_fake_openai(env, fake, copy.root)
-        rerun = run_suite(copy.suite, tracking_uri=_uri(copy.root), args=["--gate", f"{IN_FULL}=1.0"])
+        rerun = run_suite(copy.suite, tracking_uri=store_uri(copy.root), args=["--gate", f"{IN_FULL}=1.0"])
     return Calibrated(calibration, rerun)
-
-
-def _uri(root: Path) -> str:
-    return f"sqlite:///{root / 'store' / 'mlflow.db'}"
 
 
 def test_the_judges_give_a_verdict_on_every_recorded_row(judged_run):

@@ -11,7 +11,6 @@ instruction, it proposes one that says MARKER (a helpful reflection) or one that
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from mlflow_eval_mcp.suite.layout import CASES_FILE, SuiteLayout
 from mlflow_eval_mcp.suite.prompt_optimization import optimize_prompt
 from tests.conftest import DemoSuite
 from tests.fake_openai import Reply, chat_reply, fake_openai, message_text, use_fake_openai
+from tests.suite_copies import copy_demo_suite, store_uri
 
 PROMPT = "support_reply"
 PRODUCTION = f"prompts:/{PROMPT}@production"
@@ -97,14 +97,12 @@ class Workspace:
 
 
 def workspace(demo_suite: DemoSuite, root: Path) -> Workspace:
-    shutil.copytree(demo_suite.store.workspace, root / "store")
-    shutil.copytree(demo_suite.suite_dir, root / "suite")
-    suite = SuiteLayout(root / "suite")
+    suite = copy_demo_suite(demo_suite, root)
     cases_file = suite.path(CASES_FILE)
     cases = [json.loads(line) for line in cases_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     kept = [case for case in cases if "expected_facts" in case["expectations"] and case["kind"] != "session"][:CASES]
     cases_file.write_text("".join(json.dumps(case) + "\n" for case in kept), encoding="utf-8")
-    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'store' / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=store_uri(root))
     version = client.register_prompt(PROMPT, SEED_TEMPLATE, commit_message="the agent's prompt")
     client.set_prompt_alias(PROMPT, "production", version.version)
     agent = root / "agent.py"

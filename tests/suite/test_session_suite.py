@@ -22,6 +22,7 @@ from mlflow_eval_mcp.suite.runner import run_suite
 from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
 from mlflow_eval_mcp.suite.state import read_cases
 from tests.conversations import session_records, write_sessions
+from tests.suite_copies import write_ahead
 
 SESSIONS = ["correction", "repeat", "frustration", "abandoned", "clean_follow_up"]
 AGENT = """
@@ -50,6 +51,7 @@ def _suite(template_db: Path, root: Path, names: list[str], *, singles: int = 12
     store = root / "mlflow.db"
     shutil.copy(template_db, store)
     uri = f"sqlite:///{store}"
+    write_ahead(uri)
     client = MlflowClient(tracking_uri=uri)
     source = write_sessions(root / "sessions.jsonl", names, singles=singles)
     report = import_traces(client, str(source), experiment_name="chat", artifacts_dir=root / "artifacts")

@@ -11,11 +11,13 @@ from mlflow_eval_mcp.suite.analysis_step import analyze_into_suite
 from mlflow_eval_mcp.suite.layout import CASES_FILE, slug
 from mlflow_eval_mcp.suite.run_script import render_run_script
 from mlflow_eval_mcp.suite.runner import run_suite
+from tests.suite_copies import write_ahead
 from tests.suite_factory import built
 from tests.trace_factory import make_trace
 
 
 def _build(store_uri, tmp_path, records):
+    write_ahead(store_uri)
     small = built(store_uri, tmp_path, records, max_cases=60, include_synthetic=False)
     return small.client, small.suite, small.analysis, small.scorers, small.script
 

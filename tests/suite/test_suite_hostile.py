@@ -42,6 +42,7 @@ from mlflow_eval_mcp.suite.run_script import render_run_script
 from mlflow_eval_mcp.suite.runner import SuiteRun, run_suite
 from mlflow_eval_mcp.suite.scorer_plan import generate_scorers
 from tests.environment import FOREIGN_ENV
+from tests.suite_copies import write_ahead
 from tests.trace_factory import make_trace
 
 HEALTHY = 40
@@ -205,6 +206,7 @@ def hostile_suite(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -
     store.parent.mkdir()
     shutil.copy(template_db, store)
     uri = f"sqlite:///{store}"
+    write_ahead(uri)
     hostile = _hostile_records(canary)
     with pytest.MonkeyPatch.context() as monkeypatch:
         for name in FOREIGN_ENV:

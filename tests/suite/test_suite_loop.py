@@ -3,7 +3,6 @@
 regressed."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,18 @@ from mlflow_eval_mcp.checks.paired import mcnemar_exact
 from mlflow_eval_mcp.frontend.cli import main
 from mlflow_eval_mcp.suite.compare import compare_runs
 from mlflow_eval_mcp.suite.feedback import SUITE_TAG, pull_feedback, push_feedback, source_id
-from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE, SuiteLayout
+from mlflow_eval_mcp.suite.layout import CASES_FILE, REVIEW_FILE
 from mlflow_eval_mcp.suite.runner import run_suite
 from mlflow_eval_mcp.suite.validation import validate_eval
+from tests.suite_copies import copy_demo_suite, store_uri
 
 EMPTY_AGENT = "def answer(question, customer_id=None):\n    return ''\n"
 
 
 class Loop:
     def __init__(self, root: Path, demo_suite) -> None:
-        shutil.copytree(demo_suite.store.workspace, root / "ws")
-        shutil.copytree(demo_suite.suite_dir, root / "suite")
-        self.client = MlflowClient(tracking_uri=f"sqlite:///{root / 'ws' / 'mlflow.db'}")
-        self.suite = SuiteLayout(root / "suite")
+        self.suite = copy_demo_suite(demo_suite, root)
+        self.client = MlflowClient(tracking_uri=store_uri(root))
         self.root = root
         self.validation = validate_eval(self.client, self.suite)
         self.first_push = push_feedback(self.client, self.suite)

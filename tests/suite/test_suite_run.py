@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_eval_mcp.suite.layout import SuiteLayout
 from mlflow_eval_mcp.suite.runner import run_suite
+from tests import suite_copies
 from tests.suite_factory import agent_with_failing_tools, built
 from tests.trace_factory import make_trace
 
@@ -20,11 +21,15 @@ def answer(question, customer_id=None):
 
 
 @pytest.fixture(scope="module")
-def recorded_run(demo_suite):
-    client = MlflowClient(tracking_uri=demo_suite.store.uri)
+def recorded_run(demo_suite, tmp_path_factory):
+    """The demo suite run once on its recorded traces, in a copy of the suite and its store."""
+    root = tmp_path_factory.mktemp("recorded-run")
+    suite = suite_copies.copy_demo_suite(demo_suite, root)
+    uri = suite_copies.store_uri(root)
+    client = MlflowClient(tracking_uri=uri)
     location = [demo_suite.store.experiment_id]
     before = client.search_traces(locations=location, max_results=500, include_spans=False)
-    run = run_suite(SuiteLayout(demo_suite.suite_dir), tracking_uri=demo_suite.store.uri, args=["--no-llm-judges"])
+    run = run_suite(suite, tracking_uri=uri, args=["--no-llm-judges"])
     after = client.search_traces(locations=location, max_results=500, include_spans=False)
     return run, before, after
 
