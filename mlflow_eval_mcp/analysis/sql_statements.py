@@ -80,25 +80,47 @@ def _string_at(value: str, path: str) -> str:
     return f"CASE WHEN {_is_string(found)} THEN try_variant_get({found}, '$', 'string') END"
 
 
-def _text_of(value: str) -> str:
-    """`signals.text_of` for the shapes SQL reads: a string; OpenAI's choices; Gemini's candidates; a message
-    list's (or a state's `messages`) last assistant message, its content a string, a first text block or OTel
-    GenAI part; the first text key holding a string."""
-    messages = (
+def _messages(value: str) -> str:
+    """A message list: `value` itself, or a state's `messages`."""
+    return (
         f"coalesce(try_variant_get({value}, '$.messages', 'array<variant>'), "
         f"try_variant_get({value}, '$', 'array<variant>'))"
     )
-    last_said = (
-        f"try_element_at(filter({messages}, m -> "
+
+
+def _last_said(value: str, roles: tuple[str, ...]) -> str:
+    """What the last message of one of `roles` in `value`'s message list says: its content a string, a first text
+    block or an OTel GenAI part."""
+    last = (
+        f"try_element_at(filter({_messages(value)}, m -> "
         "coalesce(try_variant_get(m, '$.role', 'string'), try_variant_get(m, '$.type', 'string')) "
-        "IN ('assistant', 'ai', 'AIMessageChunk', 'model')), -1)"
+        f"IN ({', '.join(map(literal, roles))})), -1)"
     )
-    said = ", ".join(_string_at(last_said, path) for path in ("$.content", "$.content[0].text", "$.parts[0].content"))
+    return ", ".join(_string_at(last, path) for path in ("$.content", "$.content[0].text", "$.parts[0].content"))
+
+
+def _text_of(value: str) -> str:
+    """`signals.text_of` for the shapes SQL reads: a string; OpenAI's choices; Gemini's candidates; a message
+    list's (or a state's `messages`) last assistant message; the first text key holding a string."""
     keys = ", ".join(_string_at(value, f"$.{key}") for key in _TEXT_KEYS)
     return (
         f"CASE WHEN {_is_string(value)} THEN try_variant_get({value}, '$', 'string') ELSE coalesce("
         f"{_string_at(value, '$.choices[0].message.content')}, {_string_at(value, '$.choices[0].text')}, "
-        f"{_string_at(value, '$.candidates[0].content.parts[0].text')}, {said}, {keys}) END"
+        f"{_string_at(value, '$.candidates[0].content.parts[0].text')}, "
+        f"{_last_said(value, ('assistant', 'ai', 'AIMessageChunk', 'model'))}, {keys}) END"
+    )
+
+
+def _request_of(value: str) -> str:
+    """`signals.request_text` for the shapes SQL reads: a string; a message list's (or a state's `messages`) last
+    user message; the first request key holding a string; else the value's text."""
+    keys = ", ".join(_string_at(value, f"$.{key}") for key in _REQUEST_KEYS)
+    return (
+        f"CASE WHEN {_is_string(value)} THEN try_variant_get({value}, '$', 'string') "
+        f"WHEN coalesce(try_variant_get({value}, '$.messages[0]', 'variant'), "
+        f"try_variant_get({value}, '$[0]', 'variant')) IS NOT NULL "
+        f"THEN coalesce({_last_said(value, ('user', 'human', 'UserMessage'))}) "
+        f"ELSE coalesce({keys}, {_text_of(value)}) END"
     )
 
 
@@ -256,9 +278,7 @@ SELECT trace_id, span_id, parent_id, is_root, name, span_type, status, status_me
   outputs_text, stopped_at_limit, attributes,
   CASE WHEN span_type = 'TOOL' THEN to_json(inputs) END AS arguments,
   CASE WHEN is_root THEN {_text_of("outputs")} END AS answer,
-  CASE WHEN NOT is_root THEN NULL WHEN {_is_string("inputs")} THEN try_variant_get(inputs, '$', 'string')
-    ELSE coalesce({", ".join(_string_at("inputs", f"$.{key}") for key in _REQUEST_KEYS)}, {_text_of("inputs")})
-  END AS request
+  CASE WHEN is_root THEN {_request_of("inputs")} END AS request
 FROM ({read})"""
         columns = (
             "trace_id, span_id, parent_id, is_root, name, span_type, status, status_message, exception_message, "
