@@ -51,11 +51,8 @@ _SIGNATURE_STEPS = (
     ("(?U)" + signals.NUMBER.pattern, "<num>"),
 )
 _TEXT_KEYS = signals.TEXT_KEYS
-_TRUNCATED_REASONS = ("length", "max_tokens", "max_output_tokens", "model_length", "token_limit")
-_ERROR_STATUSES = ("error", "failed", "failure", "fail")
 _MODEL_TYPES = ("LLM", "CHAT_MODEL")
 _OUTPUTS = "mlflow.spanOutputs"
-_REQUEST_KEYS = ("question", "query", "input", "prompt", "request", "message", "user_input", "text")
 # A word every error `_error_in_output` reports holds: a returned value whose text holds none (nor a `\\u` escape
 # that could spell one), in any case, is no error, and most tool results are read no further.
 _ERROR_CUES = ("error", "exception", "fatal", "traceback", "fail", "exitcode", '"success"', '"ok"', "\\u")
@@ -64,6 +61,11 @@ _ERROR_CUES = ("error", "exception", "fatal", "traceback", "fail", "exitcode", '
 def literal(text: str) -> str:
     """A constant of ours as a SQL string literal (backslashes and quotes escaped, as both SQLs read them)."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _listed(texts: frozenset[str]) -> str:
+    """A set of constants as the list of a SQL `IN`."""
+    return ", ".join(map(literal, sorted(texts)))
 
 
 def _is_string(value: str) -> str:
@@ -114,7 +116,7 @@ def _text_of(value: str) -> str:
 def _request_of(value: str) -> str:
     """`signals.request_text` for the shapes SQL reads: a string; a message list's (or a state's `messages`) last
     user message; the first request key holding a string; else the value's text."""
-    keys = ", ".join(_string_at(value, f"$.{key}") for key in _REQUEST_KEYS)
+    keys = ", ".join(_string_at(value, f"$.{key}") for key in signals.REQUEST_KEYS)
     return (
         f"CASE WHEN {_is_string(value)} THEN try_variant_get({value}, '$', 'string') "
         f"WHEN coalesce(try_variant_get({value}, '$.messages[0]', 'variant'), "
@@ -137,7 +139,7 @@ def _is_empty(value: str, text: str) -> str:
 def _stopped_at_limit(value: str, root: str = "$") -> str:
     """Whether a model call's finish reason (in `value` at the path `root`) says it stopped at its token limit
     (NULL when it gives none)."""
-    return f"{_finish_reason(value, root)} IN ({', '.join(map(literal, _TRUNCATED_REASONS))})"
+    return f"{_finish_reason(value, root)} IN ({_listed(signals.TRUNCATED_REASONS)})"
 
 
 def _finish_reason(value: str, root: str = "$") -> str:
@@ -167,7 +169,7 @@ def _error_in_output(value: str, text: str) -> str:
             f"{_string_at(v, '$.errors[0]')}, {_string_at(v, '$.errors[0].message')}, "
             f"CASE WHEN coalesce(try_variant_get({v}, '$.is_error', 'boolean'), "
             f"try_variant_get({v}, '$.isError', 'boolean'), false) THEN substring(to_json({v}), 1, 300) END, "
-            f"CASE WHEN lower({_string_at(v, '$.status')}) IN ({', '.join(map(literal, _ERROR_STATUSES))}) "
+            f"CASE WHEN lower({_string_at(v, '$.status')}) IN ({_listed(signals.ERROR_STATUSES)}) "
             f"THEN coalesce({_string_at(v, '$.message')}, {_string_at(v, '$.detail')}, "
             f"concat('status: ', {_string_at(v, '$.status')})) END, "
             f"CASE WHEN try_variant_get({v}, '$.success', 'boolean') = false "

@@ -38,7 +38,7 @@ TEXT_KEYS = (
 )
 # `contents`: the conversation a Gemini `generate_content` call sends; `inputs`: what CrewAI's
 # `Crew.kickoff(inputs=…)` fills its tasks' placeholders with.
-_REQUEST_KEYS = (
+REQUEST_KEYS = (
     "question",
     "query",
     "input",
@@ -72,8 +72,8 @@ _SOURCED_MESSAGE = re.compile(r"[A-Z]\w*(?:Message|Event)")
 _MESSAGE_KINDS = {"request": "user", "response": "assistant"}
 # Parts whose `content` is what the speaker said (not a tool call, tool return or retry prompt).
 _SAID_PARTS = ("text", "user-prompt")
-_TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens", "model_length", "token_limit"})
-_ERROR_STATUSES = frozenset({"error", "failed", "failure", "fail"})
+TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens", "model_length", "token_limit"})
+ERROR_STATUSES = frozenset({"error", "failed", "failure", "fail"})
 # `tool_call`: an OTel GenAI message part ({type: "tool_call", id, name, arguments}).
 _TOOL_CALL_ITEMS = ("tool_use", "function_call", "tool_call")
 # Content blocks holding one call under a key: Bedrock Converse's `toolUse`, Gemini's part `function_call`
@@ -348,7 +348,7 @@ def request_text(inputs: Any) -> str | None:
         return None
     if isinstance(inputs.get("messages"), list):
         return request_text(inputs["messages"])
-    for key in _REQUEST_KEYS:
+    for key in REQUEST_KEYS:
         value = inputs.get(key)
         if isinstance(value, str):
             return value
@@ -440,7 +440,7 @@ def is_refusal(text: str | None) -> bool:
 def is_truncated(text: str | None, reason: str | None) -> bool:
     """Cut off by the token limit, or ending mid-sentence: a long prose answer whose last line
     is a sentence (not a list item, sign-off or code) without closing punctuation."""
-    if reason in _TRUNCATED_REASONS:
+    if reason in TRUNCATED_REASONS:
         return True
     if not text or len(text) < 200 or output_format(text) != "prose":
         return False
@@ -508,7 +508,7 @@ def error_in_output(outputs: Any, _depth: int = 0) -> str | None:
     if outputs.get("is_error") is True or outputs.get("isError") is True:
         return text_of(outputs) or _dump(outputs)[:300]
     status = outputs.get("status")
-    if isinstance(status, str) and status.lower() in _ERROR_STATUSES:
+    if isinstance(status, str) and status.lower() in ERROR_STATUSES:
         found = outputs.get("message") or outputs.get("detail") or text_of(outputs.get("content"))
         return str(found or f"status: {status}")[:300]
     if outputs.get("success") is False or outputs.get("ok") is False:
