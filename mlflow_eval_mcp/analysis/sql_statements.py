@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mlflow_eval_mcp.analysis.variant_shapes import Shape
 from mlflow_eval_mcp.checks import signals
 from mlflow_eval_mcp.warehouse.sql_runner import Dialect
 
@@ -52,9 +53,16 @@ _SIGNATURE_STEPS = (
 )
 _TEXT_KEYS = signals.TEXT_KEYS
 _MODEL_TYPES = ("LLM", "CHAT_MODEL")
+_REQUEST_ID = "mlflow.traceRequestId"
+_SPAN_TYPE = "mlflow.spanType"
+_MODEL = "mlflow.llm.model"
+_SESSION = "session.id"
+_USER_ID = "user.id"
+_USAGE = "mlflow.chat.tokenUsage"
+_INPUTS = "mlflow.spanInputs"
 _OUTPUTS = "mlflow.spanOutputs"
-# A word every error `_error_in_output` reports holds: a returned value whose text holds none (nor a `\\u` escape
-# that could spell one), in any case, is no error, and most tool results are read no further.
+# A word every error a returned text reports holds (`_text_error`; `_error_text` under an object's `result`): a text
+# that holds none (nor a `\\u` escape that could spell one), in any case, is no error, and is read no further.
 _ERROR_CUES = ("error", "exception", "fatal", "traceback", "fail", "exitcode", '"success"', '"ok"', "\\u")
 
 
@@ -76,53 +84,79 @@ def _variant_at(value: str, path: str) -> str:
     return f"try_variant_get({value}, {literal(path)}, 'variant')"
 
 
-def _string_at(value: str, path: str) -> str:
-    """The string at `path` in a VARIANT, NULL when absent or not a string."""
-    found = _variant_at(value, path)
+def _string_of(found: str) -> str:
+    """A VARIANT's string, NULL when it is not one (a number is no text)."""
     return f"CASE WHEN {_is_string(found)} THEN try_variant_get({found}, '$', 'string') END"
 
 
-def _messages(value: str) -> str:
-    """A message list: `value` itself, or a state's `messages`."""
-    return (
-        f"coalesce(try_variant_get({value}, '$.messages', 'array<variant>'), "
-        f"try_variant_get({value}, '$', 'array<variant>'))"
-    )
+def _string_at(value: str, path: str) -> str:
+    """The string at `path` in a VARIANT, NULL when absent or not a string."""
+    return _string_of(_variant_at(value, path))
 
 
-def _last_said(value: str, roles: tuple[str, ...]) -> str:
-    """What the last message of one of `roles` in `value`'s message list says: its content a string, a first text
-    block or an OTel GenAI part."""
-    last = (
-        f"try_element_at(filter({_messages(value)}, m -> "
-        "coalesce(try_variant_get(m, '$.role', 'string'), try_variant_get(m, '$.type', 'string')) "
-        f"IN ({', '.join(map(literal, roles))})), -1)"
-    )
-    return ", ".join(_string_at(last, path) for path in ("$.content", "$.content[0].text", "$.parts[0].content"))
+_FINISH_REASONS = (
+    "$.choices[0].finish_reason",
+    "$.candidates[0].finish_reason",
+    "$.finish_reason",
+    "$.stop_reason",
+    "$.stopReason",
+    "$.response_metadata.finish_reason",
+    "$.raw.choices[0].finish_reason",
+)
+_MESSAGES = "$.messages"
+_MESSAGE = "$.messages[*]"
+_CHOICE_TEXTS = ("$.choices[0].message.content", "$.choices[0].text", "$.candidates[0].content.parts[0].text")
+_SAID = ("$.content", "$.content[0].text", "$.parts[0].content")
+_ASSISTANT = ("assistant", "ai", "AIMessageChunk", "model")
+_USER = ("user", "human", "UserMessage")
+CONTENT = Shape(
+    (
+        *_CHOICE_TEXTS,
+        *(_MESSAGE + path[1:] for path in _SAID),
+        *(f"$.{key}" for key in dict.fromkeys(signals.TEXT_KEYS + signals.REQUEST_KEYS)),
+        *_FINISH_REASONS,
+    ),
+    typed=((f"{_MESSAGE}.role", "string"), (f"{_MESSAGE}.type", "string")),
+)
+"""What the readings of a request, an answer and a finish reason read from a span's inputs or outputs."""
 
 
-def _text_of(value: str) -> str:
+def _messages(value: str, shaped: str) -> str:
+    """A message list: `value` itself, or a state's `messages` (`shaped`: `value` cast to `CONTENT`)."""
+    return f"coalesce({CONTENT.at(shaped, _MESSAGES)}, {CONTENT.cast(value, within=_MESSAGES)})"
+
+
+def _last_message(value: str, shaped: str, roles: tuple[str, ...]) -> str:
+    """The last message of one of `roles` in `value`'s message list (a struct of `CONTENT`'s messages)."""
+    role = ", ".join(CONTENT.at("m", key, within=_MESSAGE) for key in ("$.role", "$.type"))
+    spoke = f"coalesce({role}) IN ({', '.join(map(literal, roles))})"
+    return f"try_element_at(filter({_messages(value, shaped)}, m -> {spoke}), -1)"
+
+
+def _said(message: str) -> str:
+    """What a message (`_last_message`) says: its content a string, a first text block or an OTel GenAI part."""
+    return "coalesce(" + ", ".join(_string_of(CONTENT.at(message, path, within=_MESSAGE)) for path in _SAID) + ")"
+
+
+def _text_of(value: str, shaped: str, said: str) -> str:
     """`signals.text_of` for the shapes SQL reads: a string; OpenAI's choices; Gemini's candidates; a message
-    list's (or a state's `messages`) last assistant message; the first text key holding a string."""
-    keys = ", ".join(_string_at(value, f"$.{key}") for key in _TEXT_KEYS)
+    list's (or a state's `messages`) last assistant message (`said`); the first text key holding a string."""
+    keys = ", ".join(_string_of(CONTENT.at(shaped, f"$.{key}")) for key in _TEXT_KEYS)
+    choices = ", ".join(_string_of(CONTENT.at(shaped, path)) for path in _CHOICE_TEXTS)
     return (
-        f"CASE WHEN {_is_string(value)} THEN try_variant_get({value}, '$', 'string') ELSE coalesce("
-        f"{_string_at(value, '$.choices[0].message.content')}, {_string_at(value, '$.choices[0].text')}, "
-        f"{_string_at(value, '$.candidates[0].content.parts[0].text')}, "
-        f"{_last_said(value, ('assistant', 'ai', 'AIMessageChunk', 'model'))}, {keys}) END"
+        f"CASE WHEN {shaped} IS NULL AND {_is_string(value)} THEN try_variant_get({value}, '$', 'string') "
+        f"ELSE coalesce({choices}, {said}, {keys}) END"
     )
 
 
-def _request_of(value: str) -> str:
+def _request_of(value: str, shaped: str, *, dialogue: str, said: str) -> str:
     """`signals.request_text` for the shapes SQL reads: a string; a message list's (or a state's `messages`) last
-    user message; the first request key holding a string; else the value's text."""
-    keys = ", ".join(_string_at(value, f"$.{key}") for key in signals.REQUEST_KEYS)
+    user message (`said`, when `dialogue` says it has messages); the first request key holding a string; else the
+    value's text (which then holds no message to read)."""
+    keys = ", ".join(_string_of(CONTENT.at(shaped, f"$.{key}")) for key in signals.REQUEST_KEYS)
     return (
-        f"CASE WHEN {_is_string(value)} THEN try_variant_get({value}, '$', 'string') "
-        f"WHEN coalesce(try_variant_get({value}, '$.messages[0]', 'variant'), "
-        f"try_variant_get({value}, '$[0]', 'variant')) IS NOT NULL "
-        f"THEN coalesce({_last_said(value, ('user', 'human', 'UserMessage'))}) "
-        f"ELSE coalesce({keys}, {_text_of(value)}) END"
+        f"CASE WHEN {shaped} IS NULL AND {_is_string(value)} THEN try_variant_get({value}, '$', 'string') "
+        f"WHEN {dialogue} THEN {said} ELSE coalesce({keys}, {_text_of(value, shaped, 'NULL')}) END"
     )
 
 
@@ -136,70 +170,106 @@ def _is_empty(value: str, text: str) -> str:
     )
 
 
-def _stopped_at_limit(value: str, root: str = "$") -> str:
-    """Whether a model call's finish reason (in `value` at the path `root`) says it stopped at its token limit
+def _stopped_at_limit(shaped: str) -> str:
+    """Whether a model call's finish reason (in its outputs cast to `CONTENT`) says it stopped at its token limit
     (NULL when it gives none)."""
-    return f"{_finish_reason(value, root)} IN ({_listed(signals.TRUNCATED_REASONS)})"
+    reasons = ", ".join(_string_of(CONTENT.at(shaped, path)) for path in _FINISH_REASONS)
+    return f"lower(coalesce({reasons})) IN ({_listed(signals.TRUNCATED_REASONS)})"
 
 
-def _finish_reason(value: str, root: str = "$") -> str:
-    paths = (
-        "$.choices[0].finish_reason",
-        "$.candidates[0].finish_reason",
-        "$.finish_reason",
-        "$.stop_reason",
-        "$.stopReason",
-        "$.response_metadata.finish_reason",
-        "$.raw.choices[0].finish_reason",
-    )
-    return "lower(coalesce(" + ", ".join(_string_at(value, root + path[1:]) for path in paths) + "))"
-
-
-def _error_in_output(value: str, text: str) -> str:
-    """`signals.error_in_output` for its common shapes: a text that reads as an error, an `error`(s) field, an
-    error status, `success`/`ok` false, or one of those under `result`, `output` or `response`."""
-
-    def direct(v: str) -> str:
-        error = f"try_variant_get({v}, '$.error', 'variant')"
-        return (
-            "coalesce("
-            f"{_string_at(v, '$.error')}, {_string_at(v, '$.error.message')}, {_string_at(v, '$.error.detail')}, "
-            f"CASE WHEN {error} IS NOT NULL AND NOT coalesce(to_json({error}) IN ('false', '\"\"', '{{}}', '[]', "
-            f"'null'), false) THEN substring(to_json({error}), 1, 300) END, "
-            f"{_string_at(v, '$.errors[0]')}, {_string_at(v, '$.errors[0].message')}, "
-            f"CASE WHEN coalesce(try_variant_get({v}, '$.is_error', 'boolean'), "
-            f"try_variant_get({v}, '$.isError', 'boolean'), false) THEN substring(to_json({v}), 1, 300) END, "
-            f"CASE WHEN lower({_string_at(v, '$.status')}) IN ({_listed(signals.ERROR_STATUSES)}) "
-            f"THEN coalesce({_string_at(v, '$.message')}, {_string_at(v, '$.detail')}, "
-            f"concat('status: ', {_string_at(v, '$.status')})) END, "
-            f"CASE WHEN try_variant_get({v}, '$.success', 'boolean') = false "
-            f"OR try_variant_get({v}, '$.ok', 'boolean') = false "
-            f"THEN coalesce({_string_at(v, '$.message')}, {_string_at(v, '$.detail')}, "
-            f"substring(to_json({v}), 1, 300)) END)"
-        )
-
-    def error_text(t: str) -> str:
-        return f"CASE WHEN {t} RLIKE {literal(_ERROR_TEXT)} THEN substring(trim({t}), 1, 300) END"
-
-    parsed = f"try_parse_json(CASE WHEN ltrim({text}) LIKE '{{%' THEN {text} END)"
-    nested = ", ".join(
-        f"{direct(_variant_at(value, path))}, {error_text(_string_at(value, path))}"
-        for path in ("$.result", "$.output", "$.response")
-    )
+def _direct_error(v: str) -> str:
+    """The error a returned value `v` (a VARIANT) reports by its fields: an `error`(s) field, an error status,
+    `success`/`ok` false."""
+    error = f"try_variant_get({v}, '$.error', 'variant')"
     return (
-        f"CASE WHEN {_is_string(value)} THEN coalesce({direct(parsed)}, {error_text(text)}) "
-        f"ELSE coalesce({direct(value)}, {nested}) END"
+        "coalesce("
+        f"{_string_at(v, '$.error')}, {_string_at(v, '$.error.message')}, {_string_at(v, '$.error.detail')}, "
+        f"CASE WHEN {error} IS NOT NULL AND NOT coalesce(to_json({error}) IN ('false', '\"\"', '{{}}', '[]', "
+        f"'null'), false) THEN substring(to_json({error}), 1, 300) END, "
+        f"{_string_at(v, '$.errors[0]')}, {_string_at(v, '$.errors[0].message')}, "
+        f"CASE WHEN coalesce(try_variant_get({v}, '$.is_error', 'boolean'), "
+        f"try_variant_get({v}, '$.isError', 'boolean'), false) THEN substring(to_json({v}), 1, 300) END, "
+        f"CASE WHEN lower({_string_at(v, '$.status')}) IN ({_listed(signals.ERROR_STATUSES)}) "
+        f"THEN coalesce({_string_at(v, '$.message')}, {_string_at(v, '$.detail')}, "
+        f"concat('status: ', {_string_at(v, '$.status')})) END, "
+        f"CASE WHEN try_variant_get({v}, '$.success', 'boolean') = false "
+        f"OR try_variant_get({v}, '$.ok', 'boolean') = false "
+        f"THEN coalesce({_string_at(v, '$.message')}, {_string_at(v, '$.detail')}, "
+        f"substring(to_json({v}), 1, 300)) END)"
     )
 
 
-def _returned_error(value: str, text: str, ascii_lowered: str) -> str:
-    """`_error_in_output` of a span's outputs (`value`, its `text`, and that text lower-cased when it is ASCII),
-    read only when the text holds one of the `_ERROR_CUES`: found in the lower-cased text when there is one,
-    else with the case-blind Unicode matching of the patterns it reads."""
+def _error_text(text: str) -> str:
+    """A text that reads as an error (`signals.ERROR_TEXT`)."""
+    return f"CASE WHEN {text} RLIKE {literal(_ERROR_TEXT)} THEN substring(trim({text}), 1, 300) END"
+
+
+_NESTED = ("$.result", "$.output", "$.response")
+_REPORTED = Shape(
+    tuple(f"$.{key}" for key in ("error", "errors", "is_error", "isError", "status", "success", "ok")) + _NESTED
+)
+"""The fields of a returned object `_object_error` reads: an object with none of them reports no error."""
+_CUES = literal("(?iU)" + "|".join(map(re.escape, _ERROR_CUES)))
+
+
+def _object_error(value: str) -> str:
+    """`signals.error_in_output` of a returned object: its fields (`_direct_error`), or those of its `result`,
+    `output` or `response`, or a text there that reads as an error."""
+    nested = ", ".join(
+        f"{_direct_error(_variant_at(value, path))}, "
+        f"CASE WHEN {_string_at(value, path)} RLIKE {_CUES} THEN {_error_text(_string_at(value, path))} END"
+        for path in _NESTED
+    )
+    return f"coalesce({_direct_error(value)}, {nested})"
+
+
+def _text_error(text: str) -> str:
+    """`signals.error_in_output` of a returned string: a JSON object it holds, or a text that reads as an error."""
+    parsed = f"try_parse_json(CASE WHEN ltrim({text}) LIKE '{{%' THEN {text} END)"
+    return f"coalesce({_direct_error(parsed)}, {_error_text(text)})"
+
+
+ATTRIBUTES = Shape(
+    (),
+    typed=(
+        *((f'$["{key}"]', "string") for key in (_REQUEST_ID, _SPAN_TYPE, _MODEL, _SESSION, _USER_ID)),
+        *(
+            (f'$["{_USAGE}"].{key}', "double")
+            for key in ("input_tokens", "prompt_tokens", "output_tokens", "completion_tokens")
+        ),
+    ),
+)
+"""The span attributes the facts read, from a span's `attributes` cast to it (a column named `a`)."""
+
+
+def _attribute(key: str, under: str = "") -> str:
+    """An attribute the facts read (`ATTRIBUTES`) from their column `a`: a key, or a path `under` it."""
+    return ATTRIBUTES.at("a", f'$["{key}"]{under}')
+
+
+def _unquoted(text: str) -> str:
+    """A string attribute as MLflow meant it: a table whose attributes kept MLflow's JSON encoding ('"TOOL"')
+    reads as one that decoded them."""
+    return f"CASE WHEN {text} LIKE '\"%\"' THEN substring({text}, 2, length({text}) - 2) ELSE {text} END"
+
+
+def _returned_error(value: str, reported: str, text: str, ascii_lowered: str) -> str:
+    """The error a span's outputs (`value`) report: an object (cast to `_REPORTED`: `reported`) read only when it
+    has one of the fields read (a status only when it is an error status); a string (`text`, and `ascii_lowered`
+    when it is ASCII) only when it holds one of the `_ERROR_CUES`, found in the lower-cased text when there is one,
+    else with the case-blind Unicode matching of the patterns it reads. No value is written out as JSON to be
+    searched: most tool results are objects, and serialising each one cost more than the rest of their reading."""
+    fields = " OR ".join(
+        f"{_REPORTED.at(reported, path)} IS NOT NULL" for path in _REPORTED.paths if path != "$.status"
+    )
+    status = _string_of(_REPORTED.at(reported, "$.status"))
     in_ascii = " OR ".join(f"contains({ascii_lowered}, {literal(cue)})" for cue in _ERROR_CUES)
-    in_unicode = f"{text} RLIKE {literal('(?iU)' + '|'.join(map(re.escape, _ERROR_CUES)))}"
-    cued = f"CASE WHEN {ascii_lowered} IS NOT NULL THEN {in_ascii} ELSE {in_unicode} END"
-    return f"CASE WHEN {cued} THEN {_error_in_output(value, text)} END"
+    cued = f"CASE WHEN {ascii_lowered} IS NOT NULL THEN {in_ascii} ELSE {text} RLIKE {_CUES} END"
+    return (
+        f"CASE WHEN {reported} IS NOT NULL THEN CASE WHEN {fields} "
+        f"OR lower({status}) IN ({_listed(signals.ERROR_STATUSES)}) THEN {_object_error(value)} END "
+        f"WHEN {cued} THEN {_text_error(text)} END"
+    )
 
 
 def signature(message: str) -> str:
@@ -218,37 +288,34 @@ class SpanTableStatements:
     dialect: Dialect
     table: str
 
-    def _field(self, key: str, sql_type: str = "string") -> str:
-        return self.dialect.field("attributes", key, sql_type)
-
-    def _unquoted(self, key: str) -> str:
-        # A table whose attributes kept MLflow's JSON encoding ('"TOOL"') reads as one that decoded them.
-        return f"regexp_replace({self._field(key)}, '^\"(.*)\"$', '$1')"
-
     def facts(self) -> str:
         """One row per span in scope with the facts every later statement reads, in one pass over the table.
 
-        Each reading is made only for the spans that need it (a root's answer, a tool's arguments and returned
-        error, a model call's finish reason), and no content leaves this statement: at scale the facts are most
-        of what the warehouse keeps for the analysis, and a VARIANT column is the costliest part of it."""
-        exception = "try_element_at(filter(events, e -> e.name = 'exception'), 1).attributes"
+        A span's attributes are walked once (`ATTRIBUTES`), and a root's or model call's inputs and outputs once
+        each (`CONTENT`); each reading is made only for the spans that need it (a root's answer, a tool's
+        arguments and returned error, a model call's finish reason), and no content leaves this statement: at
+        scale the facts are most of what the warehouse keeps for the analysis."""
+        exception = "get(events, array_position(events.name, 'exception') - 1).attributes"
+        walked = f"""
+SELECT trace_id AS otel_trace_id, span_id, parent_span_id, name, status, events, start_time_unix_nano,
+  end_time_unix_nano, attributes, {ATTRIBUTES.cast("attributes")} AS a
+FROM {self.table}
+WHERE time >= :since"""
         located = f"""
 SELECT
-  coalesce({self._unquoted("mlflow.traceRequestId")}, concat('tr-', trace_id)) AS trace_id,
+  coalesce({_unquoted(_attribute(_REQUEST_ID))}, concat('tr-', otel_trace_id)) AS trace_id,
   span_id,
   coalesce(parent_span_id, '') AS parent_id,
   coalesce(parent_span_id, '') = '' AS is_root,
   coalesce(name, 'unnamed') AS name,
-  coalesce({self._unquoted("mlflow.spanType")}, 'UNKNOWN') AS span_type,
+  coalesce({_unquoted(_attribute(_SPAN_TYPE))}, 'UNKNOWN') AS span_type,
   CASE WHEN status.code IN ('STATUS_CODE_ERROR', 'ERROR') THEN 'ERROR'
        WHEN status.code IN ('STATUS_CODE_OK', 'OK') THEN 'OK' ELSE 'UNSET' END AS status,
   nullif(trim(status.message), '') AS status_message,
   events, start_time_unix_nano,
   greatest(0, (end_time_unix_nano - start_time_unix_nano) / 1e6) AS duration_ms,
-  {self.dialect.variant("attributes", "mlflow.chat.tokenUsage")} AS usage,
-  attributes
-FROM {self.table}
-WHERE time >= :since"""
+  a, attributes
+FROM ({walked})"""
         models = ", ".join(map(literal, _MODEL_TYPES))
         read = f"""
 SELECT trace_id, span_id, parent_id, is_root, name, span_type, status, status_message,
@@ -259,46 +326,59 @@ SELECT trace_id, span_id, parent_id, is_root, name, span_type, status, status_me
          ELSE nullif(try_variant_get({exception}, '$["exception.message"]', 'string'), '') END
   END AS exception_message,
   start_time_unix_nano, duration_ms,
-  coalesce(try_variant_get(usage, '$.input_tokens', 'double'),
-           try_variant_get(usage, '$.prompt_tokens', 'double')) AS input_tokens,
-  coalesce(try_variant_get(usage, '$.output_tokens', 'double'),
-           try_variant_get(usage, '$.completion_tokens', 'double')) AS output_tokens,
-  CASE WHEN span_type IN ({models}) THEN {self._unquoted("mlflow.llm.model")} END AS model,
-  CASE WHEN is_root THEN {self._field("session.id")} END AS session_id,
-  CASE WHEN is_root THEN {self._field("user.id")} END AS user_id,
-  CASE WHEN is_root OR span_type = 'TOOL' THEN {self.dialect.variant("attributes", "mlflow.spanInputs")} END
-    AS inputs,
-  CASE WHEN is_root THEN {self.dialect.variant("attributes", _OUTPUTS)} END AS outputs,
-  CASE WHEN span_type = 'TOOL' OR status = 'ERROR' THEN {self._field(_OUTPUTS)} END AS outputs_text,
-  CASE WHEN is_root OR span_type IN ({models})
-    THEN {_stopped_at_limit("attributes", self.dialect.path(_OUTPUTS))} END AS stopped_at_limit,
-  attributes
+  coalesce({_attribute(_USAGE, ".input_tokens")}, {_attribute(_USAGE, ".prompt_tokens")}) AS input_tokens,
+  coalesce({_attribute(_USAGE, ".output_tokens")}, {_attribute(_USAGE, ".completion_tokens")}) AS output_tokens,
+  CASE WHEN span_type IN ({models}) THEN {_unquoted(_attribute(_MODEL))} END AS model,
+  CASE WHEN is_root THEN {_attribute(_SESSION)} END AS session_id,
+  CASE WHEN is_root THEN {_attribute(_USER_ID)} END AS user_id,
+  CASE WHEN is_root OR span_type = 'TOOL' THEN {self.dialect.variant("attributes", _INPUTS)} END AS inputs,
+  CASE WHEN is_root OR span_type IN ({models}) OR span_type = 'TOOL' OR status = 'ERROR'
+    THEN {self.dialect.variant("attributes", _OUTPUTS)} END AS outputs
 FROM ({located})"""
+        reporting = "span_type = 'TOOL' OR status = 'ERROR'"
+        shaped = f"""
+SELECT *,
+  CASE WHEN is_root THEN {CONTENT.cast("inputs")} END AS asked,
+  CASE WHEN is_root OR span_type IN ({models}) THEN {CONTENT.cast("outputs")} END AS said,
+  CASE WHEN {reporting} THEN {_REPORTED.cast("outputs")} END AS reported
+FROM ({read})"""
+        texts = f"""
+SELECT *, CASE WHEN ({reporting}) AND reported IS NULL THEN {_string_of("outputs")} END AS outputs_text
+FROM ({shaped})"""
+        cued = f"""
+SELECT *,
+  CASE WHEN octet_length(outputs_text) = length(outputs_text) THEN lower(outputs_text) END AS ascii_lowered
+FROM ({texts})"""
+        # A filter over messages is evaluated row by row, outside Spark's generated code: the tool output's error
+        # reading stands beside it, so that the code generated for the following levels stays within a method's
+        # 64 KB (beyond it Spark compiles in vain, then falls back).
+        spoken = f"""
+SELECT *,
+  CASE WHEN is_root THEN {_last_message("outputs", "said", _ASSISTANT)} END AS answer_message,
+  CASE WHEN is_root THEN {_last_message("inputs", "asked", _USER)} END AS request_message,
+  CASE WHEN is_root THEN size({_messages("inputs", "asked")}) > 0 END AS dialogue,
+  CASE WHEN {reporting} THEN {_returned_error("outputs", "reported", "outputs_text", "ascii_lowered")} END
+    AS returned_error
+FROM ({cued})"""
         contents = f"""
 SELECT trace_id, span_id, parent_id, is_root, name, span_type, status, status_message, exception_message,
-  start_time_unix_nano, duration_ms, input_tokens, output_tokens, model, session_id, user_id, outputs,
-  outputs_text, stopped_at_limit, attributes,
+  start_time_unix_nano, duration_ms, input_tokens, output_tokens, model, session_id, user_id, outputs, returned_error,
+  CASE WHEN is_root OR span_type IN ({models}) THEN {_stopped_at_limit("said")} END AS stopped_at_limit,
   CASE WHEN span_type = 'TOOL' THEN to_json(inputs) END AS arguments,
-  CASE WHEN is_root THEN {_text_of("outputs")} END AS answer,
-  CASE WHEN is_root THEN {_request_of("inputs")} END AS request
-FROM ({read})"""
+  CASE WHEN is_root THEN {_text_of("outputs", "said", _said("answer_message"))} END AS answer,
+  CASE WHEN is_root THEN {_request_of("inputs", "asked", dialogue="dialogue", said=_said("request_message"))} END
+    AS request
+FROM ({spoken})"""
         columns = (
             "trace_id, span_id, parent_id, is_root, name, span_type, status, status_message, exception_message, "
             "start_time_unix_nano, duration_ms, input_tokens, output_tokens, model, session_id, user_id, arguments, "
-            "stopped_at_limit, answer, request"
+            "stopped_at_limit, answer, request, returned_error"
         )
-        cued = f"""
-SELECT {columns}, outputs, outputs_text, attributes,
-  CASE WHEN octet_length(outputs_text) = length(outputs_text) THEN lower(outputs_text) END AS ascii_lowered
-FROM ({contents})"""
         return f"""
 SELECT {columns},
-  CASE WHEN outputs_text IS NOT NULL
-    THEN {_returned_error(self.dialect.variant("attributes", _OUTPUTS), "outputs_text", "ascii_lowered")} END
-    AS returned_error,
   is_root AND outputs IS NOT NULL AS has_outputs,
   is_root AND {_is_empty("outputs", "answer")} AS empty
-FROM ({cued})"""
+FROM ({contents})"""
 
     def traces(self, spans: str) -> str:
         """One row per trace with a root: its (earliest) root's facts, whether its last model call (else its
