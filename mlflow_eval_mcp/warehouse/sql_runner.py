@@ -43,12 +43,6 @@ class Dialect:
             return f"try_cast({column}:['{key}'] AS {sql_type})"
         return f"try_variant_get({column}, '$[\"{key}\"]', '{sql_type}')"
 
-    def path(self, key: str) -> str:
-        """The JSON path of a top-level `key` (which may hold dots), to which a nested path can be appended."""
-        if '"' in key or "'" in key or "\\" in key:
-            raise ValueError(f"variant keys are constants without quotes: {key!r}")
-        return f"$['{key}']" if self.name == "databricks" else f'$["{key}"]'
-
     def variant(self, column: str, key: str) -> str:
         """`column`'s top-level `key` as a VARIANT (an object, array or scalar), NULL when absent."""
         if '"' in key or "'" in key or "\\" in key:
