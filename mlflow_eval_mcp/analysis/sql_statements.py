@@ -234,12 +234,14 @@ ATTRIBUTES = Shape(
     typed=(
         *((f'$["{key}"]', "string") for key in (_REQUEST_ID, _SPAN_TYPE, _MODEL, _SESSION, _USER_ID)),
         *(
-            (f'$["{_USAGE}"].{key}', "double")
+            (f'$["{_USAGE}"].{key}', "bigint")
             for key in ("input_tokens", "prompt_tokens", "output_tokens", "completion_tokens")
         ),
     ),
 )
-"""The span attributes the facts read, from a span's `attributes` cast to it (a column named `a`)."""
+"""The span attributes the facts read, from a span's `attributes` cast to it (a column named `a`). Token counts are
+read as the integers they are: a field of the type its value already has is taken as it is, while any other type is
+converted through an expression Spark builds anew for each value (a tenth of the span pass when they were doubles)."""
 
 
 def _attribute(key: str, under: str = "") -> str:
