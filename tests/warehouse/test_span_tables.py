@@ -27,7 +27,13 @@ from tests.warehouse.conftest import SAMPLED_IDS, DemoTable
 
 TOKEN = "dapi-table-engines-0123456789abcdef"
 NEWEST = 80
-INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+INTERPRETED = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.constraintPropagation.enabled": "false",
+}
 WAREHOUSE_ID = "0123456789abcdef"
 # The Databricks v2 span table's columns and types (docs.databricks.com, OpenTelemetry tables reference).
 V2_COLUMNS = {
