@@ -56,10 +56,9 @@ INLINE_LIMIT_MESSAGE = (
     "full result."
 )
 
-# Open-source Spark 4 does not parse Databricks' `col:['key']` path syntax: the two forms Dialect("databricks")
-# writes are rewritten into the `try_variant_get` calls Dialect("spark") writes for the same reads (a warehouse
-# runs the statement as it is; only this fake translates). Keys are constants without quotes (Dialect checks).
-_TYPED_PATH = re.compile(r"try_cast\(([\w.`]+):\['([^'\"\\]+)'\] AS ([A-Za-z]\w*(?:\(\d+(?:,\s*\d+)?\))?)\)")
+# Open-source Spark 4 does not parse Databricks' `col:['key']` path syntax: what Dialect("databricks") writes is
+# rewritten into the `try_variant_get` call Dialect("spark") writes for the same read (a warehouse runs the
+# statement as it is; only this fake translates). Keys are constants without quotes (Dialect checks).
 _VARIANT_PATH = re.compile(r"([\w.`]+):\['([^'\"\\]+)'\]")
 
 _PARAMETER_TYPES: dict[str, Callable[[str], Any]] = {
@@ -78,9 +77,6 @@ _PARAMETER_TYPES: dict[str, Callable[[str], Any]] = {
 
 def spark_sql(statement: str) -> str:
     """`statement` with Databricks' variant paths spelled as open-source Spark reads them."""
-    statement = _TYPED_PATH.sub(
-        lambda match: f"try_variant_get({match[1]}, '$[\"{match[2]}\"]', '{match[3]}')", statement
-    )
     return _VARIANT_PATH.sub(lambda match: f"try_variant_get({match[1]}, '$[\"{match[2]}\"]', 'variant')", statement)
 
 

@@ -30,18 +30,11 @@ def used_parameters(sql: str, params: Mapping[str, SqlValue]) -> dict[str, SqlVa
 
 @dataclass(frozen=True)
 class Dialect:
-    """How one SQL spells a read of a VARIANT column's field: Databricks' `col:['key']::type` path
-    syntax, which open-source Spark 4 does not parse, against Spark's `variant_get(col, '$["key"]', type)`."""
+    """How one SQL spells a read of a VARIANT column's field: Databricks' `col:['key']` path syntax, which
+    open-source Spark 4 does not parse, against Spark's `try_variant_get(col, '$["key"]', 'variant')`. Typed reads
+    need no dialect: a cast of a VARIANT to a struct (`variant_shapes.Shape`) is spelled alike in both."""
 
     name: DialectName
-
-    def field(self, column: str, key: str, sql_type: str = "string") -> str:
-        """`column`'s top-level `key` as `sql_type` (NULL when absent); `key` is one of ours, never a caller's."""
-        if '"' in key or "'" in key or "\\" in key:
-            raise ValueError(f"variant keys are constants without quotes: {key!r}")
-        if self.name == "databricks":
-            return f"try_cast({column}:['{key}'] AS {sql_type})"
-        return f"try_variant_get({column}, '$[\"{key}\"]', '{sql_type}')"
 
     def variant(self, column: str, key: str) -> str:
         """`column`'s top-level `key` as a VARIANT (an object, array or scalar), NULL when absent."""

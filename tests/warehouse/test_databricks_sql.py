@@ -27,6 +27,11 @@ SPANS = "databricks_sql_test_spans"
 DATABRICKS = Dialect("databricks")
 
 
+def typed(key: str, sql_type: str) -> str:
+    """A typed read of an attribute, spelled as both SQLs read it (as the analysis' struct casts are)."""
+    return f"try_variant_get(attributes, '$.{key}', '{sql_type}')"
+
+
 class ClientCancelled(Exception):
     """What the server's cancellation check raises when the MCP client cancels the call."""
 
@@ -70,9 +75,9 @@ def runner_for(fake: FakeDatabricksSql, **options) -> DatabricksSqlRunner:
 
 def test_rows_are_typed_by_the_result_manifest(fake, spans):
     sql = (
-        f"SELECT trace_id, {DATABRICKS.field('attributes', 'tokens', 'bigint')} AS tokens,"
-        f" {DATABRICKS.field('attributes', 'cost', 'double')} AS cost,"
-        f" {DATABRICKS.field('attributes', 'cached', 'boolean')} AS cached,"
+        f"SELECT trace_id, {typed('tokens', 'bigint')} AS tokens,"
+        f" {typed('cost', 'double')} AS cost,"
+        f" {typed('cached', 'boolean')} AS cached,"
         f" {DATABRICKS.variant('attributes', 'messages')} AS messages, tags, time"
         f" FROM {spans} WHERE span_id = 's1'"
     )
@@ -91,7 +96,7 @@ def test_rows_are_typed_by_the_result_manifest(fake, spans):
 
 
 def test_absent_variant_fields_are_null(fake, spans):
-    sql = f"SELECT {DATABRICKS.field('attributes', 'tokens', 'bigint')} AS tokens FROM {spans} WHERE span_id = 's3'"
+    sql = f"SELECT {typed('tokens', 'bigint')} AS tokens FROM {spans} WHERE span_id = 's3'"
 
     assert runner_for(fake).rows(sql, {}) == [{"tokens": None}]
 
@@ -99,8 +104,8 @@ def test_absent_variant_fields_are_null(fake, spans):
 def test_a_statement_reads_the_same_through_either_dialect(fake, spans, spark):
     def statement(dialect: Dialect) -> str:
         return (
-            f"SELECT span_id, {dialect.field('attributes', 'tokens', 'bigint')} AS tokens,"
-            f" {dialect.field('attributes', 'cached', 'boolean')} AS cached,"
+            f"SELECT span_id, {typed('tokens', 'bigint')} AS tokens,"
+            f" {typed('cached', 'boolean')} AS cached,"
             f" {dialect.variant('attributes', 'messages')} AS messages, tags"
             f" FROM {spans} ORDER BY span_id"
         )
@@ -111,8 +116,8 @@ def test_a_statement_reads_the_same_through_either_dialect(fake, spans, spark):
 def test_parameters_are_sent_typed_and_never_spliced_into_the_statement(fake, spans):
     sql = (
         f"SELECT span_id FROM {spans} WHERE trace_id = :trace AND start_time_unix_nano >= :since"
-        f" AND {DATABRICKS.field('attributes', 'cost', 'double')} < :max_cost"
-        f" AND {DATABRICKS.field('attributes', 'cached', 'boolean')} = :cached"
+        f" AND {typed('cost', 'double')} < :max_cost"
+        f" AND {typed('cached', 'boolean')} = :cached"
         " AND time >= :after AND :nothing IS NULL"
     )
     params = {
