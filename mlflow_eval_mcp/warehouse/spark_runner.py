@@ -50,7 +50,7 @@ def local_spark() -> SparkSession:
             .config("spark.driver.memory", os.environ.get("MLFLOW_EVAL_SPARK_DRIVER_MEMORY", "2g"))
             # The throughput collector: an analysis is a batch, and G1's pauses took a sixth of its time at 1M traces.
             # Huge methods compiled too: the code Spark generates for the span facts outgrows HotSpot's 8,000-byte
-            # limit for compiling a method, and run interpreted it took a quarter longer.
+            # limit for compiling a method, and run interpreted it took a third longer.
             .config("spark.driver.extraJavaOptions", "-XX:+UseParallelGC -XX:-DontCompileHugeMethods")
         )
         try:
