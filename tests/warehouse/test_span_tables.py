@@ -27,7 +27,7 @@ from tests.warehouse.conftest import SAMPLED_IDS, DemoTable
 
 TOKEN = "dapi-table-engines-0123456789abcdef"
 NEWEST = 80
-INTERPRETED = {
+STAND_IN_PLANNING = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     "spark.sql.shuffle.partitions": "1",
@@ -163,11 +163,12 @@ def test_the_databricks_engine_finds_what_the_python_engine_finds(
     )
     spark.sql("DROP TABLE IF EXISTS spark_catalog.default.newest_otel_spans")
     spark.sql(f"CREATE TABLE spark_catalog.default.newest_otel_spans USING parquet LOCATION '{exported.path}'")
-    # A warehouse plans each statement anew; compiling their large expressions for 80 traces would cost the
-    # local stand-in minutes, so it interprets them (the results are the same).
-    for key, value in INTERPRETED.items():
+    # A warehouse plans each statement anew, the shared relations inlined: the local stand-in would spend minutes
+    # compiling their large expressions and planning work for 80 traces, so it interprets them, on one shuffle
+    # partition, without adaptive execution or constraint inference (the results are the same).
+    for key, value in STAND_IN_PLANNING.items():
         spark.conf.set(key, value)
-    request.addfinalizer(lambda: [spark.conf.unset(key) for key in INTERPRETED])
+    request.addfinalizer(lambda: [spark.conf.unset(key) for key in STAND_IN_PLANNING])
     analysis = analyze_trace_table(
         client,
         trace_table="spark_catalog.default.newest",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mlflow_eval_mcp.analysis.sql_statements import CONTENT, literal
+from mlflow_eval_mcp.analysis.sql_statements import ATTRIBUTES, CONTENT, literal
 from mlflow_eval_mcp.analysis.variant_shapes import Shape
 
 if TYPE_CHECKING:
@@ -30,11 +30,13 @@ TYPED_MESSAGE_PATHS = ("$.role", "$.type")
 """Read as strings (as a role is compared), the others as VARIANTs."""
 
 
-def _read(spark: SparkSession, value: object, pairs: list[tuple[str, str]]) -> list[tuple[str | None, str | None]]:
+def _read(
+    spark: SparkSession, value: object, pairs: list[tuple[str, str]], shape: Shape = CONTENT
+) -> list[tuple[object, object]]:
     """Each pair of readings (through the shape, by path) of `value`."""
     columns = ", ".join(f"{shaped} AS s{index}, {direct} AS d{index}" for index, (shaped, direct) in enumerate(pairs))
     parsed = f"SELECT parse_json({literal(json.dumps(value))}) AS v"
-    row = spark.sql(f"SELECT {columns} FROM (SELECT v, {CONTENT.cast('v')} AS s FROM ({parsed}))").collect()[0]
+    row = spark.sql(f"SELECT {columns} FROM (SELECT v, {shape.cast('v')} AS s FROM ({parsed}))").collect()[0]
     return [(row[f"s{index}"], row[f"d{index}"]) for index in range(len(pairs))]
 
 
@@ -68,6 +70,35 @@ def test_each_message_of_a_shape_reads_what_its_path_reads(spark: SparkSession, 
     ]
     for shaped, direct in _read(spark, value, pairs):
         assert shaped == direct
+
+
+ATTRIBUTE_VALUES = [
+    {
+        "mlflow.traceRequestId": '"tr-1"',
+        "mlflow.spanType": "LLM",
+        "session.id": ["s-1", "s-2"],
+        "mlflow.chat.tokenUsage": {"input_tokens": 120, "output_tokens": 7.0, "prompt_tokens": "12"},
+    },
+    {"mlflow.chat.tokenUsage": {"completion_tokens": 3}, "user.id": 42, "mlflow.llm.model": {"name": "m"}},
+    {"mlflow.chat.tokenUsage": "not usage"},
+]
+
+
+@pytest.mark.parametrize("value", ATTRIBUTE_VALUES, ids=["typical", "numbers elsewhere", "usage a string"])
+def test_every_typed_attribute_of_a_shape_reads_what_its_path_reads(spark: SparkSession, value: object):
+    pairs = [
+        (ATTRIBUTES.at("s", path), f"try_variant_get(v, {literal(path)}, {literal(sql_type)})")
+        for path, sql_type in ATTRIBUTES.typed
+    ]
+    for (path, _), (shaped, direct) in zip(ATTRIBUTES.typed, _read(spark, value, pairs, ATTRIBUTES), strict=True):
+        assert shaped == direct, path
+
+
+def test_token_counts_read_as_the_integers_they_are(spark: SparkSession):
+    usage = '$["mlflow.chat.tokenUsage"]'
+    pairs = [(ATTRIBUTES.at("s", f"{usage}.{key}"), "NULL") for key in ("input_tokens", "output_tokens")]
+    read = [shaped for shaped, _ in _read(spark, ATTRIBUTE_VALUES[0], pairs, ATTRIBUTES)]
+    assert [(count, type(count)) for count in read] == [(120, int), (7, int)]
 
 
 def test_a_path_through_another_paths_end_is_read_from_that_end():
